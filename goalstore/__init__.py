@@ -1,0 +1,44 @@
+"""goalstore: the dataset and feature store for goal-driven systems neuroscience.
+
+>>> import goalstore
+>>> goalstore.search(kind="recording")          # doctest: +SKIP
+>>> ds = goalstore.open("demo-recording")       # dask-backed xarray.Dataset  # doctest: +SKIP
+>>> old = goalstore.open("demo-recording@1")    # as it was at version 1      # doctest: +SKIP
+"""
+
+from goalstore._version import __version__
+from goalstore.api import (
+    add_file,
+    build,
+    catalog,
+    describe,
+    fetch,
+    history,
+    open,
+    rebuild,
+    search,
+    verify,
+    write,
+)
+from goalstore.errors import GoalstoreError, SchemaError
+from goalstore.schema import validate
+from goalstore.store import StoreRoot
+
+__all__ = [
+    "GoalstoreError",
+    "SchemaError",
+    "StoreRoot",
+    "__version__",
+    "add_file",
+    "build",
+    "catalog",
+    "describe",
+    "fetch",
+    "history",
+    "open",
+    "rebuild",
+    "search",
+    "validate",
+    "verify",
+    "write",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from goalstore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,167 @@
+"""goalstore's Python API: catalog queries, lazy opening, history, verification,
+building and rebuilding stores.
+
+All functions take an optional ``home`` (the store root; default
+``$GOALSTORE_HOME`` or ``~/.goalstore``), created as a DataLad dataset on first use.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import intake
+import pandas as pd
+
+from goalstore import catalog as _catalog
+from goalstore import remote, versioning
+from goalstore.errors import GoalstoreError, ProvenanceError, VersionSpecError
+from goalstore.recipes import get_recipe
+from goalstore.store import StoreRoot, parse_reference
+
+
+def _root(home: str | Path | None) -> StoreRoot:
+    return StoreRoot(home)
+
+
+def catalog(home: str | Path | None = None) -> intake.entry.Catalog:
+    """The merged Intake catalog: shipped entries plus the stores built in ``home``."""
+    return _catalog.merged_catalog(_root(home).catalog_path)
+
+
+def search(home: str | Path | None = None, **criteria: Any) -> pd.DataFrame:
+    """Entries matching every ``field=value`` criterion, one row each (pandas DataFrame).
+
+    Example: ``goalstore.search(species="mouse", kind="recording")``.
+    """
+    return _catalog.search(catalog(home), **criteria)
+
+
+def describe(name: str, home: str | Path | None = None) -> dict[str, Any]:
+    """The full metadata of catalog entry ``name``."""
+    return {"name": name, **_catalog.entry_metadata(catalog(home), name)}
+
+
+def open(reference: str, home: str | Path | None = None) -> Any:
+    """Open ``NAME`` or ``NAME@VERSION`` lazily.
+
+    Array stores come back as dask-backed ``xarray.Dataset``s, tables as
+    ``dask.dataframe.DataFrame``s; nothing large is read until computed.  Remote
+    entries are downloaded into the store root on first open and verified
+    against their published checksum.
+    """
+    name, version = parse_reference(reference)
+    root = _root(home)
+    meta = _catalog.entry_metadata(_catalog.merged_catalog(root.catalog_path), name)
+    if meta.get("origin") == "store":
+        return root.open(name, version)
+    if version not in (None, "latest", str(meta.get("version"))):
+        raise VersionSpecError(f"{name}@{version}: shipped entry {name!r} has only version "
+                               f"{meta.get('version')}")
+    if meta.get("remote"):
+        path = fetch(name, home)
+    else:
+        path = Path(get_entry_url(name, home))
+    return _open_file(name, path, meta.get("format"))
+
+
+def get_entry_url(name: str, home: str | Path | None = None) -> str:
+    cat = catalog(home)
+    entry = _catalog.get_entry(cat, name)
+    token = str(entry.kwargs.get("args", [""])[0]).removeprefix("{data(").removesuffix(")}")
+    return cat.data[token].kwargs["url"]
+
+
+def _open_file(name: str, path: Path, fmt: str | None) -> Any:
+    from goalstore.store import _open_array, _open_table
+
+    if fmt in ("zarr", "netcdf"):
+        return _open_array(path, fmt, name)
+    if fmt == "parquet":
+        return _open_table(path, name)
+    raise GoalstoreError(f"entry {name!r} is a {fmt} file at {path}; it has no lazy reader "
+                         "(see the entry's description for the importer to use)")
+
+
+def fetch(name: str, home: str | Path | None = None) -> Path:
+    """Local, checksum-verified copy of remote entry ``name`` (downloaded on first use)."""
+    root = _root(home)
+    meta = _catalog.entry_metadata(_catalog.merged_catalog(root.catalog_path), name)
+    if not meta.get("remote"):
+        raise GoalstoreError(f"entry {name!r} is not a remote entry")
+    downloads = root.path / root.layout.downloads
+    target = remote.local_path(downloads, name, meta["remote"])
+    already = target.exists()
+    path = remote.fetch(name, meta["remote"], downloads)
+    if not already:
+        versioning.save(root.path, f"download {name} from {meta['remote']['url']}",
+                        [str(path.relative_to(root.path))])
+    return path
+
+
+def add_file(name: str, source: str | Path, home: str | Path | None = None) -> Path:
+    """Register a file obtained elsewhere for remote entry ``name`` (checksum verified)."""
+    root = _root(home)
+    meta = _catalog.entry_metadata(_catalog.merged_catalog(root.catalog_path), name)
+    if not meta.get("remote"):
+        raise GoalstoreError(f"entry {name!r} is not a remote entry; nothing to add")
+    path = remote.add_file(name, meta["remote"], Path(source), root.path / root.layout.downloads)
+    versioning.save(root.path, f"add {name} from a local file", [str(path.relative_to(root.path))])
+    return path
+
+
+def write(name: str, obj: Any, *, kind: str | None = None, fmt: str | None = None,
+          message: str | None = None, home: str | Path | None = None) -> dict[str, Any]:
+    """Validate ``obj`` and write it atomically as store ``name`` (a new version if it exists)."""
+    return _root(home).write(name, obj, kind=kind, fmt=fmt, message=message)
+
+
+def history(name: str, home: str | Path | None = None) -> list[dict[str, Any]]:
+    """Versions of store ``name``, oldest first, with their provenance (datalad run records)."""
+    return [v.as_dict() for v in _root(home).history(name)]
+
+
+def verify(name: str | None = None, home: str | Path | None = None) -> list[dict[str, Any]]:
+    """Check checksums and annex integrity of one store or all; one report per store."""
+    return _root(home).verify(name)
+
+
+def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[str, Any]:
+    """Produce store ``recipe`` through ``datalad run`` so its provenance is recorded."""
+    spec = get_recipe(recipe)
+    root = _root(home)
+    merged = {**spec.params, **params}
+    args = " ".join(f"--param {shlex.quote(f'{k}={v}')}" for k, v in sorted(merged.items()))
+    command = f"goalstore produce {spec.name} {args}".strip()
+    outputs = [root.relpath(spec.name, spec.fmt), root.layout.catalog]
+    versioning.run(root.path, command, outputs, message=f"build {spec.name}")
+    return {"name": spec.name, **root.metadata(spec.name)}
+
+
+def produce(recipe: str, home: str | Path, **params: Any) -> dict[str, Any]:
+    """Run a recipe and write its store without saving (the step ``datalad run`` records).
+
+    ``home`` must already be a store root: this step never creates one.
+    """
+    spec = get_recipe(recipe)
+    root = StoreRoot(home, create=False)
+    obj = spec.produce(**{**spec.params, **params})
+    return root.write(spec.name, obj, kind=spec.kind, fmt=spec.fmt, save=False)
+
+
+def rebuild(name: str, home: str | Path | None = None) -> dict[str, Any]:
+    """Re-execute the command recorded for store ``name`` and report whether it is identical."""
+    root = _root(home)
+    before = root.metadata(name)
+    runs = [v for v in root.history(name) if v.run]
+    if not runs:
+        raise ProvenanceError(f"store {name!r} has no recorded command (it was written directly, "
+                              "not through `goalstore build`); nothing to rebuild")
+    last = runs[-1]
+    versioning.rerun(root.path, last.commit)
+    after = root.metadata(name)
+    return {"name": name, "rerun_of": last.commit, "command": last.run.get("cmd"),
+            "identical": before["checksum"] == after["checksum"],
+            "checksum_before": before["checksum"], "checksum_after": after["checksum"],
+            "version": after["version"]}

@@ -1,0 +1,145 @@
+"""Intake 2 catalogs: the shipped family catalogs merged with the store root's own.
+
+``catalogs/`` (shipped with goalstore) holds ``index.yaml`` and one version-2
+Intake catalog per family.  Stores built locally are registered in the store
+root's ``catalog.yaml``.  :func:`merged_catalog` combines both into one
+``intake`` Catalog; :func:`entries_frame` and :func:`search` query the searchable
+metadata every entry carries (:data:`SEARCH_FIELDS`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import intake
+import pandas as pd
+import yaml
+
+from goalstore.errors import EntryNotFoundError, SchemaError
+from goalstore.resources import catalogs_dir
+
+#: Catalog families: one shipped YAML each.
+FAMILIES = ("recordings", "activations", "lr_corpora", "results")
+
+#: Family an array store of each ``kind`` (or a table of each table kind) belongs to.
+FAMILY_OF_KIND = {"recording": "recordings", "activations": "activations",
+                  "corpus": "lr_corpora", "result": "results", "lr_observables": "lr_corpora"}
+
+#: Metadata fields every entry carries and :func:`search` can match on.
+SEARCH_FIELDS = ("name", "family", "kind", "species", "areas", "modality", "dims", "sizes",
+                 "format", "license", "citation", "version", "origin", "description")
+
+
+def _resolve_catalog_dir(cat: intake.entry.Catalog, directory: str) -> intake.entry.Catalog:
+    """Replace ``{CATALOG_DIR}`` in data URLs so catalogs from different places can merge."""
+    for data in cat.data.values():
+        url = data.kwargs.get("url")
+        if isinstance(url, str) and "{CATALOG_DIR}" in url:
+            data.kwargs["url"] = url.replace("{CATALOG_DIR}", directory)
+    return cat
+
+
+def _load(path: Path) -> intake.entry.Catalog:
+    cat = intake.from_yaml_file(str(path))
+    return _resolve_catalog_dir(cat, str(path.parent))
+
+
+@lru_cache(maxsize=1)
+def _shipped_paths() -> tuple[Path, ...]:
+    index = yaml.safe_load((catalogs_dir() / "index.yaml").read_text())
+    families = index.get("metadata", {}).get("families", {})
+    return tuple(catalogs_dir() / families[f] for f in FAMILIES if f in families)
+
+
+def shipped_catalog() -> intake.entry.Catalog:
+    """All entries of the catalogs shipped with goalstore (local and remote data)."""
+    cat = intake.entry.Catalog()
+    for path in _shipped_paths():
+        cat += _load(path)
+    return cat
+
+
+def store_catalog(path: Path) -> intake.entry.Catalog:
+    """Entries registered in a store root's catalog file (empty if there is none yet)."""
+    return _load(path) if path.exists() else intake.entry.Catalog()
+
+
+def merged_catalog(store_catalog_path: Path | None) -> intake.entry.Catalog:
+    """Shipped entries plus the store root's; a locally built store shadows a shipped one."""
+    cat = shipped_catalog()
+    if store_catalog_path is not None:
+        local = store_catalog(store_catalog_path)
+        # `+` would keep both data descriptions; entries reference them by token
+        cat = cat + local
+    return cat
+
+
+def entry_metadata(cat: intake.entry.Catalog, name: str) -> dict[str, Any]:
+    return dict(get_entry(cat, name).metadata)
+
+
+def get_entry(cat: intake.entry.Catalog, name: str):
+    """The reader description of entry ``name``; unknown names list the closest matches."""
+    if name not in cat.entries:
+        raise EntryNotFoundError(name, difflib.get_close_matches(name, list(cat.entries), n=5,
+                                                                 cutoff=0.5))
+    return cat.entries[name]
+
+
+def _row(name: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    row = {field: metadata.get(field) for field in SEARCH_FIELDS}
+    row["name"] = name
+    return row
+
+
+def entries_frame(cat: intake.entry.Catalog) -> pd.DataFrame:
+    """One row per entry, columns :data:`SEARCH_FIELDS`, sorted by family and name."""
+    rows = [_row(name, entry.metadata) for name, entry in cat.entries.items()]
+    frame = pd.DataFrame(rows, columns=list(SEARCH_FIELDS))
+    return frame.sort_values(["family", "name"], kind="stable").reset_index(drop=True)
+
+
+def _matches(value: Any, wanted: str) -> bool:
+    wanted = str(wanted).lower()
+    if value is None:
+        return False
+    if isinstance(value, dict):
+        return wanted in {str(k).lower() for k in value}
+    if isinstance(value, (list, tuple, set)):
+        return wanted in {str(v).lower() for v in value}
+    return str(value).lower() == wanted
+
+
+def search(cat: intake.entry.Catalog, **criteria: Any) -> pd.DataFrame:
+    """Entries whose metadata match every criterion (case-insensitive).
+
+    A list-valued field (``areas``) matches if it contains the value; ``dims``
+    matches a dim name.  Example: ``search(cat, species="mouse", kind="recording")``.
+    """
+    unknown = [k for k in criteria if k not in SEARCH_FIELDS]
+    if unknown:
+        raise SchemaError(f"search field {unknown[0]!r}: unknown; expected one of "
+                          f"{', '.join(SEARCH_FIELDS)}")
+    frame = entries_frame(cat)
+    keep = pd.Series(True, index=frame.index)
+    for key, wanted in criteria.items():
+        keep &= frame[key].map(lambda v, w=wanted: _matches(v, w))
+    return frame[keep].reset_index(drop=True)
+
+
+def write_catalog_atomically(cat: intake.entry.Catalog, path: Path) -> None:
+    """Write ``cat`` as YAML to ``path`` through a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".catalog-", suffix=".yaml", dir=path.parent)
+    os.close(fd)
+    try:
+        cat.to_yaml_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

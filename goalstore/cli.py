@@ -1,0 +1,270 @@
+"""The ``goalstore`` command line.
+
+Every command that prints results takes ``--json``.  Errors a user can cause
+exit non-zero with one message on stderr (a traceback only with ``--debug``);
+nothing stored is changed by a failed command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from goalstore.errors import GoalstoreError, SchemaError
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def _criteria(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SchemaError(f"search criterion {pair!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _params(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SchemaError(f"parameter {pair!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+# ------------------------------------------------------------------ commands
+def cmd_catalog(args: argparse.Namespace) -> int:
+    import goalstore
+
+    if args.action == "show":
+        if not args.terms:
+            raise SchemaError("catalog show: expected an entry NAME")
+        meta = goalstore.describe(args.terms[0], home=args.home)
+        if args.json:
+            _print_json(meta)
+        else:
+            width = max(len(k) for k in meta)
+            print("\n".join(f"{k.ljust(width)}  {v}" for k, v in meta.items()))
+        return 0
+    criteria = _criteria(args.terms) if args.action == "search" else {}
+    frame = goalstore.search(home=args.home, **criteria)
+    rows = frame.to_dict(orient="records")
+    if args.json:
+        _print_json(rows)
+    elif rows:
+        for row in rows:
+            row["areas"] = ",".join(row["areas"] or [])
+            row["sizes"] = " × ".join(f"{k}={v}" for k, v in (row["sizes"] or {}).items())
+        print(_table(rows, ["name", "family", "kind", "species", "areas", "modality", "sizes",
+                            "origin", "version"]))
+    else:
+        print("no matching entries")
+    return 0
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    import goalstore
+
+    obj = goalstore.open(args.reference, home=args.home)
+    if hasattr(obj, "data_vars"):
+        summary = {"reference": args.reference, "dims": dict(obj.sizes),
+                   "coords": list(obj.coords), "data_vars": {
+                       k: {"dims": list(v.dims), "dtype": str(v.dtype),
+                           "units": v.attrs.get("units"), "lazy": v.chunks is not None}
+                       for k, v in obj.data_vars.items()},
+                   "attrs": {k: v for k, v in obj.attrs.items()}}
+        text = str(obj)
+    else:
+        summary = {"reference": args.reference, "columns": list(obj.columns),
+                   "npartitions": obj.npartitions}
+        text = f"dask DataFrame with {obj.npartitions} partitions\n{obj.dtypes.to_string()}"
+    if args.json:
+        _print_json(summary)
+    else:
+        print(text)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    import goalstore
+
+    versions = goalstore.history(args.name, home=args.home)
+    if args.json:
+        _print_json(versions)
+        return 0
+    rows = [{"version": v["version"], "commit": v["commit"][:10], "date": v["date"],
+             "message": v["message"],
+             "command": (v["provenance"] or {}).get("cmd", "(written directly)")} for v in versions]
+    print(_table(rows, ["version", "commit", "date", "message", "command"]))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    import goalstore
+
+    report = goalstore.verify(args.name, home=args.home)
+    if args.json:
+        _print_json(report)
+    else:
+        for item in report:
+            print(f"{item['name']}: {'ok' if item['ok'] else 'FAILED'}")
+            for problem in item["problems"]:
+                print(f"    {problem}")
+        if not report:
+            print("no stores to verify")
+    return 0 if all(item["ok"] for item in report) else 11
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    import goalstore
+
+    result = goalstore.rebuild(args.name, home=args.home)
+    if args.json:
+        _print_json(result)
+    else:
+        verdict = "identical" if result["identical"] else "DIFFERENT"
+        print(f"{result['name']}: re-executed `{result['command']}` (from {result['rerun_of'][:10]}); "
+              f"result {verdict} ({result['checksum_after']})")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    import goalstore
+
+    meta = goalstore.build(args.recipe, home=args.home, **_params(args.param))
+    if args.json:
+        _print_json(meta)
+    else:
+        print(f"built {meta['name']} (version {meta['version']}, {meta['checksum']})")
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from goalstore.api import produce
+
+    meta = produce(args.recipe, home=args.home or Path.cwd(), **_params(args.param))
+    print(f"produced {args.recipe} ({meta['checksum']})")
+    return 0
+
+
+def cmd_add_file(args: argparse.Namespace) -> int:
+    import goalstore
+
+    path = goalstore.add_file(args.name, args.path, home=args.home)
+    if args.json:
+        _print_json({"name": args.name, "path": str(path)})
+    else:
+        print(f"{args.name}: verified and stored at {path}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from goalstore import schema
+
+    info = {"schema_version": schema.SCHEMA_VERSION, "kinds": list(schema.KINDS),
+            "required_attrs": list(schema.REQUIRED_ATTRS), "dims": schema.describe(),
+            "tables": {k: {"columns": {f.name: str(f.type) for f in v.schema},
+                           "partition_by": list(v.partition_by)} for k, v in schema.TABLES.items()}}
+    if args.json:
+        _print_json(info)
+        return 0
+    print(f"schema version {info['schema_version']}; kinds: {', '.join(info['kinds'])}")
+    print(f"required attrs: {', '.join(info['required_attrs'])}\n")
+    rows = [{"dim": d["dim"], "required coords": ", ".join(
+        f"{c} [{u}]" if u else c for c, u in d["required_coords"].items()),
+        "description": d["description"]} for d in info["dims"]]
+    print(_table(rows, ["dim", "required coords", "description"]))
+    return 0
+
+
+# -------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument("--home", default=None,
+                        help="store root (default: $GOALSTORE_HOME or ~/.goalstore)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser = argparse.ArgumentParser(prog="goalstore", parents=[common],
+                                     description="versioned dataset and feature store for "
+                                                 "goal-driven systems neuroscience")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("catalog", parents=[common], help="list, search or show catalog entries")
+    p.add_argument("action", choices=["list", "search", "show"])
+    p.add_argument("terms", nargs="*", help="KEY=VALUE criteria (search) or NAME (show)")
+    p.set_defaults(func=cmd_catalog)
+
+    p = sub.add_parser("open", parents=[common], help="open NAME[@VERSION] lazily, print a summary")
+    p.add_argument("reference")
+    p.set_defaults(func=cmd_open)
+
+    p = sub.add_parser("history", parents=[common], help="versions of a store with provenance")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("verify", parents=[common], help="check checksums and annex integrity")
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("rebuild", parents=[common], help="re-execute the recorded command")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_rebuild)
+
+    p = sub.add_parser("build", parents=[common], help="build a store (recorded with datalad run)")
+    p.add_argument("recipe")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("produce", parents=[common],
+                       help="low level: write a recipe's store without saving (what datalad run records)")
+    p.add_argument("recipe")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_produce)
+
+    p = sub.add_parser("add-file", parents=[common], help="register a downloaded file for a remote entry")
+    p.add_argument("name")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_add_file)
+
+    p = sub.add_parser("schema", parents=[common], help="print the canonical schema")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except GoalstoreError as exc:
+        if args.debug:
+            raise
+        print(f"goalstore: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("goalstore: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Errors a user can cause, each with one clear message and a CLI exit code.
+
+Everything goalstore raises on purpose derives from :class:`GoalstoreError`; the
+CLI prints its message (no traceback unless ``--debug``) and exits with
+``exit_code``.  Anything else escaping the CLI is a bug and is shown in full.
+"""
+
+from __future__ import annotations
+
+
+class GoalstoreError(Exception):
+    """Base class of every error goalstore raises deliberately."""
+
+    exit_code = 1
+
+
+class SchemaError(GoalstoreError, ValueError):
+    """An object does not follow the canonical schema (see :mod:`goalstore.schema`)."""
+
+    exit_code = 3
+
+
+class EntryNotFoundError(GoalstoreError, KeyError):
+    """No catalog entry has the requested name; ``matches`` lists the closest names."""
+
+    exit_code = 4
+
+    def __init__(self, name: str, matches: list[str] | None = None):
+        self.name = name
+        self.matches = list(matches or [])
+        hint = f" Did you mean: {', '.join(self.matches)}?" if self.matches else ""
+        super().__init__(f"no catalog entry named {name!r}.{hint}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class VersionSpecError(GoalstoreError, ValueError):
+    """A ``NAME@VERSION`` reference is malformed or names no recorded version."""
+
+    exit_code = 5
+
+
+class StoreRootError(GoalstoreError, OSError):
+    """The store root cannot be created, written or used as a DataLad dataset."""
+
+    exit_code = 6
+
+
+class CorruptStoreError(GoalstoreError, OSError):
+    """A stored file is missing, truncated or unreadable."""
+
+    exit_code = 7
+
+
+class ChecksumError(GoalstoreError, ValueError):
+    """Content does not match its recorded or published checksum."""
+
+    exit_code = 8
+
+
+class RemoteUnavailableError(GoalstoreError, OSError):
+    """A remote file could not be downloaded."""
+
+    exit_code = 9
+
+
+class ProvenanceError(GoalstoreError, RuntimeError):
+    """A store has no recorded command to re-execute, or re-execution failed."""
+
+    exit_code = 10

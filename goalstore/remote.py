@@ -1,0 +1,76 @@
+"""Remote catalog entries: download on first open, verify against the published
+checksum with pooch, and keep the verified file in the store root.
+
+A remote entry's metadata carries ``remote: {url, checksum, filename}``; the
+checksum is pooch's ``"<alg>:<hex>"`` (e.g. ``sha1:…`` for Brain-Score files).
+HTTP(S)/FTP go through pooch's downloaders; every other fsspec URL (``file://``,
+``s3://``…) through fsspec.  A file obtained elsewhere is registered with
+:func:`add_file`, which verifies the checksum before keeping it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pooch
+
+from goalstore.errors import ChecksumError, RemoteUnavailableError
+
+
+def _fsspec_downloader(url: str, output_file: str, pooch_obj: Any = None) -> None:
+    with fsspec.open(url, "rb") as source, open(output_file, "wb") as target:
+        shutil.copyfileobj(source, target, length=1 << 20)
+
+
+def _downloader(url: str):
+    if url.split("://", 1)[0].lower() in ("http", "https", "ftp", "sftp", "doi"):
+        return pooch.downloaders.choose_downloader(url, progressbar=True)
+    return _fsspec_downloader
+
+
+def local_path(downloads: Path, name: str, remote: dict[str, Any]) -> Path:
+    return downloads / name / remote["filename"]
+
+
+def fetch(name: str, remote: dict[str, Any], downloads: Path) -> Path:
+    """Return the verified local copy of a remote entry, downloading it if needed."""
+    target = local_path(downloads, name, remote)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path = pooch.retrieve(url=remote["url"], known_hash=remote.get("checksum"),
+                              fname=remote["filename"], path=target.parent,
+                              downloader=_downloader(remote["url"]), progressbar=False)
+    except ValueError as exc:
+        if "hash" in str(exc).lower():
+            raise ChecksumError(f"entry {name!r}: the file downloaded from {remote['url']} does not "
+                                f"match its checksum {remote.get('checksum')}; refused ({exc})") from None
+        raise
+    except Exception as exc:  # network / filesystem errors of any downloader
+        raise RemoteUnavailableError(
+            f"entry {name!r}: could not download {remote['url']} ({type(exc).__name__}: {exc}). "
+            f"If you have the file from elsewhere, register it with "
+            f"`goalstore add-file {name} PATH` (its checksum is verified).") from None
+    return Path(path)
+
+
+def add_file(name: str, remote: dict[str, Any], source: Path, downloads: Path) -> Path:
+    """Verify ``source`` against the entry's checksum and keep a copy in the store root."""
+    source = Path(source)
+    if not source.is_file():
+        raise RemoteUnavailableError(f"entry {name!r}: {source} is not a file")
+    checksum = remote.get("checksum")
+    if checksum:
+        alg, _, expected = checksum.partition(":")
+        actual = pooch.file_hash(str(source), alg=alg)
+        if actual != expected:
+            raise ChecksumError(f"entry {name!r}: {source} has {alg} {actual}, expected {expected}; "
+                                "refused")
+    target = local_path(downloads, name, remote)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(source, partial)
+    partial.replace(target)
+    return target

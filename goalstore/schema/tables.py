@@ -1,0 +1,99 @@
+"""Declared pyarrow schemas of the table stores (Parquet datasets).
+
+Each table kind has one :class:`TableSpec`: its pyarrow schema and the columns it
+is partitioned by on disk (chosen for the queries users make, e.g. by learning
+rule).  :func:`validate_table` checks a pandas DataFrame or pyarrow Table against
+the declared schema and returns it as a pyarrow Table with exactly the declared
+column order and types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from goalstore.errors import SchemaError
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table kind: its pyarrow schema, partition columns and a description."""
+
+    name: str
+    schema: pa.Schema
+    partition_by: tuple[str, ...] = ()
+    description: str = ""
+    non_null: tuple[str, ...] = ()
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "lr_observables",
+            pa.schema(
+                [
+                    ("run_id", pa.string()),
+                    ("task", pa.string()),
+                    ("architecture", pa.string()),
+                    ("learning_rule", pa.string()),
+                    ("batch_size", pa.int32()),
+                    ("model_seed", pa.int32()),
+                    ("data_seed", pa.int32()),
+                    ("layer", pa.string()),
+                    ("layer_index", pa.int32()),
+                    ("layer_position", pa.string()),
+                    ("epoch", pa.int32()),
+                    ("observable", pa.string()),
+                    ("function", pa.string()),
+                    ("statistic", pa.string()),
+                    ("value", pa.float64()),
+                ]
+            ),
+            partition_by=("learning_rule",),
+            description="long table of per-layer observable statistics at each checkpoint",
+            non_null=("run_id", "learning_rule", "layer", "epoch", "observable", "statistic"),
+        ),
+    )
+}
+
+
+def validate_table(table: Any, kind: str) -> pa.Table:
+    """Raise :class:`SchemaError` unless ``table`` matches the declared schema of ``kind``.
+
+    Columns may arrive in any order and with types that convert without loss
+    (e.g. int64 → int32 in range); the returned table has the declared order and types.
+    """
+    if kind not in TABLES:
+        raise SchemaError(f"table kind {kind!r}: unknown; expected one of {', '.join(TABLES)}")
+    spec = TABLES[kind]
+    if isinstance(table, pd.DataFrame):
+        if isinstance(table.index, pd.MultiIndex) or isinstance(table.columns, pd.MultiIndex):
+            raise SchemaError(f"table {kind!r}: has a pandas MultiIndex; expected plain columns")
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    if not isinstance(table, pa.Table):
+        raise SchemaError(f"table {kind!r}: is a {type(table).__name__}; expected a DataFrame or pyarrow Table")
+    present = set(table.column_names)
+    for field in spec.schema:
+        if field.name not in present:
+            raise SchemaError(f"column {field.name!r}: missing from table {kind!r}; expected type {field.type}")
+    extra = present - set(spec.schema.names)
+    if extra:
+        raise SchemaError(f"column {sorted(extra)[0]!r}: not declared for table {kind!r}; "
+                          f"expected only {', '.join(spec.schema.names)}")
+    columns = []
+    for field in spec.schema:
+        column = table.column(field.name)
+        try:
+            column = column.cast(field.type, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise SchemaError(f"column {field.name!r}: has type {table.column(field.name).type} "
+                              f"that does not convert to {field.type} ({exc})") from None
+        if field.name in spec.non_null and column.null_count:
+            raise SchemaError(f"column {field.name!r}: has {column.null_count} missing values; "
+                              "expected none")
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=spec.schema)

@@ -1,0 +1,89 @@
+"""The controlled vocabulary of the canonical array schema: the one place that says
+which dims exist, which coordinates each dim requires, and in which units.
+
+Extend it deliberately: add a :class:`Dim` to :data:`DIMS` (and, for a new
+coordinate with physical units, an entry to :data:`COORD_UNITS`), bump
+:data:`SCHEMA_VERSION` if existing stores would no longer validate, and document
+the change in the README's schema section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Version of the canonical schema written into every store's ``schema_version`` attr.
+SCHEMA_VERSION = "1"
+
+#: Values allowed for the ``kind`` attr of an array store.
+KINDS = ("recording", "activations", "corpus", "result")
+
+#: Attrs every array store must carry (non-empty strings).
+REQUIRED_ATTRS = ("kind", "species", "modality", "source", "license", "citation", "schema_version")
+
+
+@dataclass(frozen=True)
+class Dim:
+    """One dimension of the vocabulary.
+
+    ``coords`` are the coordinates (1-D along this dim) that every store with the
+    dim must carry; ``unique`` names the coordinate whose values identify an
+    element and must therefore be unique and non-missing.
+    """
+
+    name: str
+    description: str
+    coords: tuple[str, ...] = ()
+    unique: str | None = None
+    optional_coords: tuple[str, ...] = field(default=())
+
+
+DIMS: dict[str, Dim] = {
+    d.name: d
+    for d in (
+        Dim("stimulus", "one presented image, sound or condition",
+            coords=("stimulus_id",), unique="stimulus_id",
+            optional_coords=("category", "object_name", "image_path")),
+        Dim("unit", "one recorded neuron / multi-unit site / model unit",
+            coords=("unit_id", "animal", "area"), unique="unit_id",
+            optional_coords=("layer", "cell_type", "depth")),
+        Dim("time_bin", "a time window relative to stimulus onset",
+            coords=("time_bin_start", "time_bin_end")),
+        Dim("trial", "one repetition of a stimulus", coords=("trial_id",), unique="trial_id"),
+        Dim("session", "one imaging / recording session", coords=("session_id",),
+            unique="session_id", optional_coords=("day",)),
+        Dim("synapse", "one tracked synapse", coords=("synapse_id",), unique="synapse_id",
+            optional_coords=("dendrite", "animal", "cell_type")),
+        Dim("x", "spatial bin along the arena's x axis", coords=("x_center",)),
+        Dim("y", "spatial bin along the arena's y axis", coords=("y_center",)),
+        Dim("position", "one sample along a trajectory", coords=("position_id",),
+            unique="position_id"),
+        Dim("layer", "one layer of a model", coords=("layer_name",), unique="layer_name"),
+        Dim("checkpoint", "one saved training checkpoint", coords=("epoch",), unique="epoch"),
+        Dim("example", "one example of a classification data set", coords=("example_id",),
+            unique="example_id"),
+    )
+}
+
+#: Physical units that coordinates must declare in their ``units`` attr.
+COORD_UNITS: dict[str, str] = {
+    "time_bin_start": "ms",
+    "time_bin_end": "ms",
+    "x_center": "cm",
+    "y_center": "cm",
+    "day": "day",
+    "depth": "um",
+}
+
+
+def describe() -> list[dict[str, object]]:
+    """The vocabulary as plain records (for ``goalstore schema`` and the docs)."""
+    return [
+        {
+            "dim": d.name,
+            "description": d.description,
+            "required_coords": {c: COORD_UNITS.get(c, "") for c in d.coords},
+            "optional_coords": {c: COORD_UNITS.get(c, "") for c in d.optional_coords},
+            "unique": d.unique,
+        }
+        for d in DIMS.values()
+    ]

@@ -1,0 +1,405 @@
+"""The store root: a DataLad dataset holding array stores (zarr / netCDF) and
+table stores (Parquet), each registered in the root's Intake catalog.
+
+Writes are atomic: the new content is written to a scratch directory,
+validated, checksummed, then swapped into place (a journal lets an interrupted
+swap be rolled back on next use), the catalog is rewritten through a temporary
+file, and finally the change is saved with DataLad.  Old content is never
+written over: annexed files are symlinks into the annex, and the swap only
+removes the links, so every saved version stays readable.
+
+Reads are lazy: :meth:`StoreRoot.open` returns dask-backed xarray / dask
+DataFrame objects.  ``open(name, version)`` materialises the store as it was at
+that version (symlinks into the annex) in the cache directory and opens that.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import intake
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xarray as xr
+from intake.readers import datatypes, readers
+
+from goalstore import versioning
+from goalstore._version import __version__
+from goalstore.catalog import FAMILY_OF_KIND, get_entry, write_catalog_atomically
+from goalstore.checksum import content_checksum
+from goalstore.errors import (
+    ChecksumError,
+    CorruptStoreError,
+    SchemaError,
+    StoreRootError,
+    VersionSpecError,
+)
+from goalstore.resources import datalad_cfg
+from goalstore.schema import TABLES, validate_array, validate_table
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+ARRAY_FORMATS = {"zarr": ".zarr", "netcdf": ".nc"}
+DEFAULT_HOME = Path("~/.goalstore")
+
+
+def default_home() -> Path:
+    """``$GOALSTORE_HOME`` if set, else ``~/.goalstore``."""
+    return Path(os.environ.get("GOALSTORE_HOME") or DEFAULT_HOME).expanduser()
+
+
+def parse_reference(reference: str) -> tuple[str, str | None]:
+    """Split ``"NAME@VERSION"`` into ``(NAME, VERSION)``; VERSION is None without ``@``."""
+    name, sep, version = reference.partition("@")
+    if not name or (sep and not version) or "@" in version:
+        raise VersionSpecError(f"malformed reference {reference!r}; expected NAME or NAME@VERSION "
+                               "(VERSION: a number from `goalstore history NAME`, a commit, or 'latest')")
+    return name, (version if sep else None)
+
+
+def check_name(name: str) -> None:
+    if not NAME_PATTERN.match(name):
+        raise SchemaError(f"store name {name!r}: expected letters, digits, '.', '_' or '-' "
+                          "(starting with a letter or digit)")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Sub-paths of a store root, read from its ``.datalad/config`` (set by ``datalad.cfg``)."""
+
+    arrays: str = "arrays"
+    tables: str = "tables"
+    downloads: str = "downloads"
+    catalog: str = "catalog.yaml"
+    scratch: str = ".goalstore-tmp"
+    cache: str = ".goalstore-cache"
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, str]) -> Layout:
+        prefix = "goalstore.layout."
+        known = cls.__dataclass_fields__
+        return cls(**{k[len(prefix):]: v for k, v in settings.items()
+                      if k.startswith(prefix) and k[len(prefix):] in known})
+
+
+class StoreRoot:
+    """A goalstore store root (a DataLad dataset), created on first use."""
+
+    def __init__(self, path: str | Path | None = None, create: bool = True):
+        self.path = Path(path).expanduser().resolve() if path else default_home().resolve()
+        if not versioning.is_dataset(self.path):
+            if not create:
+                raise StoreRootError(f"{self.path} is not a goalstore store root")
+            if self.path.exists() and not self.path.is_dir():
+                raise StoreRootError(f"store root {self.path} exists and is not a directory")
+            versioning.create_dataset(self.path, datalad_cfg())
+        self.layout = Layout.from_settings(versioning.read_settings(self.path / ".datalad" / "config"))
+        self._recover()
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def catalog_path(self) -> Path:
+        return self.path / self.layout.catalog
+
+    @property
+    def scratch(self) -> Path:
+        return self.path / self.layout.scratch
+
+    def relpath(self, name: str, fmt: str) -> str:
+        check_name(name)
+        if fmt in ARRAY_FORMATS:
+            return f"{self.layout.arrays}/{name}{ARRAY_FORMATS[fmt]}"
+        if fmt == "parquet":
+            return f"{self.layout.tables}/{name}.parquet"
+        raise SchemaError(f"format {fmt!r}: unknown; expected zarr, netcdf or parquet")
+
+    # ---------------------------------------------------------------- locking
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self.scratch.mkdir(parents=True, exist_ok=True)
+            handle = open(self.scratch / "write.lock", "w")
+        except OSError as exc:
+            raise StoreRootError(f"store root {self.path} is not writable: {exc.strerror or exc}") from None
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _recover(self) -> None:
+        """Roll back or finish a swap that an interrupted write left behind."""
+        if not self.scratch.exists():
+            return
+        for journal in self.scratch.glob("swap-*.json"):
+            state = json.loads(journal.read_text())
+            final, old, new = (Path(state[k]) if state[k] else None for k in ("final", "old", "new"))
+            if state.get("stage") == "swapped":
+                if old and old.exists():
+                    _remove(old)
+            else:  # interrupted before the new content was fully in place: roll back
+                if old and old.exists():
+                    if final.exists() or final.is_symlink():
+                        _remove(final)
+                    old.rename(final)
+                if new and new.exists():
+                    _remove(new)
+            journal.unlink()
+        for leftover in self.scratch.glob("new-*"):
+            _remove(leftover)
+
+    # ----------------------------------------------------------------- writes
+    def write(self, name: str, obj: Any, *, kind: str | None = None, fmt: str | None = None,
+              message: str | None = None, save: bool = True,
+              extra_metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Validate and atomically write ``obj`` as store ``name``; return its catalog metadata.
+
+        ``obj`` is an ``xarray.Dataset`` (``fmt`` zarr [default] or netcdf; ``kind``
+        the expected store kind) or a pandas DataFrame / pyarrow Table (``kind`` =
+        table kind; written as a Parquet dataset partitioned as declared).
+        With ``save=False`` the change is left for the caller (``datalad run``) to save.
+        """
+        is_table = isinstance(obj, (pd.DataFrame, pa.Table))
+        if is_table:
+            if kind is None:
+                raise SchemaError(f"table store {name!r}: no table kind given; expected one of "
+                                  f"{', '.join(TABLES)}")
+            obj = validate_table(obj, kind)
+            fmt = "parquet"
+        else:
+            validate_array(obj, kind)
+            fmt = fmt or "zarr"
+            if fmt not in ARRAY_FORMATS:
+                raise SchemaError(f"format {fmt!r}: unknown for array stores; expected zarr or netcdf")
+        relpath = self.relpath(name, fmt)
+        final = self.path / relpath
+        with self._locked():
+            new = self.scratch / f"new-{uuid.uuid4().hex}{Path(relpath).suffix}"
+            try:
+                if is_table:
+                    _write_table(obj, new, TABLES[kind].partition_by)
+                    _reopen_table(new, kind)
+                else:
+                    _write_array(obj, new, fmt)
+                    validate_array(_open_array(new, fmt), kind)
+                checksum = content_checksum(new)
+            except BaseException:
+                _remove(new)
+                raise
+            previous = self._registered_metadata(name)
+            if previous and previous.get("checksum") == checksum and final.exists():
+                _remove(new)  # identical content: keep the stored version untouched
+                return previous
+            metadata = self._describe(name, obj, kind, fmt, relpath, checksum, is_table)
+            metadata.update(extra_metadata or {})
+            self._swap(new, final)
+            self._register(name, fmt, relpath, metadata)
+            if save:
+                versioning.save(self.path, message or f"write {name}", [relpath, self.layout.catalog])
+        return metadata
+
+    def _swap(self, new: Path, final: Path) -> None:
+        journal = self.scratch / f"swap-{uuid.uuid4().hex}.json"
+        old = self.scratch / f"old-{uuid.uuid4().hex}" if (final.exists() or final.is_symlink()) else None
+        state = {"final": str(final), "old": str(old) if old else None, "new": str(new), "stage": "start"}
+        journal.write_text(json.dumps(state))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if old:
+            final.rename(old)  # moves links into the annex, never the annexed content
+        new.rename(final)
+        state["stage"] = "swapped"
+        journal.write_text(json.dumps(state))
+        if old:
+            _remove(old)
+        journal.unlink()
+
+    def _describe(self, name: str, obj: Any, kind: str | None, fmt: str, relpath: str,
+                  checksum: str, is_table: bool) -> dict[str, Any]:
+        versions = versioning.history(self.path, relpath)
+        common = {"format": fmt, "checksum": checksum, "version": len(versions) + 1,
+                  "origin": "store", "path": relpath, "goalstore_version": __version__}
+        if is_table:
+            return {**common, "kind": "table", "table_kind": kind,
+                    "family": FAMILY_OF_KIND.get(kind, "results"),
+                    "dims": {"row": obj.num_rows}, "sizes": {"row": obj.num_rows},
+                    "columns": obj.column_names, "description": TABLES[kind].description}
+        attrs = obj.attrs
+        areas = sorted({str(a) for a in obj["area"].values}) if "area" in obj.coords else []
+        return {**common, "kind": attrs["kind"], "family": FAMILY_OF_KIND[attrs["kind"]],
+                "species": attrs["species"], "modality": attrs["modality"], "areas": areas,
+                "dims": list(obj.sizes), "sizes": {str(k): int(v) for k, v in obj.sizes.items()},
+                "license": attrs["license"], "citation": attrs["citation"],
+                "source": attrs["source"], "description": attrs.get("description", ""),
+                "schema_version": attrs["schema_version"]}
+
+    def _raw_catalog(self) -> intake.entry.Catalog:
+        if self.catalog_path.exists():
+            return intake.from_yaml_file(str(self.catalog_path))
+        return intake.entry.Catalog(metadata={"title": "stores built in this goalstore root"})
+
+    def _registered_metadata(self, name: str) -> dict[str, Any] | None:
+        cat = self._raw_catalog()
+        return dict(cat.entries[name].metadata) if name in cat.entries else None
+
+    def _register(self, name: str, fmt: str, relpath: str, metadata: dict[str, Any]) -> None:
+        cat = self._raw_catalog()
+        url = "{CATALOG_DIR}/" + relpath
+        if fmt == "parquet":
+            reader = readers.DaskParquet(datatypes.Parquet(url=url), metadata=metadata)
+        elif fmt == "zarr":
+            reader = readers.XArrayDatasetReader(datatypes.Zarr(url=url), engine="zarr", chunks={},
+                                                 metadata=metadata)
+        else:
+            reader = readers.XArrayDatasetReader(datatypes.HDF5(url=url, path=""), engine="h5netcdf",
+                                                 chunks={}, metadata=metadata)
+        if name in cat.entries:
+            del cat[name]
+        cat[name] = reader
+        for token in [t for t in cat.data if not any(f"{{data({t})}}" in str(e.kwargs)
+                                                     for e in cat.entries.values())]:
+            del cat.data[token]  # drop data descriptions no entry uses any more
+        for key in ("CATALOG_PATH", "CATALOG_DIR", "STORAGE_OPTIONS"):
+            cat.user_parameters.pop(key, None)
+        write_catalog_atomically(cat, self.catalog_path)
+
+    # ------------------------------------------------------------------ reads
+    def metadata(self, name: str) -> dict[str, Any]:
+        """Catalog metadata of a store built in this root."""
+        meta = self._registered_metadata(name)
+        if meta is None:
+            get_entry(self._raw_catalog(), name)  # raises with close matches
+        return meta
+
+    def history(self, name: str) -> list[versioning.Version]:
+        """Versions of store ``name``, oldest first, with their provenance."""
+        return versioning.history(self.path, self.metadata(name)["path"])
+
+    def resolve_version(self, name: str, version: str | None) -> versioning.Version | None:
+        """The :class:`Version` named by ``version`` (None/'latest' → None = working tree)."""
+        if version in (None, "latest"):
+            return None
+        versions = self.history(name)
+        available = ", ".join(str(v.number) for v in versions) or "none"
+        if version.lstrip("v").isdigit():
+            number = int(version.lstrip("v"))
+            if not 1 <= number <= len(versions):
+                raise VersionSpecError(f"{name}@{version}: no such version; available: {available}")
+            return versions[number - 1]
+        if re.fullmatch(r"[0-9a-fA-F]{7,40}", version):
+            for v in versions:
+                if v.commit.startswith(version.lower()):
+                    return v
+            raise VersionSpecError(f"{name}@{version}: no version of {name} has that commit; "
+                                   f"available versions: {available}")
+        raise VersionSpecError(f"{name}@{version}: malformed version; expected a number "
+                               f"({available}), a commit hash or 'latest'")
+
+    def open(self, name: str, version: str | None = None) -> Any:
+        """Open store ``name`` lazily (dask-backed), at ``version`` if given."""
+        meta = self.metadata(name)
+        chosen = self.resolve_version(name, version)
+        if chosen is None or chosen.number == len(self.history(name)):
+            path = self.path / meta["path"]
+        else:
+            cache = self.path / self.layout.cache / "snapshots" / chosen.commit
+            path = versioning.materialise(self.path, chosen.commit, meta["path"], cache)
+        fmt = meta["format"]
+        if not (path.exists() or path.is_symlink()):
+            raise CorruptStoreError(f"store {name!r}: {meta['path']} is missing from {self.path}")
+        if fmt == "parquet":
+            return _open_table(path, name)
+        return _open_array(path, fmt, name)
+
+    # ----------------------------------------------------------- verification
+    def verify(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Check each store's content checksum and annex integrity (``git annex fsck``)."""
+        cat = self._raw_catalog()
+        names = [name] if name else sorted(cat.entries)
+        if name:
+            self.metadata(name)
+        report = []
+        for store in names:
+            meta = dict(cat.entries[store].metadata)
+            path = self.path / meta["path"]
+            problems: list[str] = []
+            if not (path.exists() or path.is_symlink()):
+                problems.append(f"missing: {meta['path']}")
+            else:
+                missing = [p for p in ([path] if path.is_symlink() else path.rglob("*"))
+                           if p.is_symlink() and not p.exists()]
+                problems += [f"content missing: {p.relative_to(self.path)}" for p in missing]
+                problems += [f"annex: {f['file']}: {f['note']}"
+                             for f in versioning.annex_fsck(self.path, meta["path"])]
+                if not missing:
+                    actual = content_checksum(path)
+                    if actual != meta.get("checksum"):
+                        problems.append(f"checksum mismatch: recorded {meta.get('checksum')}, "
+                                        f"found {actual}")
+            report.append({"name": store, "ok": not problems, "problems": problems})
+        return report
+
+    def checksum_matches(self, name: str) -> bool:
+        meta = self.metadata(name)
+        return content_checksum(self.path / meta["path"]) == meta["checksum"]
+
+
+# ---------------------------------------------------------------------- I/O
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _write_array(ds: xr.Dataset, path: Path, fmt: str) -> None:
+    ds = ds.copy()
+    for name in list(ds.variables):  # object-dtype strings → fixed-width unicode for portability
+        if ds[name].dtype == object:
+            ds[name] = ds[name].astype(str)
+    if fmt == "zarr":
+        ds.to_zarr(path, mode="w-", zarr_format=2, consolidated=True, compute=True)
+    else:
+        ds.to_netcdf(path, engine="h5netcdf", mode="w")
+
+
+def _open_array(path: Path, fmt: str, name: str | None = None) -> xr.Dataset:
+    try:
+        if fmt == "zarr":
+            return xr.open_dataset(path, engine="zarr", chunks={})
+        return xr.open_dataset(path, engine="h5netcdf", chunks={})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        label = f"store {name!r}" if name else str(path)
+        raise CorruptStoreError(f"{label}: cannot read {path}: {exc}") from None
+
+
+def _write_table(table: pa.Table, path: Path, partition_by: tuple[str, ...]) -> None:
+    pq.write_to_dataset(table, root_path=str(path), partition_cols=list(partition_by) or None,
+                        existing_data_behavior="error")
+
+
+def _reopen_table(path: Path, kind: str) -> None:
+    dataset = pq.ParquetDataset(str(path), partitioning="hive")
+    validate_table(dataset.read(), kind)
+
+
+def _open_table(path: Path, name: str):
+    import dask.dataframe as dd
+
+    try:
+        return dd.read_parquet(str(path))
+    except (OSError, ValueError, pa.ArrowInvalid) as exc:
+        raise CorruptStoreError(f"store {name!r}: cannot read {path}: {exc}") from None
+
+
+__all__ = ["ChecksumError", "StoreRoot", "default_home", "parse_reference"]

@@ -1,0 +1,268 @@
+"""DataLad / git-annex operations on the store root dataset.
+
+Everything that touches version control lives here: creating the dataset with
+goalstore's ``datalad.cfg`` applied, saving, recording provenance with
+``datalad run``, re-executing it with ``datalad rerun``, listing the history of a
+path, materialising a path as it was at an older commit, and ``git annex fsck``.
+
+DataLad is imported lazily (it is slow to import), so reading stores never pays
+for it.  The ``git-annex`` executable comes from the ``git-annex`` wheel installed
+next to goalstore; its directory is put on ``PATH`` for DataLad and git.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from goalstore.errors import CorruptStoreError, ProvenanceError, StoreRootError
+
+RUN_RECORD = re.compile(
+    r"=== Do not change lines below ===\n(?P<json>.*?)\n\^\^\^ Do not change lines above \^\^\^",
+    re.DOTALL,
+)
+
+
+def _prepare_environment() -> None:
+    """Make ``git-annex`` findable and give git an identity if the user has none."""
+    bindir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if shutil.which("git-annex") is None and bindir not in path.split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + path
+    if shutil.which("git") is None:
+        raise StoreRootError("git is not installed; goalstore's stores are git/DataLad datasets")
+    for key, var, default in (
+        ("user.name", "GIT_AUTHOR_NAME", "goalstore"),
+        ("user.email", "GIT_AUTHOR_EMAIL", "goalstore@localhost"),
+    ):
+        probe = subprocess.run(["git", "config", "--get", key], capture_output=True, text=True)
+        if probe.returncode != 0 and var not in os.environ:
+            os.environ[var] = default
+            os.environ[var.replace("AUTHOR", "COMMITTER")] = default
+
+
+_prepare_environment()
+
+
+def git(root: Path, *args: str, check: bool = True, input: bytes | None = None) -> str:
+    """Run ``git -C root ARGS`` and return its stdout (text)."""
+    proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, input=input)
+    if check and proc.returncode != 0:
+        raise StoreRootError(f"git {' '.join(args)} failed in {root}: "
+                             f"{proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout.decode(errors="replace")
+
+
+def read_settings(cfg: Path) -> dict[str, str]:
+    """Parse a git-config-syntax file into ``{key: value}`` (via ``git config -f``)."""
+    proc = subprocess.run(["git", "config", "-f", str(cfg), "--list"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise StoreRootError(f"cannot parse {cfg}: {proc.stderr.strip()}")
+    settings: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition("=")
+        settings[key] = value
+    return settings
+
+
+def is_dataset(root: Path) -> bool:
+    return (root / ".datalad" / "config").is_file() and (root / ".git").exists()
+
+
+def create_dataset(root: Path, cfg: Path) -> None:
+    """Create a DataLad dataset at ``root`` and apply the settings of ``cfg``.
+
+    ``[annex]`` keys become ``.gitattributes`` rules; ``datalad.*`` and
+    ``goalstore.*`` keys go into the dataset's ``.datalad/config``.  Scratch and
+    cache directories are git-ignored.  The result is committed.
+    """
+    import datalad.api as dl
+
+    settings = read_settings(cfg)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".goalstore-write-probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise StoreRootError(f"store root {root} is not writable: {exc.strerror or exc}") from None
+    dl.create(path=str(root), force=True, annex=True, result_renderer="disabled")
+    attributes = (root / ".gitattributes").read_text().splitlines()
+    if "annex.backend" in settings:  # replace DataLad's default backend rule
+        attributes = [a for a in attributes if not a.startswith("* annex.backend=")]
+        attributes.insert(0, f"* annex.backend={settings['annex.backend']}")
+    attributes += ["/.gitignore annex.largefiles=nothing", "/.gitattributes annex.largefiles=nothing"]
+    (root / ".gitattributes").write_text("\n".join(attributes) + "\n")
+    if "annex.largefiles" in settings:  # expressions contain spaces: not expressible in .gitattributes
+        git(root, "annex", "config", "--set", "annex.largefiles", settings["annex.largefiles"])
+    for key, value in settings.items():
+        if key.startswith(("datalad.", "goalstore.")):
+            git(root, "config", "-f", ".datalad/config", key, value)
+    ignored = [settings.get("goalstore.layout.scratch", ".goalstore-tmp"),
+               settings.get("goalstore.layout.cache", ".goalstore-cache")]
+    (root / ".gitignore").write_text("".join(f"/{p}/\n" for p in ignored))
+    save(root, "configure store dataset from goalstore's datalad.cfg",
+         [".gitattributes", ".gitignore", ".datalad/config"])
+
+
+def save(root: Path, message: str, paths: list[str] | None = None) -> None:
+    """``datalad save`` the given paths (relative to ``root``; all changes if None)."""
+    import datalad.api as dl
+
+    absolute = [str(root / p) for p in paths] if paths else None
+    results = dl.save(dataset=str(root), path=absolute, message=message, on_failure="ignore",
+                      result_renderer="disabled", return_type="list")
+    failed = [r for r in results if r.get("status") in ("error", "impossible")]
+    if failed:
+        raise StoreRootError(f"datalad save failed: {failed[0].get('message')}")
+
+
+def run(root: Path, command: str, outputs: list[str], message: str,
+        inputs: list[str] | None = None) -> dict[str, Any]:
+    """Execute ``command`` in ``root`` through ``datalad run`` and record it.
+
+    Declared ``outputs`` are unlocked by DataLad before the command runs, so the
+    command never writes over annexed content in place.
+    """
+    import datalad.api as dl
+
+    with contextlib.chdir(root):  # the command runs in, and only in, the dataset root
+        results = dl.run(cmd=command, dataset=str(root), inputs=[str(root / p) for p in inputs or []],
+                         outputs=[str(root / p) for p in outputs],
+                         message=message, explicit=True, on_failure="ignore",
+                         result_renderer="disabled", return_type="list")
+    return _check_run_results(results, command)
+
+
+def rerun(root: Path, commit: str) -> dict[str, Any]:
+    """Re-execute the command recorded in ``commit`` (``datalad rerun``)."""
+    import datalad.api as dl
+
+    with contextlib.chdir(root):
+        results = dl.rerun(revision=commit, dataset=str(root), on_failure="ignore",
+                           result_renderer="disabled", return_type="list")
+    return _check_run_results(results, f"datalad rerun {commit}")
+
+
+def _check_run_results(results: list[dict[str, Any]], what: str) -> dict[str, Any]:
+    failed = [r for r in results if r.get("status") in ("error", "impossible")]
+    if failed:
+        msg = failed[0].get("message")
+        if isinstance(msg, tuple):
+            msg = msg[0] % msg[1:] if len(msg) > 1 else msg[0]
+        raise ProvenanceError(f"{what} failed: {msg}")
+    return {"results": [{k: r.get(k) for k in ("action", "status", "path")} for r in results]}
+
+
+def head(root: Path) -> str:
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+@dataclass
+class Version:
+    """One commit that changed a store path; ``number`` counts from 1 (oldest)."""
+
+    number: int
+    commit: str
+    date: str
+    message: str
+    run: dict[str, Any] | None = field(default=None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.number, "commit": self.commit, "date": self.date,
+                "message": self.message, "provenance": self.run}
+
+
+def history(root: Path, relpath: str) -> list[Version]:
+    """Commits that changed ``relpath``, oldest first, with their ``datalad run`` records."""
+    log = git(root, "log", "--reverse", "--format=%H%x1f%aI%x1f%s%x1f%B%x1e", "--", relpath)
+    versions = []
+    for number, record in enumerate(filter(str.strip, log.split("\x1e")), start=1):
+        commit, date, subject, body = record.strip("\n").split("\x1f", 3)
+        match = RUN_RECORD.search(body)
+        run_record = json.loads(match.group("json")) if match else None
+        subject = re.sub(r"^\[DATALAD RUNCMD\]\s*", "", subject)
+        versions.append(Version(number, commit, date, subject, run_record))
+    return versions
+
+
+def materialise(root: Path, commit: str, relpath: str, destination: Path) -> Path:
+    """Recreate ``relpath`` as it was at ``commit`` under ``destination``; return its path.
+
+    Git-tracked files are written from git; annexed files become symlinks to their
+    annex objects (read-only, never copied).  Raises :class:`CorruptStoreError`
+    if an annexed object of that version is not present locally.
+    """
+    target = destination / relpath
+    marker = destination / (relpath.rstrip("/") + ".complete")
+    if marker.exists():
+        return target
+    listing = git(root, "ls-tree", "-r", "-z", "--full-tree", commit, "--", relpath)
+    entries = []
+    for item in filter(None, listing.split("\0")):
+        meta, path = item.split("\t", 1)
+        mode, _, sha = meta.split()
+        entries.append((mode, sha, path))
+    if not entries:
+        raise CorruptStoreError(f"{relpath} does not exist at commit {commit}")
+    staging = destination / (relpath.rstrip("/") + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    blobs = _cat_blobs(root, [sha for _, sha, _ in entries])
+    for (mode, _sha, path), content in zip(entries, blobs, strict=True):
+        out = staging / Path(path).relative_to(relpath) if path != relpath else staging
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "120000" or content.startswith(b"/annex/objects/"):
+            key = Path(content.decode().strip()).name
+            location = git(root, "annex", "contentlocation", key, check=False).strip()
+            if not location:
+                raise CorruptStoreError(
+                    f"content of {path} at commit {commit[:10]} is not present locally "
+                    f"(annex key {key}); fetch it with `datalad get` first")
+            os.symlink(root / location, out)
+        else:
+            out.write_bytes(content)
+    if target.exists():
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(target)
+    marker.write_text(commit)
+    return target
+
+
+def _cat_blobs(root: Path, shas: list[str]) -> list[bytes]:
+    """Read many git blobs with one ``git cat-file --batch``."""
+    proc = subprocess.run(["git", "-C", str(root), "cat-file", "--batch"],
+                          input="".join(f"{s}\n" for s in shas).encode(), capture_output=True,
+                          check=True)
+    out, blobs, pos = proc.stdout, [], 0
+    for _ in shas:
+        header_end = out.index(b"\n", pos)
+        size = int(out[pos:header_end].split()[2])
+        blobs.append(out[header_end + 1: header_end + 1 + size])
+        pos = header_end + 1 + size + 1
+    return blobs
+
+
+def annex_fsck(root: Path, relpath: str) -> list[dict[str, Any]]:
+    """``git annex fsck`` of ``relpath``; returns the failed files with git-annex's notes."""
+    proc = subprocess.run(["git", "-C", str(root), "annex", "fsck", "--json", "--quiet", "--", relpath],
+                          capture_output=True, text=True)
+    failures = []
+    for line in proc.stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not record.get("success", True):
+            failures.append({"file": record.get("file"),
+                             "note": " ".join(record.get("error-messages", []))
+                             or record.get("note", "").strip()})
+    return failures
