@@ -57,7 +57,7 @@ def open(reference: str, home: str | Path | None = None) -> Any:
     if meta.get("origin") == "store":
         return root.open(name, version)
     if version not in (None, "latest", str(meta.get("version"))):
-        raise VersionSpecError(f"{name}@{version}: shipped entry {name!r} has only version "
+        raise VersionSpecError(f"{name}@{version}: entry {name!r} has only version "
                                f"{meta.get('version')}")
     if meta.get("remote"):
         path = fetch(name, home)
@@ -98,6 +98,17 @@ def fetch(name: str, home: str | Path | None = None) -> Path:
         versioning.save(root.path, f"download {name} from {meta['remote']['url']}",
                         [str(path.relative_to(root.path))])
     return path
+
+
+def register_remote(name: str, url: str, checksum: str | None, fmt: str = "netcdf",
+                    home: str | Path | None = None, **metadata: Any) -> None:
+    """Register a remote file as catalog entry ``name`` of the store root.
+
+    ``checksum`` is ``"<alg>:<hex>"`` (e.g. ``"sha256:…"``); the file is downloaded
+    and verified on first :func:`open`.  ``metadata`` adds searchable fields
+    (kind, species, areas, modality, license, citation, description…).
+    """
+    _root(home).register_remote(name, url, checksum, fmt, metadata)
 
 
 def add_file(name: str, source: str | Path, home: str | Path | None = None) -> Path:

@@ -199,12 +199,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    common.add_argument("--home", default=None,
-                        help="store root (default: $GOALSTORE_HOME or ~/.goalstore)")
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser = argparse.ArgumentParser(prog="goalstore", parents=[common],
+    def options(suppress: bool) -> argparse.ArgumentParser:
+        # the same options before or after the subcommand; the subcommand's copies must
+        # not overwrite a value given before it, hence SUPPRESS defaults there
+        extra = {"default": argparse.SUPPRESS} if suppress else {}
+        common = argparse.ArgumentParser(add_help=False)
+        common.add_argument("--json", action="store_true", help="print machine-readable JSON", **extra)
+        common.add_argument("--home", help="store root (default: $GOALSTORE_HOME or ~/.goalstore)",
+                            **({"default": None} | extra))
+        common.add_argument("--debug", action="store_true", help="show tracebacks", **extra)
+        return common
+
+    common = options(suppress=True)
+    parser = argparse.ArgumentParser(prog="goalstore", parents=[options(suppress=False)],
                                      description="versioned dataset and feature store for "
                                                  "goal-driven systems neuroscience")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -216,8 +216,8 @@ class StoreRoot:
         journal.write_text(json.dumps(state))
         final.parent.mkdir(parents=True, exist_ok=True)
         if old:
-            final.rename(old)  # moves links into the annex, never the annexed content
-        new.rename(final)
+            _move(final, old)  # moves links into the annex, never the annexed content
+        _move(new, final)
         state["stage"] = "swapped"
         journal.write_text(json.dumps(state))
         if old:
@@ -254,24 +254,39 @@ class StoreRoot:
 
     def _register(self, name: str, fmt: str, relpath: str, metadata: dict[str, Any]) -> None:
         cat = self._raw_catalog()
-        url = "{CATALOG_DIR}/" + relpath
-        if fmt == "parquet":
-            reader = readers.DaskParquet(datatypes.Parquet(url=url), metadata=metadata)
-        elif fmt == "zarr":
-            reader = readers.XArrayDatasetReader(datatypes.Zarr(url=url), engine="zarr", chunks={},
-                                                 metadata=metadata)
-        else:
-            reader = readers.XArrayDatasetReader(datatypes.HDF5(url=url, path=""), engine="h5netcdf",
-                                                 chunks={}, metadata=metadata)
         if name in cat.entries:
             del cat[name]
-        cat[name] = reader
+        cat[name] = _reader(fmt, "{CATALOG_DIR}/" + relpath, metadata)
+        self._write_catalog(cat)
+
+    def _write_catalog(self, cat: intake.entry.Catalog) -> None:
         for token in [t for t in cat.data if not any(f"{{data({t})}}" in str(e.kwargs)
                                                      for e in cat.entries.values())]:
             del cat.data[token]  # drop data descriptions no entry uses any more
         for key in ("CATALOG_PATH", "CATALOG_DIR", "STORAGE_OPTIONS"):
             cat.user_parameters.pop(key, None)
         write_catalog_atomically(cat, self.catalog_path)
+
+    def register_remote(self, name: str, url: str, checksum: str | None, fmt: str,
+                        metadata: dict[str, Any] | None = None, filename: str | None = None) -> None:
+        """Register a remote file (URL + ``"<alg>:<hex>"`` checksum) as a catalog entry.
+
+        It is downloaded into the store root, and verified, on first open.
+        """
+        check_name(name)
+        if fmt not in ("zarr", "netcdf", "parquet", "pickle"):
+            raise SchemaError(f"format {fmt!r}: unknown; expected netcdf, zarr, parquet or pickle")
+        remote = {"url": url, "checksum": checksum,
+                  "filename": filename or url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]}
+        meta = {"origin": "remote", "format": fmt, "version": 1, "remote": remote,
+                **(metadata or {})}
+        with self._locked():
+            cat = self._raw_catalog()
+            if name in cat.entries:
+                del cat[name]
+            cat[name] = _reader(fmt, url, meta)
+            self._write_catalog(cat)
+            versioning.save(self.path, f"register remote entry {name}", [self.layout.catalog])
 
     # ------------------------------------------------------------------ reads
     def metadata(self, name: str) -> dict[str, Any]:
@@ -339,13 +354,13 @@ class StoreRoot:
                 missing = [p for p in ([path] if path.is_symlink() else path.rglob("*"))
                            if p.is_symlink() and not p.exists()]
                 problems += [f"content missing: {p.relative_to(self.path)}" for p in missing]
-                problems += [f"annex: {f['file']}: {f['note']}"
-                             for f in versioning.annex_fsck(self.path, meta["path"])]
-                if not missing:
+                if not missing:  # before fsck, which moves corrupt annexed content aside
                     actual = content_checksum(path)
                     if actual != meta.get("checksum"):
                         problems.append(f"checksum mismatch: recorded {meta.get('checksum')}, "
                                         f"found {actual}")
+                problems += [f"annex: {f['file']}: {f['note']}"
+                             for f in versioning.annex_fsck(self.path, meta["path"])]
             report.append({"name": store, "ok": not problems, "problems": problems})
         return report
 
@@ -355,6 +370,24 @@ class StoreRoot:
 
 
 # ---------------------------------------------------------------------- I/O
+def _reader(fmt: str, url: str, metadata: dict[str, Any]) -> readers.BaseReader:
+    """The Intake reader that opens a store of format ``fmt`` lazily."""
+    if fmt == "parquet":
+        return readers.DaskParquet(datatypes.Parquet(url=url), metadata=metadata)
+    if fmt == "zarr":
+        return readers.XArrayDatasetReader(datatypes.Zarr(url=url), engine="zarr", chunks={},
+                                           metadata=metadata)
+    if fmt == "netcdf":
+        return readers.XArrayDatasetReader(datatypes.HDF5(url=url, path=""), engine="h5netcdf",
+                                           chunks={}, metadata=metadata)
+    return readers.FileByteReader(datatypes.FileData(url=url), metadata=metadata)
+
+
+def _move(source: Path, destination: Path) -> None:
+    """Atomic rename within the store root (one place, so tests can interrupt it)."""
+    os.rename(source, destination)
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)

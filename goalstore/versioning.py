@@ -32,10 +32,11 @@ RUN_RECORD = re.compile(
 
 
 def _prepare_environment() -> None:
-    """Make ``git-annex`` findable and give git an identity if the user has none."""
+    """Make ``git-annex`` and ``goalstore`` (for recorded commands) findable, and give git
+    an identity if the user has none."""
     bindir = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
-    if shutil.which("git-annex") is None and bindir not in path.split(os.pathsep):
+    if bindir not in path.split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + path
     if shutil.which("git") is None:
         raise StoreRootError("git is not installed; goalstore's stores are git/DataLad datasets")
@@ -135,8 +136,9 @@ def run(root: Path, command: str, outputs: list[str], message: str,
     import datalad.api as dl
 
     with contextlib.chdir(root):  # the command runs in, and only in, the dataset root
-        results = dl.run(cmd=command, dataset=str(root), inputs=[str(root / p) for p in inputs or []],
-                         outputs=[str(root / p) for p in outputs],
+        # paths relative to the dataset root (the cwd), so the record is portable
+        results = dl.run(cmd=command, dataset=str(root), inputs=list(inputs or []),
+                         outputs=list(outputs),
                          message=message, explicit=True, on_failure="ignore",
                          result_renderer="disabled", return_type="list")
     return _check_run_results(results, command)
@@ -253,7 +255,7 @@ def _cat_blobs(root: Path, shas: list[str]) -> list[bytes]:
 
 def annex_fsck(root: Path, relpath: str) -> list[dict[str, Any]]:
     """``git annex fsck`` of ``relpath``; returns the failed files with git-annex's notes."""
-    proc = subprocess.run(["git", "-C", str(root), "annex", "fsck", "--json", "--quiet", "--", relpath],
+    proc = subprocess.run(["git", "-C", str(root), "annex", "fsck", "--json", "--", relpath],
                           capture_output=True, text=True)
     failures = []
     for line in proc.stdout.splitlines():
@@ -262,7 +264,8 @@ def annex_fsck(root: Path, relpath: str) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
         if not record.get("success", True):
+            detail = " ".join(record.get("error-messages", [])).strip()
             failures.append({"file": record.get("file"),
-                             "note": " ".join(record.get("error-messages", []))
-                             or record.get("note", "").strip()})
+                             "note": detail or "content does not match its annex key (moved to "
+                                               ".git/annex/bad by git-annex fsck)"})
     return failures
