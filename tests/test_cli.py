@@ -66,7 +66,7 @@ def test_build_and_rebuild_json(home, capsys):
 def test_user_errors_exit_nonzero_with_one_line(home, capsys, recording, argv, code, message):
     goalstore.write("rec", recording)
     before = (home / "catalog.yaml").read_text()
-    got, out, err = run(capsys, *argv)
+    got, _, err = run(capsys, *argv)
     assert got == code
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert (home / "catalog.yaml").read_text() == before
