@@ -11,6 +11,7 @@ HTTP(S)/FTP go through pooch's downloaders; every other fsspec URL (``file://``,
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ def fetch(name: str, remote: dict[str, Any], downloads: Path) -> Path:
     """Return the verified local copy of a remote entry, downloading it if needed."""
     target = local_path(downloads, name, remote)
     target.parent.mkdir(parents=True, exist_ok=True)
+    fresh = not target.exists()
     try:
         path = pooch.retrieve(url=remote["url"], known_hash=remote.get("checksum"),
                               fname=remote["filename"], path=target.parent,
@@ -53,6 +55,10 @@ def fetch(name: str, remote: dict[str, Any], downloads: Path) -> Path:
             f"entry {name!r}: could not download {remote['url']} ({type(exc).__name__}: {exc}). "
             f"If you have the file from elsewhere, register it with "
             f"`goalstore add-file {name} PATH` (its checksum is verified).") from None
+    if fresh and not remote.get("checksum"):
+        warnings.warn(f"entry {name!r}: no checksum is published for {remote['url']}; the downloaded "
+                      f"file has sha256:{pooch.file_hash(str(path))} (recorded by its annex key)",
+                      stacklevel=2)
     return Path(path)
 
 

@@ -57,3 +57,10 @@ def _other(tmp_path):
     other = tmp_path / "other.nc"
     other.write_bytes(b"not the published file")
     return other
+
+
+def test_entry_without_published_checksum_warns_with_its_hash(home, remote_file):
+    path, checksum = remote_file
+    goalstore.register_remote("pub", path.as_uri(), None, "netcdf")
+    with pytest.warns(UserWarning, match=checksum):
+        goalstore.open("pub")
