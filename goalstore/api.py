@@ -16,7 +16,7 @@ import pandas as pd
 
 from goalstore import catalog as _catalog
 from goalstore import remote, versioning
-from goalstore.errors import GoalstoreError, ProvenanceError, VersionSpecError
+from goalstore.errors import GoalstoreError, ProvenanceError, SchemaError, VersionSpecError
 from goalstore.recipes import get_recipe
 from goalstore.store import StoreRoot, parse_reference
 
@@ -60,10 +60,10 @@ def open(reference: str, home: str | Path | None = None) -> Any:
         raise VersionSpecError(f"{name}@{version}: entry {name!r} has only version "
                                f"{meta.get('version')}")
     if meta.get("remote"):
-        path = fetch(name, home)
-    else:
-        path = Path(get_entry_url(name, home))
-    return _open_file(name, path, meta.get("format"))
+        return _open_file(name, fetch(name, home), meta.get("format"))
+    if meta.get("origin") == "package":  # vendored data, read through its goalstore loader
+        return _catalog.merged_catalog(root.catalog_path)[name].read()
+    return _open_file(name, Path(get_entry_url(name, home)), meta.get("format"))
 
 
 def get_entry_url(name: str, home: str | Path | None = None) -> str:
@@ -138,27 +138,45 @@ def verify(name: str | None = None, home: str | Path | None = None) -> list[dict
     return _root(home).verify(name)
 
 
-def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[str, Any]:
-    """Produce store ``recipe`` through ``datalad run`` so its provenance is recorded."""
+def _recipe_params(spec: Any, params: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(params) - set(spec.params))
+    if unknown:
+        raise SchemaError(f"parameter {unknown[0]!r}: unknown for recipe {spec.name!r}; expected "
+                          f"{', '.join(spec.params) or 'none'}")
+    return {**spec.params, **params}
+
+
+def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[str, dict[str, Any]]:
+    """Produce the stores of ``recipe`` through ``datalad run`` so their provenance is recorded.
+
+    Returns the catalog metadata of every store produced, by name.
+    """
     spec = get_recipe(recipe)
     root = _root(home)
-    merged = {**spec.params, **params}
+    merged = _recipe_params(spec, params)
     args = " ".join(f"--param {shlex.quote(f'{k}={v}')}" for k, v in sorted(merged.items()))
     command = f"goalstore produce {spec.name} {args}".strip()
-    outputs = [root.relpath(spec.name, spec.fmt), root.layout.catalog]
-    versioning.run(root.path, command, outputs, message=f"build {spec.name}")
-    return {"name": spec.name, **root.metadata(spec.name)}
+    products = spec.outputs(**merged)
+    outputs = [root.relpath(name, fmt) for name, fmt in products] + [root.layout.catalog]
+    inputs = []
+    for name in spec.inputs(**merged):
+        meta = root.registered(name)
+        if meta is not None:  # built in this store root: a dataset path datalad can track
+            inputs.append(meta["path"])
+    versioning.run(root.path, command, outputs, message=f"build {spec.name}", inputs=inputs)
+    return {name: root.metadata(name) for name, _ in products}
 
 
-def produce(recipe: str, home: str | Path, **params: Any) -> dict[str, Any]:
-    """Run a recipe and write its store without saving (the step ``datalad run`` records).
+def produce(recipe: str, home: str | Path, **params: Any) -> dict[str, dict[str, Any]]:
+    """Run a recipe and write its stores without saving (the step ``datalad run`` records).
 
     ``home`` must already be a store root: this step never creates one.
     """
     spec = get_recipe(recipe)
     root = StoreRoot(home, create=False)
-    obj = spec.produce(**{**spec.params, **params})
-    return root.write(spec.name, obj, kind=spec.kind, fmt=spec.fmt, save=False)
+    products = spec.produce(home=root.path, **_recipe_params(spec, params))
+    return {name: root.write(name, p.obj, kind=p.kind, fmt=p.fmt, save=False)
+            for name, p in products.items()}
 
 
 def rebuild(name: str, home: str | Path | None = None) -> dict[str, Any]:
@@ -176,3 +194,28 @@ def rebuild(name: str, home: str | Path | None = None) -> dict[str, Any]:
             "identical": before["checksum"] == after["checksum"],
             "checksum_before": before["checksum"], "checksum_after": after["checksum"],
             "version": after["version"]}
+
+
+def analyze_synapses(cell_type: str = "all", n_bootstrap: int = 30, seed: int = 0,
+                     out: str | Path | None = None, home: str | Path | None = None) -> dict[str, Any]:
+    """Fit the Markov chain and Kesten process per cell type (Melander et al. 2021 data).
+
+    The fits run through ``datalad run`` (recipe ``synapse-dynamics``) into the
+    versioned result stores ``synapse-dynamics-{pyr,pv}``; the summary of each is
+    returned, and with ``out`` the PNG figures are written there.
+    """
+    from goalstore.analyses.synapse_dynamics import summary
+
+    built = build("synapse-dynamics", home=home, cell_types=cell_type, n_bootstrap=int(n_bootstrap),
+                  seed=int(seed))
+    report: dict[str, Any] = {"cell_types": {}, "stores": {}, "figures": []}
+    for name, meta in built.items():
+        result = open(name, home=home).load()
+        cell = result.attrs["cell_type"]
+        report["cell_types"][cell] = summary(result)
+        report["stores"][name] = {"version": meta["version"], "checksum": meta["checksum"]}
+        if out is not None:
+            from goalstore.figures.synapse_dynamics import write_figures
+
+            report["figures"] += [str(p) for p in write_figures(result, Path(out))]
+    return report

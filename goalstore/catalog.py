@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from goalstore.errors import EntryNotFoundError, SchemaError
-from goalstore.resources import catalogs_dir
+from goalstore.resources import catalogs_dir, data_dir
 
 #: Catalog families: one shipped YAML each.
 FAMILIES = ("recordings", "activations", "lr_corpora", "results")
@@ -36,11 +36,13 @@ SEARCH_FIELDS = ("name", "family", "kind", "species", "areas", "modality", "dims
 
 
 def _resolve_catalog_dir(cat: intake.entry.Catalog, directory: str) -> intake.entry.Catalog:
-    """Replace ``{CATALOG_DIR}`` in data URLs so catalogs from different places can merge."""
+    """Replace ``{CATALOG_DIR}`` and ``{GOALSTORE_DATA}`` in data URLs, so catalogs from
+    different places can merge."""
     for data in cat.data.values():
         url = data.kwargs.get("url")
-        if isinstance(url, str) and "{CATALOG_DIR}" in url:
-            data.kwargs["url"] = url.replace("{CATALOG_DIR}", directory)
+        if isinstance(url, str):
+            url = url.replace("{CATALOG_DIR}", directory).replace("{GOALSTORE_DATA}", str(data_dir()))
+            data.kwargs["url"] = url
     return cat
 
 
@@ -56,12 +58,22 @@ def _shipped_paths() -> tuple[Path, ...]:
     return tuple(catalogs_dir() / families[f] for f in FAMILIES if f in families)
 
 
+def _merge(catalogs: list[intake.entry.Catalog]) -> intake.entry.Catalog:
+    """One catalog with every entry and data description; later catalogs shadow earlier ones.
+
+    (Intake's ``+=`` does not carry data descriptions over, so entries would dangle.)
+    """
+    merged = intake.entry.Catalog(metadata={"title": "goalstore merged catalog"})
+    for cat in catalogs:
+        merged.data.update(cat.data)
+        merged.entries.update(cat.entries)
+        merged.aliases.update(cat.aliases)
+    return merged
+
+
 def shipped_catalog() -> intake.entry.Catalog:
-    """All entries of the catalogs shipped with goalstore (local and remote data)."""
-    cat = intake.entry.Catalog()
-    for path in _shipped_paths():
-        cat += _load(path)
-    return cat
+    """All entries of the catalogs shipped with goalstore (vendored, local and remote data)."""
+    return _merge([_load(path) for path in _shipped_paths()])
 
 
 def store_catalog(path: Path) -> intake.entry.Catalog:
@@ -71,12 +83,10 @@ def store_catalog(path: Path) -> intake.entry.Catalog:
 
 def merged_catalog(store_catalog_path: Path | None) -> intake.entry.Catalog:
     """Shipped entries plus the store root's; a locally built store shadows a shipped one."""
-    cat = shipped_catalog()
+    parts = [_load(path) for path in _shipped_paths()]
     if store_catalog_path is not None:
-        local = store_catalog(store_catalog_path)
-        # `+` would keep both data descriptions; entries reference them by token
-        cat = cat + local
-    return cat
+        parts.append(store_catalog(store_catalog_path))
+    return _merge(parts)
 
 
 def entry_metadata(cat: intake.entry.Catalog, name: str) -> dict[str, Any]:

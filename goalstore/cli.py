@@ -151,19 +151,21 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     import goalstore
 
-    meta = goalstore.build(args.recipe, home=args.home, **_params(args.param))
+    built = goalstore.build(args.recipe, home=args.home, **_params(args.param))
     if args.json:
-        _print_json(meta)
+        _print_json(built)
     else:
-        print(f"built {meta['name']} (version {meta['version']}, {meta['checksum']})")
+        for name, meta in built.items():
+            print(f"built {name} (version {meta['version']}, {meta['checksum']})")
     return 0
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
     from goalstore.api import produce
 
-    meta = produce(args.recipe, home=args.home or Path.cwd(), **_params(args.param))
-    print(f"produced {args.recipe} ({meta['checksum']})")
+    produced = produce(args.recipe, home=args.home or Path.cwd(), **_params(args.param))
+    for name, meta in produced.items():
+        print(f"produced {name} ({meta['checksum']})")
     return 0
 
 
@@ -175,6 +177,35 @@ def cmd_add_file(args: argparse.Namespace) -> int:
         _print_json({"name": args.name, "path": str(path)})
     else:
         print(f"{args.name}: verified and stored at {path}")
+    return 0
+
+
+def cmd_analyze_synapses(args: argparse.Namespace) -> int:
+    from goalstore.api import analyze_synapses
+
+    report = analyze_synapses(args.cell_type, args.bootstrap, args.seed, args.out, home=args.home)
+    if args.json:
+        _print_json(report)
+        return 0
+    rows = []
+    for cell, r in report["cell_types"].items():
+        k = r["kesten"]
+        rows.append({"cell type": cell, "synapses": r["n_synapses"], "states": r["n_states"],
+                     "TV(stat,emp)": f"{r['stationary_vs_empirical_tv']:.3f}",
+                     "survival end data/model": f"{r['survival_data'][-1]:.3f}/"
+                                                f"{r['survival_model'][-1]:.3f}",
+                     "a": f"{k['a']:.4f}", "b": f"{k['b']:.4f}", "c": f"{k['c']:.4f}",
+                     "d": f"{k['d']:.4f}",
+                     "R² mean (no add.)": f"{k['r2_mean']:.3f} ({k['r2_mean_no_additive']:.3f})",
+                     "R² var (no add.)": f"{k['r2_var']:.3f} ({k['r2_var_no_additive']:.3f})",
+                     "n": k["n_values"]})
+    print(f"Synaptic weight dynamics ({next(iter(report['cell_types'].values()))['n_bootstrap']} "
+          "bootstrap resamples over synapses)")
+    print(_table(rows, list(rows[0])))
+    for name, store in report["stores"].items():
+        print(f"result store {name}: version {store['version']}")
+    if report["figures"]:
+        print(f"{len(report['figures'])} figures in {Path(report['figures'][0]).parent}")
     return 0
 
 
@@ -252,6 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("path")
     p.set_defaults(func=cmd_add_file)
+
+    p = sub.add_parser("analyze", help="run an analysis into a versioned result store")
+    analyses = p.add_subparsers(dest="analysis", required=True)
+    a = analyses.add_parser("synapses", parents=[common],
+                            help="Markov-chain and Kesten-process fits of synaptic weights")
+    a.add_argument("--cell-type", default="all", choices=["pyr", "pv", "all"])
+    a.add_argument("--bootstrap", type=int, default=30, help="bootstrap resamples over synapses")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--out", default="goalstore-out/synapses", help="directory for the PNG figures")
+    a.set_defaults(func=cmd_analyze_synapses)
 
     p = sub.add_parser("schema", parents=[common], help="print the canonical schema")
     p.set_defaults(func=cmd_schema)

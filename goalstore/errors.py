@@ -69,3 +69,9 @@ class ProvenanceError(GoalstoreError, RuntimeError):
     """A store has no recorded command to re-execute, or re-execution failed."""
 
     exit_code = 10
+
+
+class AnalysisInputError(GoalstoreError, ValueError):
+    """Data handed to an analysis cannot be analysed as it is (NaNs, negative values, …)."""
+
+    exit_code = 12

@@ -1,13 +1,15 @@
-"""Recipes: named, deterministic producers of the stores goalstore can build itself.
+"""Recipes: named, deterministic producers of the stores goalstore builds itself.
 
 ``goalstore build RECIPE`` runs ``goalstore produce RECIPE …`` through
 ``datalad run``, so the command that made a store is in its history and
-``goalstore rebuild`` can re-execute it.  A recipe returns the object to store;
-it never writes (the store root does, atomically and validated).
+``goalstore rebuild`` can re-execute it.  A recipe returns the objects to store
+(one or more, named); it never writes: the store root does, atomically and
+validated.  Inputs it reads from the store root are declared to ``datalad run``.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,40 +19,111 @@ from goalstore.errors import EntryNotFoundError
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """How to produce one store: its name, format, kind and a producing function."""
+class Product:
+    """One store a recipe produces."""
 
-    name: str
-    produce: Callable[..., Any]
+    obj: Any
     kind: str
     fmt: str = "zarr"
-    description: str = ""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to produce stores: ``produce(home, **params) -> {store name: Product}``;
+    ``outputs(**params)`` names them (with format) before they are made, and
+    ``inputs(**params)`` names the catalog entries they read."""
+
+    name: str
+    produce: Callable[..., dict[str, Product]]
+    outputs: Callable[..., list[tuple[str, str]]]
+    inputs: Callable[..., list[str]] = field(default=lambda **_: [])
     params: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
 
 
-def _demo_recording(seed: int = 0) -> Any:
+# --------------------------------------------------------------- demo recording
+def _demo_recording(home: Any, seed: int = 0) -> dict[str, Product]:
     from goalstore.sources.virtual_animals import virtual_animals
 
     ds = virtual_animals(seed=seed)
     ds.attrs["goalstore_version"] = __version__
-    return ds
+    return {"demo-recording": Product(ds, "recording")}
 
 
-RECIPES: dict[str, Recipe] = {
-    r.name: r
-    for r in (
-        Recipe("demo-recording", _demo_recording, kind="recording",
+# ------------------------------------------------------ Melander et al. synapses
+def _melander(cell_type: str | None = None, variant: str | None = None):
+    def produce(home: Any) -> dict[str, Product]:
+        from goalstore.sources import melander2021
+
+        if cell_type:
+            ds = melander2021.load_weight_matrix(cell_type)
+        else:
+            ds = melander2021.load_dendrite_variant(variant)
+        ds.attrs["goalstore_version"] = __version__
+        return {f"melander2021-{cell_type or variant}": Product(ds, "recording")}
+
+    return produce
+
+
+def _cell_types(cell_types: str) -> list[str]:
+    from goalstore.sources.melander2021 import CELL_TYPES
+
+    chosen = list(CELL_TYPES) if cell_types in ("all", "") else cell_types.split(",")
+    for cell_type in chosen:
+        if cell_type not in CELL_TYPES:
+            raise EntryNotFoundError(cell_type, list(CELL_TYPES))
+    return chosen
+
+
+def _synapse_dynamics(home: Any, cell_types: str = "all", n_bootstrap: int = 30,
+                      seed: int = 0) -> dict[str, Product]:
+    import goalstore
+    from goalstore.analyses.synapse_dynamics import SynapseDynamicsConfig, synapse_dynamics
+
+    config = SynapseDynamicsConfig(n_bootstrap=int(n_bootstrap), seed=int(seed))
+    out = {}
+    for cell_type in _cell_types(str(cell_types)):
+        data = goalstore.open(f"melander2021-{cell_type}", home=home).load()
+        result = synapse_dynamics(data, config)
+        result.attrs["input"] = f"melander2021-{cell_type}"
+        out[f"synapse-dynamics-{cell_type}"] = Product(result, "result")
+    return out
+
+
+def _recipes() -> dict[str, Recipe]:
+    from goalstore.sources.melander2021 import CELL_TYPES, variants
+
+    recipes = [
+        Recipe("demo-recording", _demo_recording, outputs=lambda **_: [("demo-recording", "zarr")],
+               params={"seed": 0},
                description="embedded default store: three virtual animals (V4/IT), 48 stimuli, "
-                           "4 time bins, 8 trials",
-               params={"seed": 0}),
-    )
-}
+                           "4 time bins, 8 trials"),
+        Recipe("synapse-dynamics", _synapse_dynamics,
+               outputs=lambda cell_types="all", **_: [(f"synapse-dynamics-{c}", "zarr")
+                                                      for c in _cell_types(str(cell_types))],
+               inputs=lambda cell_types="all", **_: [f"melander2021-{c}"
+                                                     for c in _cell_types(str(cell_types))],
+               params={"cell_types": "all", "n_bootstrap": 30, "seed": 0},
+               description="Markov-chain and Kesten-process fits of synaptic weights per cell type"),
+    ]
+    for cell_type in CELL_TYPES:
+        name = f"melander2021-{cell_type}"
+        recipes.append(Recipe(name, _melander(cell_type=cell_type),
+                              outputs=lambda name=name, **_: [(name, "zarr")],
+                              description=f"quantile-normalised {cell_type} weights (Melander 2021)"))
+    for variant in variants():
+        name = f"melander2021-{variant}"
+        recipes.append(Recipe(name, _melander(variant=variant),
+                              outputs=lambda name=name, **_: [(name, "zarr")],
+                              description=f"per-dendrite weights, variant {variant} (Melander 2021)"))
+    return {r.name: r for r in recipes}
+
+
+RECIPES: dict[str, Recipe] = _recipes()
 
 
 def get_recipe(name: str) -> Recipe:
     if name not in RECIPES:
-        import difflib
-
         raise EntryNotFoundError(name, difflib.get_close_matches(name, list(RECIPES), n=5, cutoff=0.3)
                                  or list(RECIPES))
     return RECIPES[name]

@@ -26,6 +26,11 @@ def catalogs_dir() -> Path:
     return _find("catalogs")
 
 
+def data_dir() -> Path:
+    """Directory of the real data vendored with goalstore (each folder with its licence)."""
+    return _PACKAGE / "data"
+
+
 def datalad_cfg() -> Path:
     """goalstore's DataLad settings, applied to every store dataset it creates."""
     return _find("datalad.cfg")

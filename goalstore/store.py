@@ -248,6 +248,10 @@ class StoreRoot:
             return intake.from_yaml_file(str(self.catalog_path))
         return intake.entry.Catalog(metadata={"title": "stores built in this goalstore root"})
 
+    def registered(self, name: str) -> dict[str, Any] | None:
+        """Catalog metadata of store ``name`` if it was built in this root, else None."""
+        return self._registered_metadata(name)
+
     def _registered_metadata(self, name: str) -> dict[str, Any] | None:
         cat = self._raw_catalog()
         return dict(cat.entries[name].metadata) if name in cat.entries else None

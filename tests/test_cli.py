@@ -47,7 +47,7 @@ def test_open_history_verify_json(home, capsys):
 
 def test_build_and_rebuild_json(home, capsys):
     code, out, _ = run(capsys, "build", "demo-recording", "--json")
-    assert code == 0 and json.loads(out)["version"] == 1
+    assert code == 0 and json.loads(out)["demo-recording"]["version"] == 1
     code, out, _ = run(capsys, "rebuild", "demo-recording", "--json")
     assert code == 0 and json.loads(out)["identical"] is True
     code, out, _ = run(capsys, "history", "demo-recording")

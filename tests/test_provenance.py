@@ -12,7 +12,7 @@ from goalstore.sources.virtual_animals import virtual_animals
 
 
 def test_build_records_provenance_and_rebuild_is_identical(home):
-    meta = goalstore.build("demo-recording")
+    meta = goalstore.build("demo-recording")["demo-recording"]
     assert meta["version"] == 1 and meta["origin"] == "store"
     versions = goalstore.history("demo-recording")
     assert len(versions) == 1

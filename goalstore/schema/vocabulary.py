@@ -61,6 +61,19 @@ DIMS: dict[str, Dim] = {
         Dim("checkpoint", "one saved training checkpoint", coords=("epoch",), unique="epoch"),
         Dim("example", "one example of a classification data set", coords=("example_id",),
             unique="example_id"),
+        # dims of analysis results
+        Dim("state", "one state of a fitted Markov chain (0 = synapse absent)", coords=("state_id",),
+            unique="state_id", optional_coords=("state_lower", "state_upper")),
+        Dim("next_state", "the state a Markov transition goes to", coords=("next_state_id",),
+            unique="next_state_id"),
+        Dim("edge", "one edge between consecutive bins", coords=("edge_index",), unique="edge_index"),
+        Dim("bin", "one bin of an equal-count binning", coords=("bin_index",), unique="bin_index"),
+        Dim("bootstrap", "one bootstrap resample", coords=("bootstrap_id",), unique="bootstrap_id"),
+        Dim("start", "one starting distribution of an iteration", coords=("start_name",),
+            unique="start_name"),
+        Dim("step", "one iteration step", coords=("step_index",), unique="step_index"),
+        Dim("lag", "a lag between two sessions", coords=("lag_sessions",), unique="lag_sessions",
+            optional_coords=("lag_days",)),
     )
 }
 
@@ -72,6 +85,7 @@ COORD_UNITS: dict[str, str] = {
     "y_center": "cm",
     "day": "day",
     "depth": "um",
+    "lag_days": "day",
 }
 
 

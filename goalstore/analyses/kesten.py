@@ -1,0 +1,165 @@
+"""Kesten-process model of synaptic weight dynamics (thesis §6.2; notes §6).
+
+A Kesten process ``w(t+1) = ε(t)·w(t) + η(t)`` with Gaussian ε, η gives weight
+changes ``Δw = w(t+1) − w(t)`` with
+
+    E[Δw | w]   = a·w + c          (a = E[ε] − 1, c = E[η])
+    Var[Δw | w] = b·w² + d         (b = Var[ε],   d = Var[η]).
+
+The fit pairs every non-zero weight ``w(t)`` with its change ``Δw(t)`` (all
+synapses, all sessions but the last, whose change is unknown; a synapse that
+disappears has Δw = −w), sorts the pairs by ``w`` (ties by pair order) and cuts
+them into ``n_bins`` equal-count bins by rank (bin of rank r = ⌊r·n_bins/n⌋).
+Per bin it takes the mean w, mean Δw and (population) variance of Δw, then
+regresses mean Δw on mean w and Var Δw on (mean w)², with the additive
+(intercept) terms c, d and without them.  R² is ``1 − SS_res / SS_tot`` with
+the centred total sum of squares in both cases, so the two are comparable.
+
+:func:`bootstrap_kesten` evaluates all bootstrap resamples at once from
+cumulative sums over the sorted pairs (no loop over resamples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from goalstore.errors import AnalysisInputError
+
+PARAMETERS = ("a", "b", "c", "d", "r2_mean", "r2_var", "a_no_additive", "b_no_additive",
+              "r2_mean_no_additive", "r2_var_no_additive")
+
+
+@dataclass(frozen=True)
+class KestenPairs:
+    """Weights ``w(t) > 0`` (t < T − 1), their changes, and the synapse each pair belongs to,
+    sorted by weight (ties broken by pair order)."""
+
+    weight: np.ndarray
+    change: np.ndarray
+    synapse: np.ndarray
+
+
+def kesten_pairs(weights: np.ndarray) -> KestenPairs:
+    """All (w, Δw) pairs with non-zero w, sorted by w."""
+    current, change = weights[:, :-1], np.diff(weights, axis=1)
+    synapse = np.broadcast_to(np.arange(weights.shape[0])[:, None], current.shape)
+    keep = current > 0
+    w, dw, syn = current[keep], change[keep], synapse[keep]
+    order = np.lexsort((np.arange(w.size), w))
+    return KestenPairs(w[order], dw[order], syn[order])
+
+
+def rank_boundaries(n: np.ndarray | int, n_bins: int) -> np.ndarray:
+    """Rank where each equal-count bin starts: ⌈k·n/n_bins⌉ for k = 0..n_bins (last = n)."""
+    k = np.arange(n_bins + 1)
+    return -((-k * np.asarray(n)[..., None]) // n_bins)
+
+
+def binned_moments(pairs: KestenPairs, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-count bin: mean w, mean Δw and population variance of Δw (reference implementation)."""
+    n = pairs.weight.size
+    if n < n_bins:
+        raise AnalysisInputError(f"{n} weight/change pairs cannot fill {n_bins} equal-count bins")
+    bounds = rank_boundaries(n, n_bins)
+    mean_w = np.array([pairs.weight[lo:hi].mean() for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)])
+    mean_dw = np.array([pairs.change[lo:hi].mean() for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)])
+    var_dw = np.array([pairs.change[lo:hi].var() for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)])
+    return mean_w, mean_dw, var_dw
+
+
+def linear_fit(x: np.ndarray, y: np.ndarray, intercept: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least squares ``y ≈ slope·x (+ offset)`` over the last axis; returns slope, offset, R²."""
+    if intercept:
+        xm, ym = x.mean(axis=-1, keepdims=True), y.mean(axis=-1, keepdims=True)
+        slope = ((x - xm) * (y - ym)).sum(axis=-1) / ((x - xm) ** 2).sum(axis=-1)
+        offset = ym[..., 0] - slope * xm[..., 0]
+    else:
+        slope = (x * y).sum(axis=-1) / (x * x).sum(axis=-1)
+        offset = np.zeros_like(slope)
+    residual = y - (slope[..., None] * x + offset[..., None])
+    total = ((y - y.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+    return slope, offset, 1.0 - (residual**2).sum(axis=-1) / total
+
+
+def fit_from_moments(mean_w: np.ndarray, mean_dw: np.ndarray, var_dw: np.ndarray) -> dict[str, np.ndarray]:
+    """Kesten parameters from per-bin moments (leading axes are batches)."""
+    a, c, r2_mean = linear_fit(mean_w, mean_dw, intercept=True)
+    b, d, r2_var = linear_fit(mean_w**2, var_dw, intercept=True)
+    a0, _, r2_mean0 = linear_fit(mean_w, mean_dw, intercept=False)
+    b0, _, r2_var0 = linear_fit(mean_w**2, var_dw, intercept=False)
+    return {"a": a, "b": b, "c": c, "d": d, "r2_mean": r2_mean, "r2_var": r2_var,
+            "a_no_additive": a0, "b_no_additive": b0,
+            "r2_mean_no_additive": r2_mean0, "r2_var_no_additive": r2_var0}
+
+
+def fit_kesten(weights: np.ndarray, n_bins: int = 20) -> tuple[dict[str, np.ndarray], tuple, int]:
+    """Fit one weight matrix: parameters, the per-bin moments, and the number of pairs used."""
+    pairs = kesten_pairs(weights)
+    moments = binned_moments(pairs, n_bins)
+    return fit_from_moments(*moments), moments, pairs.weight.size
+
+
+def _cumulative_at(cum_count: np.ndarray, cum_values: list[np.ndarray], values: list[np.ndarray],
+                   ranks: np.ndarray) -> list[np.ndarray]:
+    """Σ of each series over the first ``ranks`` items (with multiplicity) of every row.
+
+    ``cum_count`` (B, N) are inclusive cumulative multiplicities; one global
+    ``searchsorted`` serves all rows by offsetting each row past the previous one.
+    """
+    n_rows, n_items = cum_count.shape
+    offsets = (np.arange(n_rows) * (cum_count[:, -1].max() + 1))[:, None]
+    position = np.searchsorted((cum_count + offsets).ravel(), (ranks + offsets).ravel(), side="right")
+    item = position.reshape(ranks.shape) - np.arange(n_rows)[:, None] * n_items
+    before = item - 1
+    counted = np.where(before >= 0, np.take_along_axis(cum_count, np.clip(before, 0, None), axis=1), 0.0)
+    partial = ranks - counted
+    out = []
+    for cum, series in zip(cum_values, values, strict=True):
+        full = np.where(before >= 0, np.take_along_axis(cum, np.clip(before, 0, None), axis=1), 0.0)
+        nxt = series[np.clip(item, 0, n_items - 1)]
+        out.append(full + np.where(partial > 0, partial * nxt, 0.0))
+    return out
+
+
+def bootstrap_kesten(pairs: KestenPairs, synapse_multiplicity: np.ndarray,
+                     n_bins: int = 20) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Kesten fits of all resamples at once; ``synapse_multiplicity`` is (B, n_synapses).
+
+    Equivalent to refitting each resampled weight matrix (its pairs sorted by
+    weight, ties by resampled order, which only permutes identical pairs).
+    Returns the parameters (each (B,)) and the number of pairs per resample.
+    """
+    mult = synapse_multiplicity[:, pairs.synapse]
+    cum_count = np.cumsum(mult, axis=1)
+    totals = cum_count[:, -1]
+    if (totals < n_bins).any():
+        raise AnalysisInputError(f"a resample has fewer than {n_bins} weight/change pairs")
+    series = [pairs.weight, pairs.change, pairs.change**2]
+    cums = [np.cumsum(mult * s, axis=1) for s in series]
+    ranks = rank_boundaries(totals.astype(np.int64), n_bins).astype(np.float64)
+    sums_w, sums_dw, sums_dw2 = (np.diff(c, axis=1) for c in _cumulative_at(cum_count, cums, series, ranks))
+    counts = np.diff(ranks, axis=1)
+    mean_w, mean_dw = sums_w / counts, sums_dw / counts
+    var_dw = sums_dw2 / counts - mean_dw**2
+    return fit_from_moments(mean_w, mean_dw, var_dw), totals
+
+
+def simulate_kesten(params: dict[str, float], initial: np.ndarray, n_steps: int, seed: int) -> np.ndarray:
+    """Simulate ``w(t+1) = ε w(t) + η`` from ``initial`` weights for ``n_steps`` steps.
+
+    ε ~ N(1 + a, b), η ~ N(c, d) (negative fitted variances are taken as 0); a
+    weight that would become negative is set to 0 (the synapse disappears) and
+    stays absent.  Returns (n, n_steps + 1).
+    """
+    rng = np.random.default_rng([seed, 13])
+    eps_sd, eta_sd = np.sqrt(max(float(params["b"]), 0.0)), np.sqrt(max(float(params["d"]), 0.0))
+    out = np.empty((initial.size, n_steps + 1))
+    out[:, 0] = initial
+    for t in range(1, n_steps + 1):
+        eps = rng.normal(1.0 + float(params["a"]), eps_sd, initial.size)
+        eta = rng.normal(float(params["c"]), eta_sd, initial.size)
+        nxt = np.maximum(eps * out[:, t - 1] + eta, 0.0)
+        out[:, t] = np.where(out[:, t - 1] > 0, nxt, 0.0)
+    return out

@@ -1,0 +1,100 @@
+"""PNG figures of a synapse-dynamics result (one set per cell type)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+
+def _band(ax, x, boot: xr.DataArray, color: str, label: str | None = None) -> None:
+    low, high = np.percentile(boot.values, [2.5, 97.5], axis=0)
+    ax.fill_between(x, low, high, color=color, alpha=0.25, lw=0, label=label)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
+    """Write the six figures of one cell type's result into ``out``; return their paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cell = result.attrs.get("cell_type", "cells")
+    states = result["state_id"].values
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    image = ax.imshow(result["transition_matrix"].values, cmap="viridis", origin="lower",
+                      norm=matplotlib.colors.PowerNorm(0.4))
+    fig.colorbar(image, ax=ax, label="P(next state | state)")
+    ax.set(xlabel="next state (0 = absent)", ylabel="state", title=f"{cell}: transition matrix")
+    paths.append(_save(fig, out / f"{cell}_transition_matrix.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, color in (("stationary", "C0"), ("empirical", "C1")):
+        _band(ax, states, result[f"{name}_boot"], color)
+        ax.plot(states, result[name].values, "o-", color=color, ms=3, label=name)
+    ax.set(xlabel="state (0 = absent)", ylabel="probability", yscale="log",
+           title=f"{cell}: stationary vs empirical (95% bootstrap bands)")
+    ax.legend()
+    paths.append(_save(fig, out / f"{cell}_stationary_vs_empirical.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    steps = result["step_index"].values
+    for i, start in enumerate(result["start_name"].values):
+        curve = np.maximum(result["convergence"].values[i], 1e-16)
+        ax.plot(steps, curve, label=str(start))
+        _band(ax, steps, np.maximum(result["convergence_boot"].isel(start=i), 1e-16), f"C{i}")
+    ax.set(xlabel="iteration", ylabel="TV distance to stationary", yscale="log",
+           title=f"{cell}: convergence from different starts")
+    ax.legend(fontsize=8)
+    paths.append(_save(fig, out / f"{cell}_convergence.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    lags = result["lag_days"].values
+    ax.plot(lags, result["change_correlation_data"].values, "o-", label="data")
+    ax.plot(lags, result["change_correlation_model"].values, "s--", label="Markov chain samples")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set(xlabel="lag (days)", ylabel="corr(Δw(t), Δw(t+lag))",
+           title=f"{cell}: Markov check")
+    ax.legend()
+    paths.append(_save(fig, out / f"{cell}_change_correlation.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    days = result["day"].values
+    for name, color in (("survival_data", "C0"), ("survival_model", "C1")):
+        _band(ax, days, result[f"{name}_boot"], color)
+        ax.plot(days, result[name].values, "o-", color=color, label=name.replace("_", " "))
+    ax.set(xlabel="day", ylabel="fraction of day-0 synapses still present", ylim=(0, 1.02),
+           title=f"{cell}: survival")
+    ax.legend()
+    paths.append(_save(fig, out / f"{cell}_survival.png"))
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    w = result["kesten_mean_weight"].values
+    grid = np.linspace(0, w.max() * 1.05, 50)
+    p = {k: float(result[f"kesten_{k}"]) for k in ("a", "b", "c", "d", "a_no_additive", "b_no_additive")}
+    left.plot(w, result["kesten_mean_change"].values, "o", label="binned data")
+    left.plot(grid, p["a"] * grid + p["c"], label=f"a·w + c (R²={float(result['kesten_r2_mean']):.2f})")
+    left.plot(grid, p["a_no_additive"] * grid, "--",
+              label=f"a·w (R²={float(result['kesten_r2_mean_no_additive']):.2f})")
+    left.set(xlabel="mean weight", ylabel="mean Δw", title=f"{cell}: Kesten mean")
+    left.legend(fontsize=8)
+    right.plot(w**2, result["kesten_var_change"].values, "o", label="binned data")
+    right.plot(grid**2, p["b"] * grid**2 + p["d"],
+               label=f"b·w² + d (R²={float(result['kesten_r2_var']):.2f})")
+    right.plot(grid**2, p["b_no_additive"] * grid**2, "--",
+               label=f"b·w² (R²={float(result['kesten_r2_var_no_additive']):.2f})")
+    right.set(xlabel="(mean weight)²", ylabel="var Δw", title=f"{cell}: Kesten variance")
+    right.legend(fontsize=8)
+    paths.append(_save(fig, out / f"{cell}_kesten_fits.png"))
+    return paths
