@@ -9,7 +9,7 @@ package's ``goalstore/data`` directory.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from intake import import_name
 from intake.readers import datatypes
@@ -19,8 +19,8 @@ from intake.readers.readers import BaseReader
 class SourceLoaderReader(BaseReader):
     """Read a vendored source through a goalstore loader into its canonical form."""
 
-    imports = {"goalstore"}
-    implements = {datatypes.FileData}
+    imports: ClassVar[set[str]] = {"goalstore"}
+    implements: ClassVar[set[type]] = {datatypes.FileData}
     output_instance = "xarray:Dataset"
 
     def _read(self, data: Any = None, loader: str = "", loader_kwargs: dict | None = None,

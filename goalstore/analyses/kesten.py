@@ -22,6 +22,7 @@ cumulative sums over the sorted pairs (no loop over resamples).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -62,10 +63,10 @@ def binned_moments(pairs: KestenPairs, n_bins: int) -> tuple[np.ndarray, np.ndar
     n = pairs.weight.size
     if n < n_bins:
         raise AnalysisInputError(f"{n} weight/change pairs cannot fill {n_bins} equal-count bins")
-    bounds = rank_boundaries(n, n_bins)
-    mean_w = np.array([pairs.weight[lo:hi].mean() for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)])
-    mean_dw = np.array([pairs.change[lo:hi].mean() for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)])
-    var_dw = np.array([pairs.change[lo:hi].var() for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)])
+    bins = list(pairwise(rank_boundaries(n, n_bins)))
+    mean_w = np.array([pairs.weight[lo:hi].mean() for lo, hi in bins])
+    mean_dw = np.array([pairs.change[lo:hi].mean() for lo, hi in bins])
+    var_dw = np.array([pairs.change[lo:hi].var() for lo, hi in bins])
     return mean_w, mean_dw, var_dw
 
 
