@@ -204,8 +204,9 @@ def analyze_synapses(cell_type: str = "all", n_bootstrap: int = 30, seed: int = 
     versioned result stores ``synapse-dynamics-{pyr,pv}``; the summary of each is
     returned, and with ``out`` the PNG figures are written there.
     """
-    from goalstore.analyses.synapse_dynamics import summary
+    from goalstore.analyses.synapse_dynamics import SynapseDynamicsConfig, summary
 
+    SynapseDynamicsConfig(n_bootstrap=int(n_bootstrap), seed=int(seed))  # refuse bad values up front
     built = build("synapse-dynamics", home=home, cell_types=cell_type, n_bootstrap=int(n_bootstrap),
                   seed=int(seed))
     report: dict[str, Any] = {"cell_types": {}, "stores": {}, "figures": []}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from goalstore._version import __version__
-from goalstore.errors import EntryNotFoundError
+from goalstore.errors import AnalysisInputError, EntryNotFoundError
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,8 @@ def _cell_types(cell_types: str) -> list[str]:
     chosen = list(CELL_TYPES) if cell_types in ("all", "") else cell_types.split(",")
     for cell_type in chosen:
         if cell_type not in CELL_TYPES:
-            raise EntryNotFoundError(cell_type, list(CELL_TYPES))
+            raise AnalysisInputError(f"cell type {cell_type!r}: unknown; expected one of "
+                                     f"{', '.join(CELL_TYPES)} or all")
     return chosen
 
 

@@ -102,49 +102,62 @@ def fit_kesten(weights: np.ndarray, n_bins: int = 20) -> tuple[dict[str, np.ndar
     return fit_from_moments(*moments), moments, pairs.weight.size
 
 
-def _cumulative_at(cum_count: np.ndarray, cum_values: list[np.ndarray], values: list[np.ndarray],
-                   ranks: np.ndarray) -> list[np.ndarray]:
-    """Σ of each series over the first ``ranks`` items (with multiplicity) of every row.
-
-    ``cum_count`` (B, N) are inclusive cumulative multiplicities; one global
-    ``searchsorted`` serves all rows by offsetting each row past the previous one.
-    """
-    n_rows, n_items = cum_count.shape
-    offsets = (np.arange(n_rows) * (cum_count[:, -1].max() + 1))[:, None]
-    position = np.searchsorted((cum_count + offsets).ravel(), (ranks + offsets).ravel(), side="right")
-    item = position.reshape(ranks.shape) - np.arange(n_rows)[:, None] * n_items
-    before = item - 1
-    counted = np.where(before >= 0, np.take_along_axis(cum_count, np.clip(before, 0, None), axis=1), 0.0)
-    partial = ranks - counted
-    out = []
-    for cum, series in zip(cum_values, values, strict=True):
-        full = np.where(before >= 0, np.take_along_axis(cum, np.clip(before, 0, None), axis=1), 0.0)
-        nxt = series[np.clip(item, 0, n_items - 1)]
-        out.append(full + np.where(partial > 0, partial * nxt, 0.0))
-    return out
-
-
-def bootstrap_kesten(pairs: KestenPairs, synapse_multiplicity: np.ndarray,
-                     n_bins: int = 20) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Kesten fits of all resamples at once; ``synapse_multiplicity`` is (B, n_synapses).
-
-    Equivalent to refitting each resampled weight matrix (its pairs sorted by
-    weight, ties by resampled order, which only permutes identical pairs).
-    Returns the parameters (each (B,)) and the number of pairs per resample.
-    """
-    mult = synapse_multiplicity[:, pairs.synapse]
+def _binned_sums(mult: np.ndarray, values: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin sums of ``values`` (N, 3) and bin sizes for resamples with pair multiplicities
+    ``mult`` (B, N), bins being equal-count in rank space (see :func:`bootstrap_kesten`)."""
+    n_rows, n_items = mult.shape
     cum_count = np.cumsum(mult, axis=1)
     totals = cum_count[:, -1]
     if (totals < n_bins).any():
         raise AnalysisInputError(f"a resample has fewer than {n_bins} weight/change pairs")
-    series = [pairs.weight, pairs.change, pairs.change**2]
-    cums = [np.cumsum(mult * s, axis=1) for s in series]
-    ranks = rank_boundaries(totals.astype(np.int64), n_bins).astype(np.float64)
-    sums_w, sums_dw, sums_dw2 = (np.diff(c, axis=1) for c in _cumulative_at(cum_count, cums, series, ranks))
-    counts = np.diff(ranks, axis=1)
-    mean_w, mean_dw = sums_w / counts, sums_dw / counts
-    var_dw = sums_dw2 / counts - mean_dw**2
-    return fit_from_moments(mean_w, mean_dw, var_dw), totals
+    ranks = rank_boundaries(totals, n_bins)  # (B, n_bins + 1), int
+    # item holding rank r (0-based): first i with cum_count[i] > r; one search for all rows
+    offsets = (np.arange(n_rows, dtype=np.int64) * (int(totals.max()) + 1))[:, None]
+    item = (np.searchsorted((cum_count + offsets).ravel(), (ranks[:, :-1] + offsets).ravel(),
+                            side="right").reshape(n_rows, n_bins)
+            - np.arange(n_rows)[:, None] * n_items)
+    before = np.where(item > 0, np.take_along_axis(cum_count, np.maximum(item - 1, 0), axis=1), 0)
+    spill = (ranks[:, :-1] - before).astype(np.float64)  # copies of item[k] before the boundary
+    starts = (item + np.arange(n_rows)[:, None] * n_items).ravel()
+    sums = np.empty((n_rows, n_bins, values.shape[1]))
+    for column in range(values.shape[1]):
+        # a row's last segment runs on into the next row only over items it did not draw (zeros)
+        sums[..., column] = np.add.reduceat((mult * values[:, column]).ravel(), starts).reshape(
+            n_rows, n_bins)
+    sums[:, :-1][item[:, :-1] == item[:, 1:]] = 0.0  # a bin inside one item's copies
+    edge = values[item]  # (B, n_bins, 3)
+    sums -= spill[..., None] * edge
+    sums[:, :-1] += spill[:, 1:, None] * edge[:, 1:]
+    return sums, np.diff(ranks, axis=1).astype(np.float64)
+
+
+def bootstrap_kesten(pairs: KestenPairs, synapse_multiplicity: np.ndarray, n_bins: int = 20,
+                     block_items: int = 1 << 18) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Kesten fits of all resamples at once; ``synapse_multiplicity`` is (B, n_synapses).
+
+    Equivalent to refitting each resampled weight matrix (its pairs sorted by
+    weight; copies of one pair are interchangeable).  With ``m[b, i]`` the
+    multiplicity of sorted pair ``i`` in resample ``b``, the equal-count bin
+    boundaries in rank space are found on the cumulative multiplicities; each
+    bin's sums of w, Δw and Δw² are segment sums (``add.reduceat`` over all
+    resamples of a block), corrected for the copies of the pair that straddles a
+    boundary.  Resamples are processed in blocks of about ``block_items``
+    multiplicities so that temporaries stay cache-sized and memory bounded.
+    Returns the parameters (each (B,)) and the number of pairs per resample.
+    """
+    values = np.stack([pairs.weight, pairs.change, pairs.change**2], axis=1)
+    n_rows = synapse_multiplicity.shape[0]
+    rows_per_block = max(1, block_items // max(1, pairs.weight.size))
+    sums = np.empty((n_rows, n_bins, 3))
+    counts = np.empty((n_rows, n_bins))
+    multiplicity = synapse_multiplicity.astype(np.int64)
+    for lo in range(0, n_rows, rows_per_block):
+        block = multiplicity[lo: lo + rows_per_block][:, pairs.synapse]
+        sums[lo: lo + rows_per_block], counts[lo: lo + rows_per_block] = _binned_sums(block, values,
+                                                                                     n_bins)
+    mean_w, mean_dw = sums[..., 0] / counts, sums[..., 1] / counts
+    var_dw = sums[..., 2] / counts - mean_dw**2
+    return fit_from_moments(mean_w, mean_dw, var_dw), counts.sum(axis=1)
 
 
 def simulate_kesten(params: dict[str, float], initial: np.ndarray, n_steps: int, seed: int) -> np.ndarray:

@@ -88,12 +88,38 @@ def transition_matrix(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def stationary_distribution(matrix: np.ndarray) -> np.ndarray:
-    """Left eigenvector of ``matrix`` (..., S, S) for the eigenvalue closest to 1, normalised to sum 1."""
+    """The stationary distribution π = π P of ``matrix`` (..., S, S): the left eigenvector for
+    eigenvalue 1, normalised to sum 1.
+
+    Because the eigenvalue is known to be 1, the eigenvector is found by solving
+    ``(Pᵀ − I) π = 0`` with one equation replaced by ``Σ π = 1`` (a batched linear
+    solve).  Where that system is singular or its solution is not a distribution
+    (a chain with several stationary distributions), the general eigen-decomposition
+    picks the eigenvector whose eigenvalue is closest to 1.
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    n_states = matrix.shape[-1]
+    system = np.swapaxes(matrix, -1, -2) - np.eye(n_states)
+    system[..., -1, :] = 1.0
+    rhs = np.zeros(matrix.shape[:-1])
+    rhs[..., -1] = 1.0
+    with np.errstate(all="ignore"):
+        try:
+            pi = np.linalg.solve(system, rhs[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            pi = np.full(matrix.shape[:-1], np.nan)
+        residual = np.abs(np.einsum("...i,...ij->...j", pi, matrix) - pi).max(axis=-1)
+    bad = ~((residual < 1e-9) & (pi > -1e-9).all(axis=-1))
+    if bad.any():
+        pi[bad] = _stationary_by_eig(matrix[bad])
+    pi = np.clip(pi, 0.0, None)
+    return pi / pi.sum(axis=-1, keepdims=True)
+
+
+def _stationary_by_eig(matrix: np.ndarray) -> np.ndarray:
     values, vectors = np.linalg.eig(np.swapaxes(matrix, -1, -2))
     best = np.argmin(np.abs(values - 1.0), axis=-1)
     vector = np.take_along_axis(vectors, best[..., None, None], axis=-1)[..., 0].real
-    vector = vector / vector.sum(axis=-1, keepdims=True)
-    vector = np.clip(vector, 0.0, None)
     return vector / vector.sum(axis=-1, keepdims=True)
 
 
@@ -118,6 +144,25 @@ def iterate_chain(matrix: np.ndarray, starts: np.ndarray, n_steps: int) -> np.nd
     for step in range(1, n_steps + 1):
         current = current @ matrix
         out[..., step, :] = current
+    return out
+
+
+def convergence(matrix: np.ndarray, starts: np.ndarray, n_steps: int,
+                stationary: np.ndarray) -> np.ndarray:
+    """Total-variation distance of ``p_0 P^t`` to ``stationary`` for t = 0..n_steps.
+
+    The convergence curves of the chain from each starting distribution; shape
+    (..., n_starts, n_steps + 1).  Distances are taken step by step, so no
+    (…, n_steps, S) array of distributions is kept.
+    """
+    batch = matrix.shape[:-2]
+    current = np.broadcast_to(starts, (*batch, *starts.shape[-2:])).copy()
+    target = stationary[..., None, :]
+    out = np.empty((*batch, starts.shape[-2], n_steps + 1))
+    out[..., 0] = total_variation(current, target)
+    for step in range(1, n_steps + 1):
+        current = current @ matrix
+        out[..., step] = total_variation(current, target)
     return out
 
 

@@ -34,6 +34,7 @@ from goalstore.analyses import kesten, markov_chain
 from goalstore.analyses.change_correlation import change_correlation
 from goalstore.analyses.resampling import bootstrap_indices, multiplicities
 from goalstore.analyses.weight_input import weight_matrix
+from goalstore.errors import AnalysisInputError
 from goalstore.schema import SCHEMA_VERSION
 
 
@@ -49,6 +50,13 @@ class SynapseDynamicsConfig:
     n_random_starts: int = 2  #: random (Dirichlet) starting distributions besides the fixed ones
     n_sample_repeats: int = 10  #: chain trajectories sampled per synapse for the Markov check
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n_bins", "n_merged", "kesten_bins", "n_bootstrap", "n_steps", "n_sample_repeats"):
+            if int(getattr(self, name)) < 1:
+                raise AnalysisInputError(f"{name}={getattr(self, name)}: expected at least 1")
+        if self.n_random_starts < 0:
+            raise AnalysisInputError(f"n_random_starts={self.n_random_starts}: expected >= 0")
 
 
 def _one_hot(index: np.ndarray, size: int) -> np.ndarray:
@@ -75,8 +83,7 @@ def fit_once(weights: np.ndarray, binning: markov_chain.StateBinning, starts: np
         "empirical": empirical,
         "survival_data": alive.sum(axis=0) / present0.sum(),
         "survival_model": markov_chain.model_survival(matrix, initial, n_sessions),
-        "convergence": markov_chain.total_variation(
-            markov_chain.iterate_chain(matrix, starts, config.n_steps), stationary),
+        "convergence": markov_chain.convergence(matrix, starts, config.n_steps, stationary),
         **{f"kesten_{k}": float(v) for k, v in params.items()},
     }
 
@@ -103,8 +110,7 @@ def bootstrap_fits(weights: np.ndarray, binning: markov_chain.StateBinning, star
         "empirical": empirical,
         "survival_data": (mult @ alive) / (mult @ present0)[:, None],
         "survival_model": markov_chain.model_survival(matrix, initial, n_sessions),
-        "convergence": markov_chain.total_variation(
-            markov_chain.iterate_chain(matrix, starts, config.n_steps), stationary[:, None, None, :]),
+        "convergence": markov_chain.convergence(matrix, starts, config.n_steps, stationary),
         **{f"kesten_{k}": v for k, v in params.items()},
     }
 

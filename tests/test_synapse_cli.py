@@ -1,0 +1,45 @@
+"""`goalstore analyze synapses`: result stores with provenance, table, JSON, figures."""
+
+from __future__ import annotations
+
+import json
+
+import goalstore
+from goalstore.cli import main
+
+KEYS = {"n_states", "bin_edges", "transition_matrix", "stationary", "empirical", "survival_data",
+        "survival_model", "kesten"}
+KESTEN = {"a", "b", "c", "d", "r2_mean", "r2_var", "r2_mean_no_additive", "r2_var_no_additive",
+          "n_values"}
+
+
+def test_analyze_synapses_json_figures_and_versioned_results(home, tmp_path, capsys):
+    out = tmp_path / "figures"
+    code = main(["analyze", "synapses", "--bootstrap", "6", "--out", str(out), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert set(report["cell_types"]) == {"pyr", "pv"}
+    for cell, summary in report["cell_types"].items():
+        assert KEYS <= set(summary) and KESTEN <= set(summary["kesten"])
+        assert summary["n_states"] == 21 and len(summary["bin_edges"]) == 21
+        assert len(summary["survival_data"]) == (8 if cell == "pyr" else 7)
+        assert abs(sum(summary["stationary"]) - 1) < 1e-9
+    assert len(report["figures"]) == 12 and all((out / p.split("/")[-1]).stat().st_size > 1000
+                                                for p in report["figures"])
+    history = goalstore.history("synapse-dynamics-pv")
+    assert "n_bootstrap=6" in history[0]["provenance"]["cmd"]
+    assert goalstore.search(kind="result", family="results")["name"].tolist() == [
+        "synapse-dynamics-pv", "synapse-dynamics-pyr"]
+    # the same request again changes nothing; the readable table names both cell types
+    code = main(["analyze", "synapses", "--bootstrap", "6", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and "pyr" in text and "pv" in text and "R² mean" in text
+    assert len(goalstore.history("synapse-dynamics-pv")) == 1
+
+
+def test_single_cell_type_and_bad_request(home, tmp_path, capsys):
+    code = main(["analyze", "synapses", "--cell-type", "pv", "--bootstrap", "3", "--out",
+                 str(tmp_path), "--json"])
+    assert code == 0 and list(json.loads(capsys.readouterr().out)["cell_types"]) == ["pv"]
+    code = main(["analyze", "synapses", "--bootstrap", "0", "--out", str(tmp_path)])
+    assert code == 12 and "n_bootstrap" in capsys.readouterr().err
