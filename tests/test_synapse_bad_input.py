@@ -15,15 +15,19 @@ def _weights() -> np.ndarray:
     return np.random.default_rng(0).gamma(2.0, 1.0, (50, 5)) * present
 
 
+def _set(w: np.ndarray, flat_index: int, value: float) -> np.ndarray:
+    return np.where(np.arange(w.size).reshape(w.shape) == flat_index, value, w)
+
+
 @pytest.mark.parametrize("mutate,message", [
-    (lambda w: np.where(np.arange(w.size).reshape(w.shape) == 7, -0.5, w), "negative weights.*row 1, session 2"),
-    (lambda w: np.where(np.arange(w.size).reshape(w.shape) == 12, np.nan, w), "NaN weights in 1 synapses"),
+    (lambda w: _set(w, 7, -0.5), "negative weights.*row 1, session 2"),
+    (lambda w: _set(w, 12, np.nan), "NaN weights in 1 synapses"),
     (lambda w: w[:, :1], "only 1 session"),
     (lambda w: w[:0], "no synapses"),
     (lambda w: np.zeros_like(w), "every weight is 0"),
     (lambda w: [list(w[0]), list(w[1][:3])], "ragged"),
     (lambda w: w[None], "expected synapse × session"),
-    (lambda w: np.where(np.arange(w.size).reshape(w.shape) == 3, np.inf, w), "infinite"),
+    (lambda w: _set(w, 3, np.inf), "infinite"),
 ])
 def test_bad_weights(mutate, message):
     with pytest.raises(AnalysisInputError, match=message):
