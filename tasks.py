@@ -82,6 +82,9 @@ def _goalstore(*args: str) -> None:
 def main_job() -> None:
     """Regenerate every embedded store and print the catalog and every analysis."""
     _goalstore("build", "demo-recording")
+    _goalstore("build", "melander2021-pyr")
+    _goalstore("build", "melander2021-pv")
+    _goalstore("analyze", "synapses", "--out", "goalstore-out/synapses")
     _goalstore("catalog", "list")
 
 

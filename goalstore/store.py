@@ -235,12 +235,16 @@ class StoreRoot:
                     "dims": {"row": obj.num_rows}, "sizes": {"row": obj.num_rows},
                     "columns": obj.column_names, "description": TABLES[kind].description}
         attrs = obj.attrs
-        areas = sorted({str(a) for a in obj["area"].values}) if "area" in obj.coords else []
+        if "area" in obj.coords:
+            areas = sorted({str(a) for a in obj["area"].values})
+        else:  # e.g. synapse stores: one area for the whole store, in the attrs
+            areas = [str(obj.attrs["area"])] if obj.attrs.get("area") else []
         return {**common, "kind": attrs["kind"], "family": FAMILY_OF_KIND[attrs["kind"]],
                 "species": attrs["species"], "modality": attrs["modality"], "areas": areas,
                 "dims": list(obj.sizes), "sizes": {str(k): int(v) for k, v in obj.sizes.items()},
                 "license": attrs["license"], "citation": attrs["citation"],
                 "source": attrs["source"], "description": attrs.get("description", ""),
+                **{key: str(attrs[key]) for key in ("cell_type", "variant", "analysis") if key in attrs},
                 "schema_version": attrs["schema_version"]}
 
     def _raw_catalog(self) -> intake.entry.Catalog:

@@ -201,6 +201,7 @@ def synapse_dynamics(data: Any, config: SynapseDynamicsConfig | None = None) -> 
             "license": _attr(data, "license", "unknown"),
             "citation": _attr(data, "citation", "unknown"),
             "cell_type": _attr(data, "cell_type", "unknown"),
+            "area": _attr(data, "area", "unknown"),
             "schema_version": SCHEMA_VERSION,
             "config": json.dumps(asdict(config), sort_keys=True),
             "goalstore_version": __version__,
