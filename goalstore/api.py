@@ -220,3 +220,50 @@ def analyze_synapses(cell_type: str = "all", n_bootstrap: int = 30, seed: int = 
 
             report["figures"] += [str(p) for p in write_figures(result, Path(out))]
     return report
+
+
+def build_lr_corpus(preset: str = "tiny", device: str = "cpu", workers: int = 1, scheduler: str = "",
+                    home: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """Train the learning-rule grid ``preset`` (``tiny``, ``paper`` or a grid file) and store the
+    corpus (observables and runs tables) through ``datalad run``; resumes an interrupted sweep."""
+    from builders.device import resolve_device
+    from goalstore.errors import AnalysisInputError
+
+    try:
+        resolve_device(device)  # refuse an unusable device before anything runs
+    except ValueError as exc:
+        raise AnalysisInputError(str(exc)) from None
+    if Path(preset).is_file():
+        preset = str(Path(preset).resolve())
+    return build("lr-corpus", home=home, preset=preset, device=device, workers=int(workers),
+                 scheduler=scheduler or "")
+
+
+def import_lr_identify(path: str | Path, trust_pickle: bool = False,
+                       home: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """Import the published lr-identify ``dataset.pkl`` layout as store ``lr-corpus-lr-identify``."""
+    from goalstore.sources.lr_identify import UntrustedPickleError
+
+    path = Path(path).resolve()
+    if not trust_pickle:
+        raise UntrustedPickleError(f"{path} is a pickle, which can run code when loaded; import it only "
+                                   "if you trust its source, with --trust-pickle")
+    if not path.is_file():
+        from goalstore.errors import CorruptStoreError
+
+        raise CorruptStoreError(f"{path}: no such file")
+    return build("lr-identify", home=home, path=str(path), trust_pickle=True)
+
+
+def lr_classifier_view(name: str, home: str | Path | None = None, statistics: Any = "finite") -> Any:
+    """Classifier view (examples = run × layer, features = statistic × checkpoint) of corpus ``name``.
+
+    ``statistics="finite"`` keeps the 24 statistics that stay finite; ``None`` keeps all.
+    """
+    from goalstore.lr_corpus import FINITE_24, classifier_view
+
+    root = _root(home)
+    meta = root.metadata(name)
+    if meta.get("table_kind") != "lr_observables":
+        raise SchemaError(f"store {name!r} is not an lr_observables corpus table")
+    return classifier_view(root.path / meta["path"], FINITE_24 if statistics == "finite" else statistics)

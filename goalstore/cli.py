@@ -155,13 +155,33 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     import goalstore
+    from goalstore.api import build_lr_corpus
 
-    built = goalstore.build(args.recipe, home=args.home, **_params(args.param))
+    params = _params(args.param)
+    for option in ("preset", "device", "workers", "scheduler"):
+        if getattr(args, option) is not None:
+            params[option] = getattr(args, option)
+    if args.recipe == "lr-corpus":
+        built = build_lr_corpus(home=args.home, **params)
+    else:
+        built = goalstore.build(args.recipe, home=args.home, **params)
     if args.json:
         _print_json(built)
     else:
         for name, meta in built.items():
             print(f"built {name} (version {meta['version']}, {meta['checksum']})")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from goalstore.api import import_lr_identify
+
+    built = import_lr_identify(args.path, args.trust_pickle, home=args.home)
+    if args.json:
+        _print_json(built)
+    else:
+        for name, meta in built.items():
+            print(f"imported {name} (version {meta['version']}, {meta['sizes']['row']} rows)")
     return 0
 
 
@@ -276,7 +296,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", parents=[common], help="build a store (recorded with datalad run)")
     p.add_argument("recipe")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--preset", help="lr-corpus: tiny, paper or a grid file (JSON/YAML)")
+    p.add_argument("--device", help="lr-corpus: cpu, cuda or auto")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=int, help="lr-corpus: local dask.distributed workers")
+    group.add_argument("--scheduler", help="lr-corpus: address of a dask.distributed scheduler")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("import", parents=[common], help="import a published data set into the store")
+    p.add_argument("source", choices=["lr-identify"])
+    p.add_argument("path")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow unpickling the file (a pickle can run code: only for trusted files)")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("produce", parents=[common],
                        help="low level: write a recipe's store without saving (what datalad run records)")

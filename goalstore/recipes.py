@@ -91,6 +91,43 @@ def _synapse_dynamics(home: Any, cell_types: str = "all", n_bootstrap: int = 30,
     return out
 
 
+def _grid_name(preset: str) -> str:
+    from builders.grid import load_grid
+
+    try:
+        return load_grid(str(preset)).name
+    except ValueError as exc:
+        raise AnalysisInputError(str(exc)) from None
+
+
+def _lr_corpus(home: Any, preset: str = "tiny", device: str = "cpu", workers: int = 1,
+               scheduler: str = "") -> dict[str, Product]:
+    import hashlib
+    import json
+
+    from builders.grid import load_grid
+    from builders.sweep import load_runs, run_sweep
+    from goalstore.lr_corpus import corpus_names, runs_table
+    from goalstore.store import StoreRoot
+
+    grid = load_grid(str(preset))
+    root = StoreRoot(home, create=False)
+    key = hashlib.sha256(json.dumps(grid.as_dict(), sort_keys=True, default=list).encode()).hexdigest()[:10]
+    work_dir = root.scratch / "sweeps" / f"{grid.name}-{key}"
+    run_ids = run_sweep(grid.runs(), work_dir, str(device), int(workers) or None, str(scheduler) or None)
+    observables, records = load_runs(work_dir, run_ids)
+    obs_name, runs_name = corpus_names(grid.name)
+    return {obs_name: Product(observables, "lr_observables", "parquet"),
+            runs_name: Product(runs_table(records), "lr_runs", "parquet")}
+
+
+def _lr_identify(home: Any, path: str = "", trust_pickle: bool = False) -> dict[str, Product]:
+    from goalstore.sources.lr_identify import load_lr_identify
+
+    return {"lr-corpus-lr-identify": Product(load_lr_identify(path, bool(trust_pickle)),
+                                              "lr_observables", "parquet")}
+
+
 def _recipes() -> dict[str, Recipe]:
     from goalstore.sources.melander2021 import CELL_TYPES, variants
 
@@ -106,6 +143,14 @@ def _recipes() -> dict[str, Recipe]:
                                                      for c in _cell_types(str(cell_types))],
                params={"cell_types": "all", "n_bootstrap": 30, "seed": 0},
                description="Markov-chain and Kesten-process fits of synaptic weights per cell type"),
+        Recipe("lr-corpus", _lr_corpus,
+               outputs=lambda preset="tiny", **_: [(f"lr-corpus-{_grid_name(preset)}", "parquet"),
+                                                   (f"lr-corpus-{_grid_name(preset)}-runs", "parquet")],
+               params={"preset": "tiny", "device": "cpu", "workers": 1, "scheduler": ""},
+               description="learning-rule trajectory corpus: train the grid, record observables"),
+        Recipe("lr-identify", _lr_identify, outputs=lambda **_: [("lr-corpus-lr-identify", "parquet")],
+               params={"path": "", "trust_pickle": False},
+               description="import the published lr-identify dataset.pkl into a corpus store"),
     ]
     for cell_type in CELL_TYPES:
         name = f"melander2021-{cell_type}"

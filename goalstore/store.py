@@ -233,7 +233,8 @@ class StoreRoot:
             return {**common, "kind": "table", "table_kind": kind,
                     "family": FAMILY_OF_KIND.get(kind, "results"),
                     "dims": {"row": obj.num_rows}, "sizes": {"row": obj.num_rows},
-                    "columns": obj.column_names, "description": TABLES[kind].description}
+                    "columns": obj.column_names, "description": TABLES[kind].description,
+                    **TABLES[kind].catalog}
         attrs = obj.attrs
         if "area" in obj.coords:
             areas = sorted({str(a) for a in obj["area"].values})
@@ -425,8 +426,9 @@ def _open_array(path: Path, fmt: str, name: str | None = None) -> xr.Dataset:
 
 
 def _write_table(table: pa.Table, path: Path, partition_by: tuple[str, ...]) -> None:
+    # fixed file names, so identical content gives an identical store (and checksum)
     pq.write_to_dataset(table, root_path=str(path), partition_cols=list(partition_by) or None,
-                        existing_data_behavior="error")
+                        existing_data_behavior="error", basename_template="part-{i}.parquet")
 
 
 def _reopen_table(path: Path, kind: str) -> None:

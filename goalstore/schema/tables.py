@@ -9,7 +9,7 @@ column order and types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -27,6 +27,8 @@ class TableSpec:
     partition_by: tuple[str, ...] = ()
     description: str = ""
     non_null: tuple[str, ...] = ()
+    #: searchable catalog metadata of every store of this kind
+    catalog: dict[str, str] = field(default_factory=dict)
 
 
 TABLES: dict[str, TableSpec] = {
@@ -56,6 +58,40 @@ TABLES: dict[str, TableSpec] = {
             partition_by=("learning_rule",),
             description="long table of per-layer observable statistics at each checkpoint",
             non_null=("run_id", "learning_rule", "layer", "epoch", "observable", "statistic"),
+            catalog={"species": "artificial neural network", "modality": "observable statistics",
+                     "license": "MIT", "citation": "Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). "
+                     "Identifying Learning Rules From Neural Network Observables. NeurIPS 2020."},
+        ),
+        TableSpec(
+            "lr_runs",
+            pa.schema(
+                [
+                    ("run_id", pa.string()),
+                    ("task", pa.string()),
+                    ("architecture", pa.string()),
+                    ("learning_rule", pa.string()),
+                    ("batch_size", pa.int32()),
+                    ("model_seed", pa.int32()),
+                    ("data_seed", pa.int32()),
+                    ("epochs", pa.int32()),
+                    ("checkpoint_every", pa.int32()),
+                    ("config", pa.string()),
+                    ("status", pa.string()),
+                    ("diverged_epoch", pa.int32()),
+                    ("wall_time_s", pa.float64()),
+                    ("device", pa.string()),
+                    ("train_loss", pa.list_(pa.float64())),
+                    ("train_accuracy", pa.list_(pa.float64())),
+                    ("val_loss", pa.list_(pa.float64())),
+                    ("val_accuracy", pa.list_(pa.float64())),
+                ]
+            ),
+            description="one row per training run: config (JSON), status (completed / diverged), "
+                        "per-epoch loss and accuracy curves, wall time and device",
+            non_null=("run_id", "learning_rule", "status", "config"),
+            catalog={"species": "artificial neural network", "modality": "training runs",
+                     "license": "MIT", "citation": "Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). "
+                     "Identifying Learning Rules From Neural Network Observables. NeurIPS 2020."},
         ),
     )
 }

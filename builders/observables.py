@@ -1,0 +1,136 @@
+"""Observable statistics of every layer, computed on the training device (notes §5).
+
+For each observed layer and checkpoint, on the validation stimuli:
+
+* **weights** — all weights of the layer's rule-aware layer;
+* **activations** — the layer's outputs, per stimulus over its units, then averaged
+  over stimuli;
+* **activity change** — per stimulus, the gradient of the sum of the layer's outputs
+  with respect to its inputs, summed over the inputs and divided by the number of
+  outputs, ``(1/n_out) Σ_in Σ_out ∂y_out/∂x_in``; the function is applied per
+  stimulus, then averaged over stimuli (statistic ``mean`` only).
+
+Functions ``raw`` (identity), ``abs``, ``square``; statistics ``norm`` (Frobenius),
+``mean``, ``var``, ``skew`` = 3(mean − median)/std, ``kurtosis`` (excess),
+``median``, ``q3`` (third quartile, linear interpolation as numpy) → 45 statistics.
+:data:`FINITE_24` are the 24 that stay finite in every run and feed the classifiers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+FUNCTIONS = {"raw": lambda t: t, "abs": torch.abs, "square": torch.square}
+STATISTICS = ("norm", "mean", "var", "skew", "kurtosis", "median", "q3")
+OBSERVABLES = ("weights", "activations", "activity_change")
+
+#: (observable, function, statistic) of every statistic recorded (45).
+ALL_STATISTICS: tuple[tuple[str, str, str], ...] = tuple(
+    [(o, f, s) for o in ("weights", "activations") for f in FUNCTIONS for s in STATISTICS]
+    + [("activity_change", f, "mean") for f in FUNCTIONS]
+)
+
+#: The 24 statistics that remain finite in every run (notes §5).
+FINITE_24: tuple[tuple[str, str, str], ...] = tuple(
+    [("weights", f, s) for f in ("abs", "raw") for s in ("mean", "median", "norm", "q3", "var")]
+    + [("weights", "square", s) for s in ("mean", "median", "q3")]
+    + [("activations", f, s) for f in ("abs", "raw") for s in ("mean", "median", "norm", "q3")]
+    + [("activity_change", f, "mean") for f in FUNCTIONS]
+)
+
+
+def _quantile(sorted_rows: torch.Tensor, q: float) -> torch.Tensor:
+    position = q * (sorted_rows.shape[1] - 1)
+    low = int(position)
+    high = min(low + 1, sorted_rows.shape[1] - 1)
+    frac = position - low
+    return sorted_rows[:, low] + frac * (sorted_rows[:, high] - sorted_rows[:, low])
+
+
+def row_statistics(rows: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The seven statistics of each row of ``rows`` (R × M), as (R,) tensors (float64)."""
+    rows = rows.double()
+    mean = rows.mean(1)
+    var = rows.var(1, unbiased=False)
+    std = var.sqrt()
+    ordered = rows.sort(1).values
+    median = _quantile(ordered, 0.5)
+    centred = rows - mean[:, None]
+    return {
+        "norm": rows.norm(dim=1),
+        "mean": mean,
+        "var": var,
+        "skew": 3.0 * (mean - median) / std,
+        "kurtosis": (centred**4).mean(1) / var**2 - 3.0,
+        "median": median,
+        "q3": _quantile(ordered, 0.75),
+    }
+
+
+def weight_statistics(weight: torch.Tensor) -> dict[tuple[str, str], float]:
+    flat = weight.detach().reshape(1, -1)
+    return {(f, s): float(v[0]) for f, fn in FUNCTIONS.items()
+            for s, v in row_statistics(fn(flat)).items()}
+
+
+def activation_statistics(outputs: torch.Tensor) -> dict[tuple[str, str], float]:
+    rows = outputs.detach().reshape(outputs.shape[0], -1)
+    return {(f, s): float(v.mean()) for f, fn in FUNCTIONS.items()
+            for s, v in row_statistics(fn(rows)).items()}
+
+
+def activity_change(block: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """Per stimulus: ``(1/n_out) Σ_in ∂(Σ_out y_out)/∂x_in`` of ``block`` at ``inputs``."""
+    x = inputs.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        y = block(x)
+        (grad,) = torch.autograd.grad(y.sum(), x)
+    return grad.reshape(grad.shape[0], -1).sum(1) / y[0].numel()
+
+
+def activity_change_statistics(change: torch.Tensor) -> dict[tuple[str, str], float]:
+    return {(f, "mean"): float(fn(change.double()).mean()) for f, fn in FUNCTIONS.items()}
+
+
+def record_layers(model: torch.nn.Module, observed: Iterable, stimuli: torch.Tensor,
+                  keep_raw: set[str] | None = None) -> tuple[list[dict], dict[str, dict[str, torch.Tensor]]]:
+    """All 45 statistics of every observed layer at ``stimuli`` (one checkpoint).
+
+    Returns rows ``{layer, layer_index, layer_position, observable, function, statistic,
+    value}`` and, for layers named in ``keep_raw``, their raw per-unit matrices
+    (``activations``: stimulus × unit, ``input_gradient``: stimulus × input unit).
+    """
+    observed = list(observed)
+    captured: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    hooks = [layer.block.register_forward_hook(
+        lambda module, args, output, i=i: captured.__setitem__(i, (args[0].detach(), output.detach())))
+        for i, layer in enumerate(observed)]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(stimuli)
+        rows, raw = [], {}
+        for i, layer in enumerate(observed):
+            inputs, outputs = captured[i]
+            values = {("weights", *k): v for k, v in weight_statistics(layer.block.layer.weight).items()}
+            values.update({("activations", *k): v for k, v in activation_statistics(outputs).items()})
+            change = activity_change(layer.block, inputs)
+            values.update({("activity_change", *k): v for k, v in activity_change_statistics(change).items()})
+            for (observable, function, statistic), value in values.items():
+                rows.append({"layer": layer.name, "layer_index": i, "layer_position": layer.position,
+                             "observable": observable, "function": function, "statistic": statistic,
+                             "value": value})
+            if keep_raw and layer.name in keep_raw:
+                x = inputs.detach().clone().requires_grad_(True)
+                with torch.enable_grad():
+                    (grad,) = torch.autograd.grad(layer.block(x).sum(), x)
+                raw[layer.name] = {"activations": outputs.reshape(outputs.shape[0], -1).cpu(),
+                                   "input_gradient": grad.reshape(grad.shape[0], -1).cpu()}
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return rows, raw

@@ -1,0 +1,111 @@
+"""Running a grid: resumable, atomic per run, optionally on dask.distributed.
+
+Each finished run is written into ``work_dir/<run_id>/`` (``observables.parquet``,
+``run.json`` and, when raw matrices are kept, ``raw.npz``) by writing to a hidden
+temporary directory and renaming it, so a half-written run never appears.
+Runs whose directory exists are skipped, so a killed sweep resumes where it
+stopped; leftovers of a killed run are removed and the run restarts cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from builders.training import RunConfig, train_run
+
+
+def completed(work_dir: Path) -> set[str]:
+    return {p.name for p in Path(work_dir).iterdir() if p.is_dir() and not p.name.startswith(".")} \
+        if Path(work_dir).exists() else set()
+
+
+def run_and_save(config: RunConfig, work_dir: str | Path, device: str = "cpu",
+                 threads: int | None = None) -> str:
+    """Train ``config`` and write its results atomically into ``work_dir/<run_id>``."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    work_dir = Path(work_dir)
+    final = work_dir / config.run_id
+    if final.exists():
+        return config.run_id
+    result = train_run(config, device)
+    tmp = work_dir / f".{config.run_id}.{uuid.uuid4().hex}"
+    tmp.mkdir(parents=True)
+    try:
+        pq.write_table(pa.Table.from_pylist(result.rows), tmp / "observables.parquet")
+        (tmp / "run.json").write_text(json.dumps(result.record, default=str))
+        if result.raw:
+            arrays = {f"{epoch}/{layer}/{kind}": tensor.numpy()
+                      for epoch, layers in result.raw.items()
+                      for layer, kinds in layers.items() for kind, tensor in kinds.items()}
+            np.savez(tmp / "raw.npz", **arrays)
+        os.rename(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return config.run_id
+
+
+def run_sweep(configs: list[RunConfig], work_dir: str | Path, device: str = "cpu",
+              workers: int | None = None, scheduler: str | None = None,
+              progress: bool = True) -> list[str]:
+    """Run every config not yet completed in ``work_dir``; return all run ids in order.
+
+    ``workers`` > 1 starts a local dask.distributed cluster with that many
+    single-threaded workers; ``scheduler`` connects to an existing cluster
+    (whose workers must see ``work_dir``).  Otherwise runs go one after another.
+    """
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in work_dir.glob(".*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    done = completed(work_dir)
+    pending = [c for c in configs if c.run_id not in done]
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(configs), initial=len(configs) - len(pending), desc="runs", disable=not progress)
+    if pending and (scheduler or (workers or 1) > 1):
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        cluster = None
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        try:
+            futures = client.map(run_and_save, pending, work_dir=str(work_dir), device=device, threads=1,
+                                 pure=False)
+            for future in as_completed(futures):
+                future.result()
+                bar.update(1)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    else:
+        for config in pending:
+            run_and_save(config, work_dir, device)
+            bar.update(1)
+    bar.close()
+    return [c.run_id for c in configs]
+
+
+def load_runs(work_dir: str | Path, run_ids: list[str]) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """The observables of the given runs (one table) and their run records."""
+    work_dir = Path(work_dir)
+    tables = [pq.read_table(work_dir / r / "observables.parquet") for r in run_ids]
+    records = [json.loads((work_dir / r / "run.json").read_text()) for r in run_ids]
+    return pa.concat_tables(tables), records

@@ -1,0 +1,170 @@
+"""Tasks of the learning-rule grid and their data.
+
+| task | data | objective |
+|---|---|---|
+| ``cifar10`` | CIFAR-10 python batches (``data_batch_1..5``, ``test_batch``) at ``path`` | 10-way cross-entropy |
+| ``imagenet`` | class-per-folder images: ``path/train/<class>/*``, ``path/val/<class>/*`` | 1000-way cross-entropy |
+| ``simclr`` | the ImageNet folders, labels unused | NT-Xent on two augmented views |
+| ``wsn`` | Word-Speaker-Noise cochleagrams: ``path/{train,val}_cochleagrams.npy`` (n × freq × time) and ``path/{train,val}_labels.npy`` | word classification |
+| ``digits`` | scikit-learn's bundled 8×8 handwritten digits (offline) | 10-way cross-entropy |
+| ``digits-contrastive`` | the same digits | NT-Xent on two augmented views |
+
+A task whose data are absent fails with a message naming the files it expects.
+Every random choice (split, order, augmentation) takes a ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+TASKS = ("cifar10", "imagenet", "simclr", "wsn", "digits", "digits-contrastive")
+
+
+class MissingDataError(FileNotFoundError):
+    """A task's data set is not at the given path."""
+
+
+@dataclass
+class TaskData:
+    """Training and validation data of a task, loaded lazily for image folders."""
+
+    name: str
+    contrastive: bool
+    in_channels: int
+    input_size: int
+    n_classes: int
+    train: TensorOrFolder
+    val: TensorOrFolder
+    schedule: str  #: "constant" or "imagenet" (warm-up and step decays)
+
+
+class TensorOrFolder:
+    """Examples addressable by index: in-memory tensors or image files decoded on demand."""
+
+    def __init__(self, x: torch.Tensor | list[Path], y: torch.Tensor, input_size: int = 0):
+        self.x, self.y, self.input_size = x, y, input_size
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(self.x, torch.Tensor):
+            return self.x[index], self.y[index]
+        from PIL import Image
+
+        images = []
+        for i in index.tolist():
+            with Image.open(self.x[i]) as image:
+                image = image.convert("RGB").resize((self.input_size, self.input_size))
+                images.append(torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1))
+        return (torch.stack(images) - 0.45) / 0.25, self.y[index]
+
+
+def _require(path: Path | None, files: list[str], task: str) -> Path:
+    if path is None:
+        raise MissingDataError(f"task {task!r} needs its data set: pass data_path with {', '.join(files)}")
+    path = Path(path)
+    missing = [f for f in files if not (path / f).exists()]
+    if missing:
+        raise MissingDataError(f"task {task!r}: {path} lacks {', '.join(missing)} (expected "
+                               f"{', '.join(files)})")
+    return path
+
+
+def _split(n: int, val_fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(12345))
+    n_val = int(round(n * val_fraction))
+    return order[n_val:], order[:n_val]
+
+
+def load_task(name: str, data_path: str | Path | None = None, input_size: int | None = None) -> TaskData:
+    """Load task ``name`` (see :data:`TASKS`)."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")
+    if name.startswith("digits"):
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        x = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16.0
+        x = (x - x.mean()) / x.std()
+        y = torch.tensor(digits.target, dtype=torch.long)
+        train, val = _split(len(y), 0.2)
+        return TaskData(name, name.endswith("contrastive"), 1, 8, 10, TensorOrFolder(x[train], y[train]),
+                        TensorOrFolder(x[val], y[val]), "constant")
+    if name == "cifar10":
+        files = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+        path = _require(data_path, files, name)
+
+        def read(file: str) -> tuple[torch.Tensor, torch.Tensor]:
+            with open(path / file, "rb") as handle:  # the standard CIFAR-10 python format is a pickle
+                batch = pickle.load(handle, encoding="bytes")
+            data = torch.tensor(np.asarray(batch[b"data"]), dtype=torch.float32).reshape(-1, 3, 32, 32) / 255
+            return (data - 0.47) / 0.25, torch.tensor(batch[b"labels"], dtype=torch.long)
+
+        parts = [read(f) for f in files[:5]]
+        vx, vy = read("test_batch")
+        return TaskData(name, False, 3, 32, 10, TensorOrFolder(torch.cat([p[0] for p in parts]),
+                        torch.cat([p[1] for p in parts])), TensorOrFolder(vx, vy), "constant")
+    if name in ("imagenet", "simclr"):
+        path = _require(data_path, ["train", "val"], name)
+        size = input_size or 224
+        classes = sorted(p.name for p in (path / "train").iterdir() if p.is_dir())
+        if not classes:
+            raise MissingDataError(f"task {name!r}: {path / 'train'} has no class folders")
+
+        def index(split: str) -> TensorOrFolder:
+            files, labels = [], []
+            for label, cls in enumerate(classes):
+                for file in sorted((path / split / cls).glob("*")):
+                    files.append(file)
+                    labels.append(label)
+            return TensorOrFolder(files, torch.tensor(labels, dtype=torch.long), size)
+
+        return TaskData(name, name == "simclr", 3, size, len(classes), index("train"), index("val"),
+                        "imagenet")
+    files = ["train_cochleagrams.npy", "train_labels.npy", "val_cochleagrams.npy", "val_labels.npy"]
+    path = _require(data_path, files, name)
+    tx = torch.tensor(np.load(path / files[0]), dtype=torch.float32)[:, None]
+    vx = torch.tensor(np.load(path / files[2]), dtype=torch.float32)[:, None]
+    ty = torch.tensor(np.load(path / files[1]), dtype=torch.long)
+    vy = torch.tensor(np.load(path / files[3]), dtype=torch.long)
+    size = int(tx.shape[-1])
+    if tx.shape[-2] != size:
+        tx = F.interpolate(tx, size=(size, size))
+        vx = F.interpolate(vx, size=(size, size))
+    return TaskData(name, False, 1, size, int(max(ty.max(), vy.max())) + 1, TensorOrFolder(tx, ty),
+                    TensorOrFolder(vx, vy), "imagenet")
+
+
+def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """SimCLR-style view in torch: random resized crop, horizontal flip, brightness/contrast jitter,
+    Gaussian noise (all from ``generator``)."""
+    n, _, h, w = x.shape
+    scale = 0.6 + 0.4 * torch.rand(n, generator=generator, device="cpu")
+    shift = (torch.rand(n, 2, generator=generator, device="cpu") * 2 - 1) * (1 - scale[:, None])
+    flip = torch.where(torch.rand(n, generator=generator, device="cpu") < 0.5, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1] = scale * flip, scale
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+    view = F.grid_sample(x, grid, align_corners=False, padding_mode="reflection")
+    gain = (0.8 + 0.4 * torch.rand(n, 1, 1, 1, generator=generator, device="cpu")).to(x.device)
+    bias = (0.2 * torch.randn(n, 1, 1, 1, generator=generator, device="cpu")).to(x.device)
+    noise = (0.1 * torch.randn(x.shape, generator=generator, device="cpu")).to(x.device)
+    return view * gain + bias + noise
+
+
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+    """NT-Xent loss of SimCLR: each view's positive is the other view of the same image."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = z @ z.t() / temperature
+    n = z1.shape[0]
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(sim, targets)
