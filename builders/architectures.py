@@ -18,6 +18,7 @@ CPU.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -79,7 +80,7 @@ class RuleNet(nn.Module):
 
 
 def _ch(value: float, width: float) -> int:
-    return max(1, int(round(value * width)))
+    return max(1, round(value * width))
 
 
 class KNet(RuleNet):
@@ -91,11 +92,11 @@ class KNet(RuleNet):
         self.conv1 = self._add("conv1", Block(RuleConv2d(in_channels, c, 5, padding=2), norm()))
         self.conv2 = self._add("conv2", Block(RuleConv2d(c, c, 5, padding=2), norm()))
         self.pool = nn.MaxPool2d(2) if input_size >= 4 else nn.Identity()
-        size = input_size // 2 // 2 if input_size >= 4 else input_size
+        size = input_size // 4 if input_size >= 4 else input_size
         hidden = [_ch(384, width)] + ([_ch(192, width)] if depth == 5 else [])
         dims = [c * size * size, *hidden]
         self.fcs = [self._add(f"fc{i + 1}", Block(RuleLinear(a, b))) for i, (a, b) in
-                    enumerate(zip(dims[:-1], dims[1:], strict=True))]
+                    enumerate(pairwise(dims))]
         self.out = self._add(f"fc{len(dims)}", Block(RuleLinear(dims[-1], out_features), relu=False))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -147,11 +148,13 @@ class _Basic(nn.Module):
     def __init__(self, net: RuleNet, name: str, cin: int, cout: int, stride: int, pre: bool):
         super().__init__()
         bn = nn.BatchNorm2d
+        conv_a = RuleConv2d(cin, cout, 3, stride, 1, bias=False)
         if pre:
-            self.a = net._add(f"{name}.conv1", Block(RuleConv2d(cin, cout, 3, stride, 1, bias=False), bn(cin), pre=True))
-            self.b = net._add(f"{name}.conv2", Block(RuleConv2d(cout, cout, 3, 1, 1, bias=False), bn(cout), pre=True))
+            self.a = net._add(f"{name}.conv1", Block(conv_a, bn(cin), pre=True))
+            self.b = net._add(f"{name}.conv2", Block(RuleConv2d(cout, cout, 3, 1, 1, bias=False), bn(cout),
+                                                     pre=True))
         else:
-            self.a = net._add(f"{name}.conv1", Block(RuleConv2d(cin, cout, 3, stride, 1, bias=False), bn(cout)))
+            self.a = net._add(f"{name}.conv1", Block(conv_a, bn(cout)))
             self.b = net._add(f"{name}.conv2", Block(RuleConv2d(cout, cout, 3, 1, 1, bias=False), bn(cout),
                                                      relu=False))
         self.short = None

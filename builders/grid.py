@@ -50,7 +50,8 @@ class GridSpec:
     def __post_init__(self) -> None:
         for task, arch in self.pairs:
             if task not in TASKS:
-                raise ValueError(f"grid {self.name!r}: unknown task {task!r}; expected one of {', '.join(TASKS)}")
+                raise ValueError(f"grid {self.name!r}: unknown task {task!r}; expected one of "
+                                 f"{', '.join(TASKS)}")
             if arch not in ARCHITECTURES:
                 raise ValueError(f"grid {self.name!r}: unknown architecture {arch!r}; expected one of "
                                  f"{', '.join(ARCHITECTURES)}")

@@ -1,13 +1,14 @@
 """Tasks of the learning-rule grid and their data.
 
-| task | data | objective |
-|---|---|---|
-| ``cifar10`` | CIFAR-10 python batches (``data_batch_1..5``, ``test_batch``) at ``path`` | 10-way cross-entropy |
-| ``imagenet`` | class-per-folder images: ``path/train/<class>/*``, ``path/val/<class>/*`` | 1000-way cross-entropy |
-| ``simclr`` | the ImageNet folders, labels unused | NT-Xent on two augmented views |
-| ``wsn`` | Word-Speaker-Noise cochleagrams: ``path/{train,val}_cochleagrams.npy`` (n × freq × time) and ``path/{train,val}_labels.npy`` | word classification |
-| ``digits`` | scikit-learn's bundled 8×8 handwritten digits (offline) | 10-way cross-entropy |
-| ``digits-contrastive`` | the same digits | NT-Xent on two augmented views |
+* ``cifar10`` — CIFAR-10 python batches (``data_batch_1..5``, ``test_batch``) at
+  ``path``; 10-way cross-entropy.
+* ``imagenet`` — class-per-folder images ``path/train/<class>/*``, ``path/val/<class>/*``;
+  cross-entropy over the classes.
+* ``simclr`` — the ImageNet folders, labels unused; NT-Xent on two augmented views.
+* ``wsn`` — Word-Speaker-Noise cochleagrams ``path/{train,val}_cochleagrams.npy``
+  (n × freq × time) with ``path/{train,val}_labels.npy``; word classification.
+* ``digits`` — scikit-learn's bundled 8×8 handwritten digits (offline); 10-way cross-entropy.
+* ``digits-contrastive`` — the same digits; NT-Xent on two augmented views.
 
 A task whose data are absent fails with a message naming the files it expects.
 Every random choice (split, order, augmentation) takes a ``torch.Generator``.
@@ -79,7 +80,7 @@ def _require(path: Path | None, files: list[str], task: str) -> Path:
 
 def _split(n: int, val_fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
     order = torch.randperm(n, generator=torch.Generator().manual_seed(12345))
-    n_val = int(round(n * val_fraction))
+    n_val = round(n * val_fraction)
     return order[n_val:], order[:n_val]
 
 
@@ -138,14 +139,14 @@ def load_task(name: str, data_path: str | Path | None = None, input_size: int | 
     if tx.shape[-2] != size:
         tx = F.interpolate(tx, size=(size, size))
         vx = F.interpolate(vx, size=(size, size))
-    return TaskData(name, False, 1, size, int(max(ty.max(), vy.max())) + 1, TensorOrFolder(tx, ty),
+    return TaskData(name, False, 1, size, max(int(ty.max()), int(vy.max())) + 1, TensorOrFolder(tx, ty),
                     TensorOrFolder(vx, vy), "imagenet")
 
 
 def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """SimCLR-style view in torch: random resized crop, horizontal flip, brightness/contrast jitter,
     Gaussian noise (all from ``generator``)."""
-    n, _, h, w = x.shape
+    n = x.shape[0]
     scale = 0.6 + 0.4 * torch.rand(n, generator=generator, device="cpu")
     shift = (torch.rand(n, 2, generator=generator, device="cpu") * 2 - 1) * (1 - scale[:, None])
     flip = torch.where(torch.rand(n, generator=generator, device="cpu") < 0.5, -1.0, 1.0)

@@ -62,7 +62,8 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list]:
     return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist()
 
 
-def classifier_view(source: Any, statistics: tuple[tuple[str, str, str], ...] | None = FINITE_24) -> ClassifierView:
+def classifier_view(source: Any,
+                    statistics: tuple[tuple[str, str, str], ...] | None = FINITE_24) -> ClassifierView:
     """Pivot a long observables table into the classifier view.
 
     ``source`` is the path of the Parquet dataset, a pyarrow Table or a pandas /
@@ -85,7 +86,7 @@ def classifier_view(source: Any, statistics: tuple[tuple[str, str, str], ...] | 
         table = table.filter(pc.is_in(keys, wanted))
     if table.num_rows == 0:
         raise ValueError("the corpus has no rows for the requested statistics")
-    run_codes, runs = _codes(pc.cast(table["run_id"], pa.string()))
+    run_codes, _ = _codes(pc.cast(table["run_id"], pa.string()))
     layer_codes, layers = _codes(pc.cast(table["layer"], pa.string()))
     example_key = run_codes.astype(np.int64) * len(layers) + layer_codes
     example_ids, example_index = np.unique(example_key, return_inverse=True)

@@ -137,9 +137,9 @@ def test_presets_and_bad_names():
     assert {c.learning_rule for c in tiny.runs()} == {"sgdm", "adam", "fa", "ia"}
     paper = PRESETS["paper"]
     assert len(paper.pairs) == 22 and len(paper.runs()) == 1056 and paper.n_checkpoints == 21
-    with pytest.raises(ValueError, match="unknown architecture 'vgg'.*knet4"):
+    with pytest.raises(ValueError, match=r"unknown architecture 'vgg'.*knet4"):
         GridSpec("x", (("digits", "vgg"),))
-    with pytest.raises(ValueError, match="unknown task 'mnist'.*cifar10"):
+    with pytest.raises(ValueError, match=r"unknown task 'mnist'.*cifar10"):
         GridSpec("x", (("mnist", "knet4"),))
     with pytest.raises(ValueError, match="unknown learning rule 'hebb'"):
         GridSpec("x", (("digits", "knet4"),), rules=("hebb",))

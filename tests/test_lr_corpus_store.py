@@ -66,8 +66,8 @@ def test_bad_requests(home, capsys, grid_file):
 def _write_lr_identify(path, n=6, seed=0):
     rng = np.random.default_rng(seed)
     rules = np.array(["sgdm", "adam", "fa", "ia", "sgdm", "fa"][:n])
-    meta = np.array(list(zip(rules, ["alexnet"] * n, ["imagenet"] * n, [128] * n, [f"conv{i}" for i in range(n)],
-                             strict=True)),
+    layers = [f"conv{i}" for i in range(n)]
+    meta = np.array(list(zip(rules, ["alexnet"] * n, ["imagenet"] * n, [128] * n, layers, strict=True)),
                     dtype=[("learning_rule", "U8"), ("model", "U16"), ("dataset", "U16"),
                            ("batch_size", int), ("layer", "U8")])
     obs_keys = ["weights_abs_mean", "activations_raw_norm", "activity_change_square_mean"]

@@ -113,23 +113,24 @@ def validate_table(table: Any, kind: str) -> pa.Table:
     if not isinstance(table, pa.Table):
         raise SchemaError(f"table {kind!r}: is a {type(table).__name__}; expected a DataFrame or pyarrow Table")
     present = set(table.column_names)
-    for field in spec.schema:
-        if field.name not in present:
-            raise SchemaError(f"column {field.name!r}: missing from table {kind!r}; expected type {field.type}")
+    for declared in spec.schema:
+        if declared.name not in present:
+            raise SchemaError(f"column {declared.name!r}: missing from table {kind!r}; "
+                              f"expected type {declared.type}")
     extra = present - set(spec.schema.names)
     if extra:
         raise SchemaError(f"column {sorted(extra)[0]!r}: not declared for table {kind!r}; "
                           f"expected only {', '.join(spec.schema.names)}")
     columns = []
-    for field in spec.schema:
-        column = table.column(field.name)
+    for declared in spec.schema:
+        column = table.column(declared.name)
         try:
-            column = column.cast(field.type, safe=True)
+            column = column.cast(declared.type, safe=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise SchemaError(f"column {field.name!r}: has type {table.column(field.name).type} "
-                              f"that does not convert to {field.type} ({exc})") from None
-        if field.name in spec.non_null and column.null_count:
-            raise SchemaError(f"column {field.name!r}: has {column.null_count} missing values; "
+            raise SchemaError(f"column {declared.name!r}: has type {table.column(declared.name).type} "
+                              f"that does not convert to {declared.type} ({exc})") from None
+        if declared.name in spec.non_null and column.null_count:
+            raise SchemaError(f"column {declared.name!r}: has {column.null_count} missing values; "
                               "expected none")
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=spec.schema)
