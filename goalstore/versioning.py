@@ -38,8 +38,8 @@ def _prepare_environment() -> None:
     path = os.environ.get("PATH", "")
     if bindir not in path.split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + path
-    if shutil.which("git") is None:
-        raise StoreRootError("git is not installed; goalstore's stores are git/DataLad datasets")
+    if shutil.which("git") is None:  # reported when a store is used (see git())
+        return
     for key, var, default in (
         ("user.name", "GIT_AUTHOR_NAME", "goalstore"),
         ("user.email", "GIT_AUTHOR_EMAIL", "goalstore@localhost"),
@@ -55,6 +55,8 @@ _prepare_environment()
 
 def git(root: Path, *args: str, check: bool = True, input: bytes | None = None) -> str:
     """Run ``git -C root ARGS`` and return its stdout (text)."""
+    if shutil.which("git") is None:
+        raise StoreRootError("git is not installed; goalstore's stores are git/DataLad datasets")
     proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, input=input)
     if check and proc.returncode != 0:
         raise StoreRootError(f"git {' '.join(args)} failed in {root}: "
