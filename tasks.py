@@ -85,6 +85,7 @@ def main_job() -> None:
     _goalstore("build", "melander2021-pyr")
     _goalstore("build", "melander2021-pv")
     _goalstore("analyze", "synapses", "--out", "goalstore-out/synapses")
+    _goalstore("build", "lr-corpus", "--preset", "tiny", "--workers", "2")
     _goalstore("catalog", "list")
 
 

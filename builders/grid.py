@@ -45,6 +45,7 @@ class GridSpec:
     input_size: int | None = None
     val_size: int = 512
     keep_raw_layers: tuple[str, ...] = ()
+    keep_raw_epochs: tuple[int, ...] = ()
     data_paths: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,6 +73,7 @@ class GridSpec:
         return [RunConfig(task, arch, rule, batch, model_seed, data_seed, self.epochs,
                           self.checkpoint_every, self.width, self.input_size, self.val_size,
                           keep_raw_layers=tuple(self.keep_raw_layers),
+                          keep_raw_epochs=tuple(self.keep_raw_epochs),
                           data_path=self.data_paths.get(task))
                 for (task, arch), rule, batch, model_seed, data_seed in product(
                     self.pairs, self.rules, self.batch_sizes, self.model_seeds, self.data_seeds)]
@@ -104,7 +106,7 @@ def load_grid(spec: str) -> GridSpec:
     raw.setdefault("name", path.stem)
     for key in ("pairs",):
         raw[key] = tuple(tuple(p) for p in raw[key])
-    for key in ("rules", "batch_sizes", "model_seeds", "data_seeds", "keep_raw_layers"):
+    for key in ("rules", "batch_sizes", "model_seeds", "data_seeds", "keep_raw_layers", "keep_raw_epochs"):
         if key in raw:
             raw[key] = tuple(raw[key])
     try:

@@ -42,6 +42,7 @@ FINITE_24: tuple[tuple[str, str, str], ...] = tuple(
 
 
 def _quantile(sorted_rows: torch.Tensor, q: float) -> torch.Tensor:
+    """Quantile ``q`` of each sorted row, interpolated linearly as ``numpy.quantile``."""
     position = q * (sorted_rows.shape[1] - 1)
     low = int(position)
     high = min(low + 1, sorted_rows.shape[1] - 1)
@@ -49,36 +50,59 @@ def _quantile(sorted_rows: torch.Tensor, q: float) -> torch.Tensor:
     return sorted_rows[:, low] + frac * (sorted_rows[:, high] - sorted_rows[:, low])
 
 
-def row_statistics(rows: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The seven statistics of each row of ``rows`` (R × M), as (R,) tensors (float64)."""
-    rows = rows.double()
+def _moments(rows: torch.Tensor, median: torch.Tensor, q3: torch.Tensor) -> dict[str, torch.Tensor]:
     mean = rows.mean(1)
     var = rows.var(1, unbiased=False)
-    std = var.sqrt()
-    ordered = rows.sort(1).values
-    median = _quantile(ordered, 0.5)
     centred = rows - mean[:, None]
     return {
         "norm": rows.norm(dim=1),
         "mean": mean,
         "var": var,
-        "skew": 3.0 * (mean - median) / std,
-        "kurtosis": (centred**4).mean(1) / var**2 - 3.0,
+        "skew": 3.0 * (mean - median) / var.sqrt(),
+        "kurtosis": (centred**2).square().mean(1) / var**2 - 3.0,
         "median": median,
-        "q3": _quantile(ordered, 0.75),
+        "q3": q3,
     }
 
 
+def function_statistics(rows: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
+    """The seven statistics of each row of ``rows`` (R × M) under raw, abs and square.
+
+    Two sorts serve the three functions: ``square`` is monotone in ``|x|``, so the
+    sorted squares are the squares of the sorted absolute values.
+    """
+    rows = rows.double()
+    ordered = rows.sort(1).values
+    magnitude = rows.abs()
+    ordered_abs = magnitude.sort(1).values
+    squared_sorted = ordered_abs.square()
+    out = {}
+    for name, values, ordered_values in (("raw", rows, ordered), ("abs", magnitude, ordered_abs),
+                                         ("square", rows.square(), squared_sorted)):
+        out[name] = _moments(values, _quantile(ordered_values, 0.5), _quantile(ordered_values, 0.75))
+    return out
+
+
+def row_statistics(rows: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The seven statistics of each row of ``rows`` (R × M), as (R,) tensors (float64)."""
+    rows = rows.double()
+    ordered = rows.sort(1).values
+    return _moments(rows, _quantile(ordered, 0.5), _quantile(ordered, 0.75))
+
+
+def _flatten(stats: dict[str, dict[str, torch.Tensor]], reduce) -> dict[tuple[str, str], float]:
+    keys = [(f, s) for f in stats for s in stats[f]]
+    values = torch.stack([reduce(stats[f][s]) for f, s in keys]).cpu().tolist()  # one device sync
+    return dict(zip(keys, values, strict=True))
+
+
 def weight_statistics(weight: torch.Tensor) -> dict[tuple[str, str], float]:
-    flat = weight.detach().reshape(1, -1)
-    return {(f, s): float(v[0]) for f, fn in FUNCTIONS.items()
-            for s, v in row_statistics(fn(flat)).items()}
+    return _flatten(function_statistics(weight.detach().reshape(1, -1)), lambda v: v[0])
 
 
 def activation_statistics(outputs: torch.Tensor) -> dict[tuple[str, str], float]:
     rows = outputs.detach().reshape(outputs.shape[0], -1)
-    return {(f, s): float(v.mean()) for f, fn in FUNCTIONS.items()
-            for s, v in row_statistics(fn(rows)).items()}
+    return _flatten(function_statistics(rows), lambda v: v.mean())
 
 
 def activity_change(block: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:

@@ -43,7 +43,8 @@ class RunConfig:
     val_size: int = 512
     base_lr: float | None = None  #: at batch 256; None → BASE_LR of the rule's optimiser
     metaparameters: dict[str, float] = field(default_factory=dict)  #: primitive weights override
-    keep_raw_layers: tuple[str, ...] = ()
+    keep_raw_layers: tuple[str, ...] = ()  #: layers whose raw per-unit matrices are kept
+    keep_raw_epochs: tuple[int, ...] = ()  #: checkpoints at which they are kept (empty: all)
     data_path: str | None = field(default=None, compare=False)
 
     @property
@@ -131,7 +132,8 @@ def train_run(config: RunConfig, device: str = "cpu", data: TaskData | None = No
     status, diverged_epoch = "completed", None
 
     def checkpoint(epoch: int) -> None:
-        layer_rows, layer_raw = record_layers(model, model.observed, stimuli, keep)
+        wanted = keep if not config.keep_raw_epochs or epoch in config.keep_raw_epochs else set()
+        layer_rows, layer_raw = record_layers(model, model.observed, stimuli, wanted)
         rows.extend({**r, "epoch": epoch} for r in layer_rows)
         if layer_raw:
             raw[epoch] = layer_raw

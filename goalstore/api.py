@@ -260,10 +260,13 @@ def lr_classifier_view(name: str, home: str | Path | None = None, statistics: An
 
     ``statistics="finite"`` keeps the 24 statistics that stay finite; ``None`` keeps all.
     """
-    from goalstore.lr_corpus import FINITE_24, classifier_view
+    from goalstore.lr_corpus import FINITE_24, classifier_view, load_view
 
     root = _root(home)
     meta = root.metadata(name)
     if meta.get("table_kind") != "lr_observables":
         raise SchemaError(f"store {name!r} is not an lr_observables corpus table")
+    stored = root.registered(f"{name}-view")
+    if statistics == "finite" and stored is not None and name != "lr-corpus-lr-identify":
+        return load_view(root.path / stored["path"])  # the stored view: a fast wide read
     return classifier_view(root.path / meta["path"], FINITE_24 if statistics == "finite" else statistics)

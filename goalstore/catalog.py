@@ -29,7 +29,7 @@ FAMILIES = ("recordings", "activations", "lr_corpora", "results")
 #: Family an array store of each ``kind`` (or a table of each table kind) belongs to.
 FAMILY_OF_KIND = {"recording": "recordings", "activations": "activations",
                   "corpus": "lr_corpora", "result": "results", "lr_observables": "lr_corpora",
-                  "lr_runs": "lr_corpora"}
+                  "lr_runs": "lr_corpora", "lr_view": "lr_corpora"}
 
 #: Metadata fields every entry carries and :func:`search` can match on.
 SEARCH_FIELDS = ("name", "family", "kind", "species", "areas", "modality", "dims", "sizes",

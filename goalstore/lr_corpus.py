@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 #: The 24 statistics that stay finite in every run (observable, function, statistic); notes §5.
 FINITE_24: tuple[tuple[str, str, str], ...] = tuple(
@@ -58,8 +58,30 @@ class ClassifierView:
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list]:
-    encoded = pc.dictionary_encode(column).combine_chunks()
-    return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist()
+    """Integer codes and their values for a (possibly dictionary-encoded) column."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    column = column.unify_dictionaries() if hasattr(column, "unify_dictionaries") else column
+    chunks = column.chunks
+    dictionary = chunks[0].dictionary if chunks else pa.array([], pa.string())
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks]) if chunks \
+        else np.zeros(0, dtype=np.int64)
+    return codes.astype(np.int64), dictionary.to_pylist()
+
+
+_DICTIONARY_COLUMNS = ("run_id", "layer", "layer_position", "task", "architecture", "learning_rule",
+                       "observable", "function", "statistic")
+
+
+def _as_table(source: Any, columns: list[str]) -> pa.Table:
+    if isinstance(source, (str, Path)):
+        # strings come back dictionary-encoded (hive partition columns always do)
+        return pq.read_table(str(source), columns=columns, read_dictionary=list(_DICTIONARY_COLUMNS),
+                             partitioning="hive")
+    if isinstance(source, pa.Table):
+        return source.select(columns)
+    frame = source.compute() if hasattr(source, "compute") else source
+    return pa.Table.from_pandas(frame[columns], preserve_index=False)
 
 
 def classifier_view(source: Any,
@@ -67,49 +89,48 @@ def classifier_view(source: Any,
     """Pivot a long observables table into the classifier view.
 
     ``source`` is the path of the Parquet dataset, a pyarrow Table or a pandas /
-    dask DataFrame.  ``statistics=None`` keeps all statistics present.
+    dask DataFrame.  ``statistics=None`` keeps all statistics present.  String
+    columns are handled as dictionary codes, so the pivot is integer arithmetic.
     """
     columns = [*GROUP_COLUMNS, "epoch", "observable", "function", "statistic", "value"]
-    if isinstance(source, (str, Path)):
-        dataset = pads.dataset(str(source), format="parquet", partitioning="hive")
-        table = dataset.to_table(columns=columns)
-    elif isinstance(source, pa.Table):
-        table = source.select(columns)
-    else:
-        frame = source.compute() if hasattr(source, "compute") else source
-        table = pa.Table.from_pandas(frame[columns], preserve_index=False)
-    if statistics is not None:
-        keys = pc.binary_join_element_wise(pc.cast(table["observable"], pa.string()),
-                                           pc.cast(table["function"], pa.string()),
-                                           pc.cast(table["statistic"], pa.string()), "/")
-        wanted = pa.array(["/".join(s) for s in statistics])
-        table = table.filter(pc.is_in(keys, wanted))
+    table = _as_table(source, columns)
     if table.num_rows == 0:
+        raise ValueError("the corpus table is empty")
+    obs_codes, obs_names = _codes(table["observable"])
+    fn_codes, fn_names = _codes(table["function"])
+    st_codes, st_names = _codes(table["statistic"])
+    combos = [(o, f, s) for o in obs_names for f in fn_names for s in st_names]
+    combo_code = (obs_codes * len(fn_names) + fn_codes) * len(st_names) + st_codes
+    present = set(np.unique(combo_code).tolist())
+    available = [combos[c] for c in sorted(present)]
+    order = [s for s in (statistics if statistics is not None else sorted(available)) if s in set(available)]
+    if not order:
         raise ValueError("the corpus has no rows for the requested statistics")
-    run_codes, _ = _codes(pc.cast(table["run_id"], pa.string()))
-    layer_codes, layers = _codes(pc.cast(table["layer"], pa.string()))
-    example_key = run_codes.astype(np.int64) * len(layers) + layer_codes
+    lookup = np.full(len(combos), -1)
+    for i, stat in enumerate(order):
+        lookup[combos.index(stat)] = i
+    stat_index = lookup[combo_code]
+    keep = stat_index >= 0
+    run_codes, _ = _codes(table["run_id"])
+    layer_codes, layers = _codes(table["layer"])
+    example_key = (run_codes * len(layers) + layer_codes)[keep]
     example_ids, example_index = np.unique(example_key, return_inverse=True)
-    stat_key = pc.binary_join_element_wise(pc.cast(table["observable"], pa.string()),
-                                           pc.cast(table["function"], pa.string()),
-                                           pc.cast(table["statistic"], pa.string()), "/")
-    stat_codes, stat_names = _codes(stat_key)
-    order = ["/".join(s) for s in statistics] if statistics is not None else sorted(stat_names)
-    order = [s for s in order if s in set(stat_names)]
-    remap = np.array([order.index(s) for s in stat_names])
-    epochs_all = table["epoch"].to_numpy()
+    epochs_all = table["epoch"].to_numpy()[keep]
     epochs = np.unique(epochs_all)
     cube = np.full((example_ids.size, len(order), epochs.size), np.nan)
-    cube[example_index, remap[stat_codes], np.searchsorted(epochs, epochs_all)] = table["value"].to_numpy()
-    first = np.unique(example_index, return_index=True)[1]
-    meta = table.select(list(GROUP_COLUMNS)).take(pa.array(first)).to_pandas()
+    cube[example_index, stat_index[keep], np.searchsorted(epochs, epochs_all)] = \
+        table["value"].to_numpy()[keep]
+    first_rows = np.flatnonzero(keep)[np.unique(example_index, return_index=True)[1]]
+    meta = table.select(list(GROUP_COLUMNS)).take(pa.array(first_rows)).to_pandas()
     for column in ("task", "architecture", "learning_rule", "layer_position", "run_id", "layer"):
         meta[column] = meta[column].astype(str)
     meta["curriculum"] = "b" + meta["batch_size"].astype(str) + "-d" + meta["data_seed"].astype(str)
-    names = [f"{s}@{int(e)}" for s in order for e in epochs]
+    canonical = meta.sort_values(["run_id", "layer_index", "layer"], kind="stable").index.to_numpy()
+    meta, cube = meta.loc[canonical].reset_index(drop=True), cube[canonical]  # same order for any source
+    names = [f"{'/'.join(s)}@{int(e)}" for s in order for e in epochs]
     features = pd.DataFrame(cube.reshape(cube.shape[0], -1), columns=names)
     return ClassifierView(features, meta["learning_rule"].rename("learning_rule"), meta, cube,
-                          [tuple(s.split("/")) for s in order], [int(e) for e in epochs])
+                          list(order), [int(e) for e in epochs])
 
 
 def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -133,5 +154,88 @@ def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def corpus_names(grid_name: str) -> tuple[str, str]:
-    return f"lr-corpus-{grid_name}", f"lr-corpus-{grid_name}-runs"
+def view_frame(view: ClassifierView) -> pd.DataFrame:
+    """The classifier view as one wide table (kind ``lr_view``): group columns, then features."""
+    groups = view.groups[[*GROUP_COLUMNS, "curriculum"]].reset_index(drop=True)
+    return pd.concat([groups, view.features], axis=1)
+
+
+def load_view(path: str | Path) -> ClassifierView:
+    """Read a stored classifier view (``lr_view`` table) back into a :class:`ClassifierView`."""
+    table = pq.read_table(str(path), partitioning=None)
+    meta_columns = [*GROUP_COLUMNS, "curriculum"]
+    feature_names = [c for c in table.column_names if c not in meta_columns]
+    groups = table.select(meta_columns).to_pandas()
+    values = np.column_stack([table.column(c).to_numpy() for c in feature_names]) if feature_names \
+        else np.zeros((table.num_rows, 0))
+    statistics = list(dict.fromkeys(tuple(c.split("@")[0].split("/")) for c in feature_names))
+    epochs = list(dict.fromkeys(int(c.split("@")[1]) for c in feature_names))
+    cube = values.reshape(len(groups), len(statistics), len(epochs))
+    features = pd.DataFrame(values, columns=feature_names)
+    return ClassifierView(features, groups["learning_rule"].rename("learning_rule"), groups, cube,
+                          statistics, epochs)
+
+
+def units_dataset(work_dir: str | Path, records: list[dict[str, Any]]) -> Any:
+    """Raw per-unit matrices kept by a sweep as one canonical array store (kind ``corpus``).
+
+    Dims example (run × kept layer) × checkpoint × stimulus × unit; variables
+    ``activations`` (layer outputs) and ``input_gradient`` (∂Σ outputs/∂inputs,
+    per input unit), NaN-padded to the widest layer (``n_units`` and
+    ``n_input_units`` give each example's true sizes).  None if nothing was kept.
+    """
+    import xarray as xr
+
+    from goalstore.schema import SCHEMA_VERSION
+
+    blocks: dict[tuple[str, str], dict[int, dict[str, np.ndarray]]] = {}
+    for record in records:
+        path = Path(work_dir) / record["run_id"] / "raw.npz"
+        if not path.exists():
+            continue
+        with np.load(path) as raw:
+            for key in raw.files:
+                epoch, layer, kind = key.split("/")
+                blocks.setdefault((record["run_id"], layer), {}).setdefault(int(epoch), {})[kind] = raw[key]
+    if not blocks:
+        return None
+    examples = sorted(blocks)
+    epochs = sorted({e for b in blocks.values() for e in b})
+    n_stimuli = max(a.shape[0] for b in blocks.values() for d in b.values() for a in d.values())
+    width = max(a.shape[1] for b in blocks.values() for d in b.values() for a in d.values())
+    shape = (len(examples), len(epochs), n_stimuli, width)
+    data = {k: np.full(shape, np.nan, dtype=np.float32) for k in ("activations", "input_gradient")}
+    sizes = {k: np.zeros(len(examples), dtype=np.int32) for k in ("activations", "input_gradient")}
+    for i, key in enumerate(examples):
+        for epoch, kinds in blocks[key].items():
+            for kind, array in kinds.items():
+                data[kind][i, epochs.index(epoch), : array.shape[0], : array.shape[1]] = array
+                sizes[kind][i] = array.shape[1]
+    by_run = {r["run_id"]: r for r in records}
+    units = {"units": "a.u."}
+    return xr.Dataset(
+        {"activations": (("example", "checkpoint", "stimulus", "unit"), data["activations"], units),
+         "input_gradient": (("example", "checkpoint", "stimulus", "unit"), data["input_gradient"], units),
+         "n_units": ("example", sizes["activations"], {"units": "count"}),
+         "n_input_units": ("example", sizes["input_gradient"], {"units": "count"})},
+        coords={
+            "example_id": ("example", [f"{run}/{layer}" for run, layer in examples]),
+            "run_id": ("example", [run for run, _ in examples]),
+            "layer_name": ("example", [layer for _, layer in examples]),
+            "learning_rule": ("example", [by_run[run]["learning_rule"] for run, _ in examples]),
+            "epoch": ("checkpoint", np.asarray(epochs)),
+            "stimulus_id": ("stimulus", [f"val{i}" for i in range(n_stimuli)]),
+            "unit_id": ("unit", [f"u{i}" for i in range(width)]),
+            "animal": ("unit", ["network"] * width),
+            "area": ("unit", ["kept layer"] * width),
+        },
+        attrs={"kind": "corpus", "species": "artificial neural network",
+               "modality": "raw per-unit layer outputs and input gradients", "source": "goalstore builders",
+               "license": "MIT", "citation": "Nayebi et al. (2020), NeurIPS", "schema_version": SCHEMA_VERSION,
+               "description": "NaN-padded to the widest kept layer; n_units / n_input_units give true sizes"},
+    )
+
+
+def corpus_names(grid_name: str) -> tuple[str, str, str]:
+    """Store names of a corpus: observables (long), runs, classifier view (wide)."""
+    return f"lr-corpus-{grid_name}", f"lr-corpus-{grid_name}-runs", f"lr-corpus-{grid_name}-view"

@@ -100,6 +100,16 @@ def _grid_name(preset: str) -> str:
         raise AnalysisInputError(str(exc)) from None
 
 
+def _lr_corpus_outputs(preset: str = "tiny", **_: Any) -> list[tuple[str, str]]:
+    from builders.grid import load_grid
+
+    name = _grid_name(preset)
+    outputs = [(f"lr-corpus-{name}{suffix}", "parquet") for suffix in ("", "-runs", "-view")]
+    if load_grid(str(preset)).keep_raw_layers:
+        outputs.append((f"lr-corpus-{name}-units", "zarr"))
+    return outputs
+
+
 def _lr_corpus(home: Any, preset: str = "tiny", device: str = "cpu", workers: int = 1,
                scheduler: str = "") -> dict[str, Product]:
     import hashlib
@@ -107,7 +117,7 @@ def _lr_corpus(home: Any, preset: str = "tiny", device: str = "cpu", workers: in
 
     from builders.grid import load_grid
     from builders.sweep import load_runs, run_sweep
-    from goalstore.lr_corpus import corpus_names, runs_table
+    from goalstore.lr_corpus import classifier_view, corpus_names, runs_table, units_dataset, view_frame
     from goalstore.store import StoreRoot
 
     grid = load_grid(str(preset))
@@ -116,16 +126,22 @@ def _lr_corpus(home: Any, preset: str = "tiny", device: str = "cpu", workers: in
     work_dir = root.scratch / "sweeps" / f"{grid.name}-{key}"
     run_ids = run_sweep(grid.runs(), work_dir, str(device), int(workers) or None, str(scheduler) or None)
     observables, records = load_runs(work_dir, run_ids)
-    obs_name, runs_name = corpus_names(grid.name)
+    obs_name, runs_name, view_name = corpus_names(grid.name)
     return {obs_name: Product(observables, "lr_observables", "parquet"),
-            runs_name: Product(runs_table(records), "lr_runs", "parquet")}
+            runs_name: Product(runs_table(records), "lr_runs", "parquet"),
+            view_name: Product(view_frame(classifier_view(observables)), "lr_view", "parquet"),
+            **({f"lr-corpus-{grid.name}-units": Product(units, "corpus", "zarr")}
+               if (units := units_dataset(work_dir, records)) is not None else {})}
 
 
 def _lr_identify(home: Any, path: str = "", trust_pickle: bool = False) -> dict[str, Product]:
+    from goalstore.lr_corpus import classifier_view, view_frame
     from goalstore.sources.lr_identify import load_lr_identify
 
-    return {"lr-corpus-lr-identify": Product(load_lr_identify(path, bool(trust_pickle)),
-                                              "lr_observables", "parquet")}
+    observables = load_lr_identify(path, bool(trust_pickle))
+    return {"lr-corpus-lr-identify": Product(observables, "lr_observables", "parquet"),
+            "lr-corpus-lr-identify-view": Product(view_frame(classifier_view(observables, None)),
+                                                   "lr_view", "parquet")}
 
 
 def _recipes() -> dict[str, Recipe]:
@@ -144,11 +160,11 @@ def _recipes() -> dict[str, Recipe]:
                params={"cell_types": "all", "n_bootstrap": 30, "seed": 0},
                description="Markov-chain and Kesten-process fits of synaptic weights per cell type"),
         Recipe("lr-corpus", _lr_corpus,
-               outputs=lambda preset="tiny", **_: [(f"lr-corpus-{_grid_name(preset)}", "parquet"),
-                                                   (f"lr-corpus-{_grid_name(preset)}-runs", "parquet")],
+               outputs=_lr_corpus_outputs,
                params={"preset": "tiny", "device": "cpu", "workers": 1, "scheduler": ""},
                description="learning-rule trajectory corpus: train the grid, record observables"),
-        Recipe("lr-identify", _lr_identify, outputs=lambda **_: [("lr-corpus-lr-identify", "parquet")],
+        Recipe("lr-identify", _lr_identify,
+               outputs=lambda **_: [("lr-corpus-lr-identify", "parquet"), ("lr-corpus-lr-identify-view", "parquet")],
                params={"path": "", "trust_pickle": False},
                description="import the published lr-identify dataset.pkl into a corpus store"),
     ]

@@ -53,6 +53,18 @@ def test_statistics_match_a_numpy_reference():
     np.testing.assert_allclose(got["kurtosis"], kurtosis(rows, axis=1))
 
 
+def test_all_three_functions_match_numpy():
+    from builders.observables import function_statistics
+
+    rows = np.random.default_rng(1).standard_normal((2, 57))
+    stats = function_statistics(torch.tensor(rows))
+    for name, transformed in (("raw", rows), ("abs", np.abs(rows)), ("square", rows**2)):
+        np.testing.assert_allclose(stats[name]["median"].numpy(), np.median(transformed, axis=1))
+        np.testing.assert_allclose(stats[name]["q3"].numpy(), np.percentile(transformed, 75, axis=1))
+        np.testing.assert_allclose(stats[name]["var"].numpy(), transformed.var(1))
+        np.testing.assert_allclose(stats[name]["norm"].numpy(), np.linalg.norm(transformed, axis=1))
+
+
 def test_activity_change_matches_its_definition():
     torch.manual_seed(0)
     block = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh())

@@ -31,7 +31,7 @@ def grid_file(tmp_path):
 def test_build_corpus_store_schema_provenance_and_view(home, grid_file, capsys):
     code = main(["build", "lr-corpus", "--preset", str(grid_file), "--device", "cpu", "--json"])
     built = json.loads(capsys.readouterr().out)
-    assert code == 0 and set(built) == {"lr-corpus-mini", "lr-corpus-mini-runs"}
+    assert code == 0 and set(built) == {"lr-corpus-mini", "lr-corpus-mini-runs", "lr-corpus-mini-view"}
     assert built["lr-corpus-mini"]["table_kind"] == "lr_observables"
     assert built["lr-corpus-mini"]["sizes"]["row"] == 4 * 4 * 45 * 3
     table = pq.read_table(home / "tables" / "lr-corpus-mini.parquet")
@@ -50,7 +50,26 @@ def test_build_corpus_store_schema_provenance_and_view(home, grid_file, capsys):
     assert main(["build", "lr-corpus", "--preset", str(grid_file)]) == 0
     assert len(goalstore.history("lr-corpus-mini")) == 1
     assert goalstore.search(family="lr_corpora", species="artificial neural network")["name"].tolist() == [
-        "lr-corpus-mini", "lr-corpus-mini-runs"]
+        "lr-corpus-mini", "lr-corpus-mini-runs", "lr-corpus-mini-view"]
+    pivoted = goalstore.lr_classifier_view("lr-corpus-mini", statistics=FINITE_24)  # from the long table
+    np.testing.assert_array_equal(pivoted.cube, view.cube)
+
+
+def test_raw_unit_matrices_are_kept_as_zarr(home, tmp_path):
+    grid = dict(GRID, name="raw", rules=["fa"], data_seeds=[0], keep_raw_layers=["fc1", "conv2"],
+                keep_raw_epochs=[0, 2])
+    path = tmp_path / "raw.json"
+    path.write_text(json.dumps(grid))
+    built = goalstore.api.build_lr_corpus(str(path))
+    assert "lr-corpus-raw-units" in built and built["lr-corpus-raw-units"]["format"] == "zarr"
+    units = goalstore.open("lr-corpus-raw-units")
+    assert units["activations"].chunks is not None
+    assert units.sizes["example"] == 2 and units["epoch"].values.tolist() == [0, 2]
+    assert units.sizes["stimulus"] == 32
+    fc1 = units.isel(example=list(units["layer_name"].values).index("fc1"))
+    n = int(fc1["n_units"])
+    assert np.isfinite(fc1["activations"].values[:, :, :n]).all()
+    assert np.isnan(fc1["activations"].values[:, :, n:]).all()
 
 
 def test_bad_requests(home, capsys, grid_file):

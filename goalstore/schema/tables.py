@@ -9,6 +9,7 @@ column order and types.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ class TableSpec:
     non_null: tuple[str, ...] = ()
     #: searchable catalog metadata of every store of this kind
     catalog: dict[str, str] = field(default_factory=dict)
+    #: columns beyond the declared ones: (regular expression their names match, their type)
+    extra_columns: tuple[str, pa.DataType] | None = None
 
 
 TABLES: dict[str, TableSpec] = {
@@ -93,6 +96,31 @@ TABLES: dict[str, TableSpec] = {
                      "license": "MIT", "citation": "Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). "
                      "Identifying Learning Rules From Neural Network Observables. NeurIPS 2020."},
         ),
+        TableSpec(
+            "lr_view",
+            pa.schema(
+                [
+                    ("run_id", pa.string()),
+                    ("layer", pa.string()),
+                    ("layer_index", pa.int32()),
+                    ("layer_position", pa.string()),
+                    ("task", pa.string()),
+                    ("architecture", pa.string()),
+                    ("learning_rule", pa.string()),
+                    ("batch_size", pa.int32()),
+                    ("model_seed", pa.int32()),
+                    ("data_seed", pa.int32()),
+                    ("curriculum", pa.string()),
+                ]
+            ),
+            description="classifier view: one row per (run, layer), one float column per statistic "
+                        "and checkpoint, named observable/function/statistic@epoch",
+            non_null=("run_id", "layer", "learning_rule"),
+            extra_columns=(r"^[^@]+@\d+$", pa.float64()),
+            catalog={"species": "artificial neural network", "modality": "observable statistics",
+                     "license": "MIT", "citation": "Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). "
+                     "Identifying Learning Rules From Neural Network Observables. NeurIPS 2020."},
+        ),
     )
 }
 
@@ -117,10 +145,13 @@ def validate_table(table: Any, kind: str) -> pa.Table:
         if declared.name not in present:
             raise SchemaError(f"column {declared.name!r}: missing from table {kind!r}; "
                               f"expected type {declared.type}")
-    extra = present - set(spec.schema.names)
-    if extra:
-        raise SchemaError(f"column {sorted(extra)[0]!r}: not declared for table {kind!r}; "
-                          f"expected only {', '.join(spec.schema.names)}")
+    extra = [c for c in table.column_names if c not in set(spec.schema.names)]
+    pattern = re.compile(spec.extra_columns[0]) if spec.extra_columns else None
+    undeclared = [c for c in extra if pattern is None or not pattern.match(c)]
+    if undeclared:
+        allowed = f" or columns matching {spec.extra_columns[0]}" if spec.extra_columns else ""
+        raise SchemaError(f"column {undeclared[0]!r}: not declared for table {kind!r}; "
+                          f"expected only {', '.join(spec.schema.names)}{allowed}")
     columns = []
     for declared in spec.schema:
         column = table.column(declared.name)
@@ -133,4 +164,11 @@ def validate_table(table: Any, kind: str) -> pa.Table:
             raise SchemaError(f"column {declared.name!r}: has {column.null_count} missing values; "
                               "expected none")
         columns.append(column)
-    return pa.Table.from_arrays(columns, schema=spec.schema)
+    fields = list(spec.schema)
+    for name in extra:
+        try:
+            columns.append(table.column(name).cast(spec.extra_columns[1], safe=True))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise SchemaError(f"column {name!r}: does not convert to {spec.extra_columns[1]} ({exc})") from None
+        fields.append(pa.field(name, spec.extra_columns[1]))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
