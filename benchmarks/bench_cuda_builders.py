@@ -48,7 +48,7 @@ def main(epochs: int = 3, out: str | None = None) -> int:
     pq.write_table(table, out_dir / "observables.parquet")
     record = records[0]
     t0 = time.perf_counter()
-    cpu = train_run(warm, "cpu")
+    train_run(warm, "cpu")
     cpu_total = time.perf_counter() - t0
     layers = len({r for r in table.column("layer").to_pylist()})
     print(f"run {run_id}: status {record['status']}, device {record['device']}, "

@@ -164,7 +164,8 @@ def _recipes() -> dict[str, Recipe]:
                params={"preset": "tiny", "device": "cpu", "workers": 1, "scheduler": ""},
                description="learning-rule trajectory corpus: train the grid, record observables"),
         Recipe("lr-identify", _lr_identify,
-               outputs=lambda **_: [("lr-corpus-lr-identify", "parquet"), ("lr-corpus-lr-identify-view", "parquet")],
+               outputs=lambda **_: [("lr-corpus-lr-identify", "parquet"),
+                                    ("lr-corpus-lr-identify-view", "parquet")],
                params={"path": "", "trust_pickle": False},
                description="import the published lr-identify dataset.pkl into a corpus store"),
     ]
