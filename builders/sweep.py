@@ -29,7 +29,7 @@ def completed(work_dir: Path) -> set[str]:
 
 
 def run_and_save(config: RunConfig, work_dir: str | Path, device: str = "cpu",
-                 threads: int | None = None) -> str:
+                 threads: int | None = None, progress: bool = False) -> str:
     """Train ``config`` and write its results atomically into ``work_dir/<run_id>``."""
     import torch
 
@@ -39,7 +39,7 @@ def run_and_save(config: RunConfig, work_dir: str | Path, device: str = "cpu",
     final = work_dir / config.run_id
     if final.exists():
         return config.run_id
-    result = train_run(config, device)
+    result = train_run(config, device, progress=progress) if progress else train_run(config, device)
     tmp = work_dir / f".{config.run_id}.{uuid.uuid4().hex}"
     tmp.mkdir(parents=True)
     try:
@@ -96,8 +96,8 @@ def run_sweep(configs: list[RunConfig], work_dir: str | Path, device: str = "cpu
             if cluster is not None:
                 cluster.close()
     else:
-        for config in pending:
-            run_and_save(config, work_dir, device)
+        for config in pending:  # one after another: an inner bar shows the epochs of each run
+            run_and_save(config, work_dir, device, progress=progress)
             bar.update(1)
     bar.close()
     return [c.run_id for c in configs]
