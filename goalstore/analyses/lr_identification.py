@@ -1,0 +1,439 @@
+"""Learning-rule identification from observable trajectories (thesis §6.3; notes §5).
+
+Examples are (run, layer); features are statistic trajectories over checkpoints
+plus the early/middle/deep one-hot; the label is the learning rule.  Classifiers
+(random forest, linear SVM with optional PCA, a 1-D CNN over checkpoints) are
+selected by 5-fold stratified cross-validation inside each of ten
+category-balanced 75/25 train/test splits.  Cross-validation only ever sees the
+training part of a split, and a held-out group never appears in training or
+cross-validation.
+
+Work is a list of independent tasks — (split, grid point, fold) scores, then one
+refit per split — run through an ``executor`` (a ``dask.distributed.Client``, or
+``None`` for in-process), so splits, folds and grid points spread over workers.
+Everything here takes arrays in and returns labelled results; there is no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import confusion_matrix
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from goalstore.analyses.conv1d_classifier import Conv1DTrajectoryClassifier
+
+OBSERVABLE_SETS = ("weights", "activations", "activity_change", "all")
+CLASSIFIERS = ("rf", "svm", "conv1d")
+POSITIONS = ("early", "middle", "deep")
+
+
+def classifier_grid(name: str, fast: bool, n_checkpoints: int, seed: int = 0) -> tuple[Any, list[dict]]:
+    """The estimator and its grid (notes §5; ``fast`` = reduced grids for quick looks)."""
+    if name == "rf":
+        trees = (20, 100) if fast else (20, 50, 100, 500, 1000)
+        features = ("sqrt",) if fast else ("sqrt", "log2", None)
+        return (RandomForestClassifier(random_state=seed, n_jobs=1),
+                [{"n_estimators": t, "max_features": f} for t, f in product(trees, features)])
+    if name == "svm":
+        cs = (1.0, 50.0) if fast else (1.0, 5e1, 5e2, 5e3, 5e4, 5e5, 5e6)
+        pcas = ("passthrough",) if fast else ("passthrough", PCA(n_components=0.95, random_state=seed))
+        pipe = Pipeline([("scale", StandardScaler()), ("pca", "passthrough"),
+                         ("svm", LinearSVC(dual="auto", max_iter=5000, random_state=seed))])
+        return pipe, [{"svm__C": c, "pca": p} for c, p in product(cs, pcas)]
+    if name == "conv1d":
+        grid = [{"channels": c} for c in ((16,) if fast else (16, 32))]
+        return Conv1DTrajectoryClassifier(n_checkpoints=n_checkpoints, epochs=30 if fast else 60,
+                                          random_state=seed), grid
+    raise ValueError(f"unknown classifier {name!r}; expected one of {', '.join(CLASSIFIERS)}")
+
+
+def statistic_indices(statistics: list[tuple[str, str, str]], observable_set: str) -> np.ndarray:
+    if observable_set not in OBSERVABLE_SETS:
+        raise ValueError(f"unknown observable set {observable_set!r}; expected one of "
+                         f"{', '.join(OBSERVABLE_SETS)}")
+    return np.array([i for i, s in enumerate(statistics) if observable_set == "all" or s[0] == observable_set])
+
+
+def position_one_hot(positions: np.ndarray) -> np.ndarray:
+    return (np.asarray(positions)[:, None] == np.array(POSITIONS)[None]).astype(float)
+
+
+def features(cube: np.ndarray, statistics: list[tuple[str, str, str]], positions: np.ndarray,
+             observable_set: str = "all", averaged: bool = False) -> np.ndarray:
+    """Flattened statistic × checkpoint trajectories (or their averages) plus the position one-hot."""
+    selected = cube[:, statistic_indices(statistics, observable_set), :]
+    flat = selected.mean(axis=2) if averaged else selected.reshape(len(selected), -1)
+    return np.hstack([flat, position_one_hot(positions)])
+
+
+def balanced_splits(labels: np.ndarray, n_splits: int = 10, test_size: float = 0.25,
+                    seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Category-balanced (stratified) train/test splits."""
+    splitter = StratifiedShuffleSplit(n_splits=n_splits, test_size=test_size, random_state=seed)
+    return list(splitter.split(np.zeros(len(labels)), labels))
+
+
+# ----------------------------------------------------------------- tasks
+def _cv_score(x, y, train, valid, estimator, params) -> float:
+    model = clone(estimator).set_params(**params)
+    model.fit(x[train], y[train])
+    return float((model.predict(x[valid]) == y[valid]).mean())
+
+
+def grouped_permutation_importance(model: Any, x: np.ndarray, y: np.ndarray, column_groups: list[np.ndarray],
+                                   n_repeats: int = 3, seed: int = 0) -> np.ndarray:
+    """Accuracy drop when the columns of one group (a statistic's whole trajectory) are permuted
+    together across examples, averaged over ``n_repeats`` permutations (seeded)."""
+    rng = np.random.default_rng(seed)
+    baseline = float((model.predict(x) == y).mean())
+    drops = np.zeros(len(column_groups))
+    for g, columns in enumerate(column_groups):
+        for _ in range(n_repeats):
+            shuffled = x.copy()
+            shuffled[:, columns] = x[rng.permutation(len(x))][:, columns]
+            drops[g] += baseline - float((model.predict(shuffled) == y).mean())
+    return drops / n_repeats
+
+
+def _refit(x, y, train, test, estimator, params, x_test=None, importance_groups=None,
+           seed: int = 0) -> dict[str, Any]:
+    model = clone(estimator).set_params(**params)
+    model.fit(x[train], y[train])
+    test_x = x[test] if x_test is None else x_test[test]
+    predicted = model.predict(test_x)
+    out = {"predicted": predicted, "accuracy": float((predicted == y[test]).mean())}
+    if importance_groups is not None:
+        if hasattr(model, "feature_importances_"):
+            out["gini"] = np.array([model.feature_importances_[c].sum() for c in importance_groups])
+        out["permutation"] = grouped_permutation_importance(model, test_x, y[test], importance_groups,
+                                                            seed=seed)
+    return out
+
+
+class _Local:
+    """In-process executor with the part of the dask.distributed Client API used here."""
+
+    def scatter(self, data, broadcast=True):
+        return data
+
+    def map(self, fn, *iterables, **kwargs):
+        return [fn(*args, **kwargs) for args in zip(*iterables, strict=True)]
+
+    def gather(self, futures):
+        return futures
+
+
+def _run(executor, fn, tasks: list[tuple], shared: dict[str, Any]) -> list[Any]:
+    executor = executor or _Local()
+    shared = {k: executor.scatter(v, broadcast=True) if isinstance(v, np.ndarray) else v
+              for k, v in shared.items()}
+    columns = list(zip(*tasks, strict=True)) if tasks else []
+    futures = executor.map(fn, *columns, **shared, pure=False) if not isinstance(executor, _Local) \
+        else executor.map(fn, *columns, **shared)
+    return executor.gather(futures)
+
+
+def _cv_task(split_train, fold_train, fold_valid, params, x, y, estimator):
+    return _cv_score(x, y, split_train[fold_train], split_train[fold_valid], estimator, params)
+
+
+def _refit_task(train, test, params, x, y, estimator, x_test=None, importance_groups=None, seed=0):
+    return _refit(x, y, train, test, estimator, params, x_test, importance_groups, seed)
+
+
+@dataclass
+class Evaluation:
+    accuracies: np.ndarray  #: one per split
+    y_true: list[np.ndarray]
+    y_pred: list[np.ndarray]
+    best_params: list[dict]
+    gini: np.ndarray | None = None
+    permutation: np.ndarray | None = None
+
+
+def evaluate(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], estimator: Any,
+             grid: list[dict], cv: int = 5, seed: int = 0, executor: Any = None,
+             x_test: np.ndarray | None = None,
+             importance_groups: list[np.ndarray] | None = None) -> Evaluation:
+    """Grid search by ``cv``-fold stratified CV inside each split's training part, then test.
+
+    ``x_test`` (same rows as ``x``) gives different features for the test examples
+    (e.g. another third of the trajectory).  Returns per-split accuracies,
+    predictions and chosen parameters (and importances if asked).
+    """
+    cv_tasks, keys = [], []
+    for s, (train, _) in enumerate(splits):
+        smallest_class = np.bincount(np.unique(y[train], return_inverse=True)[1]).min()
+        folds = StratifiedKFold(n_splits=min(cv, smallest_class), shuffle=True, random_state=seed + s)
+        for g, params in enumerate(grid):
+            for f, (fold_train, fold_valid) in enumerate(folds.split(train, y[train])):
+                cv_tasks.append((train, fold_train, fold_valid, params))
+                keys.append((s, g, f))
+    scores = _run(executor, _cv_task, cv_tasks, {"x": x, "y": y, "estimator": estimator})
+    table = np.full((len(splits), len(grid), cv), np.nan)
+    for (s, g, f), score in zip(keys, scores, strict=True):
+        table[s, g, f] = score
+    best = np.nanmean(table, axis=2).argmax(axis=1)
+    refit_tasks = [(train, test, grid[b]) for (train, test), b in zip(splits, best, strict=True)]
+    refits = _run(executor, _refit_task, refit_tasks, {"x": x, "y": y, "estimator": estimator,
+                                                       "x_test": x_test,
+                                                       "importance_groups": importance_groups,
+                                                       "seed": seed})
+    evaluation = Evaluation(np.array([r["accuracy"] for r in refits]), [y[t] for _, t in splits],
+                            [r["predicted"] for r in refits], [grid[b] for b in best])
+    if importance_groups is not None:
+        if all("gini" in r for r in refits):
+            evaluation.gini = np.mean([r["gini"] for r in refits], axis=0)
+        evaluation.permutation = np.mean([r["permutation"] for r in refits], axis=0)
+    return evaluation
+
+
+def confusion(evaluation: Evaluation, labels: list[str]) -> np.ndarray:
+    """Confusion counts summed over splits (rows: true rule, columns: predicted)."""
+    return sum(confusion_matrix(t, p, labels=labels) for t, p in
+               zip(evaluation.y_true, evaluation.y_pred, strict=True))
+
+
+def pairwise_accuracy(matrix: np.ndarray) -> np.ndarray:
+    """How well each pair of rules is told apart: (C_ii + C_jj) / (C_ii + C_ij + C_ji + C_jj)."""
+    diag = np.diag(matrix).astype(float)
+    total = diag[:, None] + diag[None, :] + matrix + matrix.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (diag[:, None] + diag[None, :]) / total
+    np.fill_diagonal(out, np.nan)
+    return out
+
+
+def holdout_splits(groups: np.ndarray) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]]]:
+    """One split per group value: train on every other group, test on this one."""
+    values = sorted(set(np.asarray(groups).tolist()))
+    index = np.arange(len(groups))
+    return values, [(index[groups != v], index[groups == v]) for v in values]
+
+
+def subsample_trajectories(cube: np.ndarray, period: int, n_samples: int, seed: int) -> np.ndarray:
+    """Per example, ``n_samples`` checkpoints ``period`` apart from a random start (seeded)."""
+    n_examples, _, n_checkpoints = cube.shape
+    span = period * (n_samples - 1)
+    if span >= n_checkpoints:
+        raise ValueError(f"{n_samples} samples {period} checkpoints apart need more than "
+                         f"{n_checkpoints} checkpoints")
+    starts = np.random.default_rng(seed).integers(0, n_checkpoints - span, n_examples)
+    index = starts[:, None] + period * np.arange(n_samples)[None]
+    return np.take_along_axis(cube, index[:, None, :], axis=2)
+
+
+def thirds(cube: np.ndarray) -> list[np.ndarray]:
+    """The early, middle and late thirds of the checkpoint axis (equal lengths)."""
+    size = cube.shape[2] // 3
+    return [cube[:, :, i * size:(i + 1) * size] for i in range(3)]
+
+
+# ------------------------------------------------------- the whole analysis
+@dataclass(frozen=True)
+class IdentificationConfig:
+    """What :func:`identify_learning_rules` runs (defaults follow the paper; ``fast`` reduces grids)."""
+
+    classifiers: tuple[str, ...] = ("rf", "svm")
+    observable_sets: tuple[str, ...] = OBSERVABLE_SETS
+    n_splits: int = 10
+    cv: int = 5
+    fast: bool = False
+    holdouts: tuple[str, ...] = ()  #: any of architecture, curriculum, task
+    periods_epochs: tuple[int, ...] = ()  #: trajectory subsampling periods (epochs), e.g. (5, 15, 25)
+    n_samples: tuple[int, ...] = (3,)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in self.classifiers:
+            if name not in CLASSIFIERS:
+                raise ValueError(f"unknown classifier {name!r}; expected one of {', '.join(CLASSIFIERS)}")
+        for name in self.observable_sets:
+            if name not in OBSERVABLE_SETS:
+                raise ValueError(f"unknown observable set {name!r}; expected one of "
+                                 f"{', '.join(OBSERVABLE_SETS)}")
+        for name in self.holdouts:
+            if name not in ("architecture", "curriculum", "task"):
+                raise ValueError(f"unknown holdout {name!r}; expected architecture, curriculum or task")
+        if self.n_splits < 2 or self.cv < 2:
+            raise ValueError("n_splits and cv must be at least 2")
+
+
+def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, str]], epochs: list[int],
+                            groups: Any, config: IdentificationConfig | None = None,
+                            executor: Any = None) -> Any:
+    """Classify learning rules from a classifier view; returns a labelled result ``xarray.Dataset``.
+
+    ``cube`` is example × statistic × checkpoint, ``groups`` a DataFrame with
+    ``learning_rule``, ``layer_position``, ``architecture``, ``task`` and ``curriculum``
+    per example.
+    """
+    import json
+    from dataclasses import asdict
+
+    import xarray as xr
+
+    from goalstore._version import __version__
+    from goalstore.schema import SCHEMA_VERSION
+
+    config = config or IdentificationConfig()
+    y = groups["learning_rule"].to_numpy().astype(str)
+    rules = sorted(set(y.tolist()))
+    if len(rules) < 2:
+        raise ValueError(f"need at least two learning rules to classify; got {rules}")
+    positions = groups["layer_position"].to_numpy()
+    splits = balanced_splits(y, config.n_splits, 0.25, config.seed)
+    n_ckpt = cube.shape[2]
+    keys = ["/".join(s) for s in statistics]
+    acc = np.full((len(config.classifiers), len(config.observable_sets), config.n_splits), np.nan)
+    acc_avg = np.full_like(acc, np.nan)
+    conf = np.zeros((len(config.classifiers), len(config.observable_sets), len(rules), len(rules)))
+    gini = np.full(len(keys), np.nan)
+    perm = np.full((len(config.classifiers), len(keys)), np.nan)
+    for c, name in enumerate(config.classifiers):
+        for o, subset in enumerate(config.observable_sets):
+            estimator, grid = classifier_grid(name, config.fast, n_ckpt, config.seed)
+            x = features(cube, statistics, positions, subset)
+            wants_importance = subset == "all"
+            index = statistic_indices(statistics, "all")
+            column_groups = [np.arange(i * n_ckpt, (i + 1) * n_ckpt) for i in range(len(index))]
+            ev = evaluate(x, y, splits, estimator, grid, config.cv, config.seed, executor,
+                          importance_groups=column_groups if wants_importance else None)
+            acc[c, o] = ev.accuracies
+            conf[c, o] = confusion(ev, rules)
+            if wants_importance:  # per statistic: its whole trajectory (all checkpoints) at once
+                perm[c, index] = ev.permutation
+                if ev.gini is not None and name == "rf":
+                    gini[index] = ev.gini
+            if name != "conv1d":  # control: trajectory-averaged features (no time axis to convolve)
+                x_avg = features(cube, statistics, positions, subset, averaged=True)
+                acc_avg[c, o] = evaluate(x_avg, y, splits, estimator, grid, config.cv, config.seed,
+                                         executor).accuracies
+    pair = np.stack([np.stack([pairwise_accuracy(conf[c, o]) for o in range(conf.shape[1])])
+                     for c in range(conf.shape[0])])
+    data = {
+        "accuracy": (("classifier", "observable_set", "split"), acc, {"units": "1"}),
+        "accuracy_trajectory_averaged": (("classifier", "observable_set", "split"), acc_avg,
+                                         {"units": "1", "description": "control: features averaged "
+                                                                       "over checkpoints"}),
+        "confusion": (("classifier", "observable_set", "rule", "predicted_rule"), conf, {"units": "count"}),
+        "pairwise_accuracy": (("classifier", "observable_set", "rule", "other_rule"), pair, {"units": "1"}),
+        "gini_importance": (("statistic",), gini, {"units": "1", "description": "random forest, all "
+                                                   "observables, summed over checkpoints"}),
+        "permutation_importance": (("classifier", "statistic"), perm, {"units": "1"}),
+    }
+    coords: dict[str, Any] = {
+        "classifier_name": ("classifier", list(config.classifiers)),
+        "observable_set_name": ("observable_set", list(config.observable_sets)),
+        "split_index": ("split", np.arange(config.n_splits)),
+        "rule_name": ("rule", rules), "predicted_rule_name": ("predicted_rule", rules),
+        "other_rule_name": ("other_rule", rules), "statistic_key": ("statistic", keys),
+    }
+    if config.holdouts:
+        holdout_acc, holdout_keys, holdout_kinds, holdout_values = [], [], [], []
+        for kind in config.holdouts:
+            values, hsplits = holdout_splits(groups[kind].to_numpy().astype(str))
+            if len(values) < 2:
+                continue
+            for c, name in enumerate(config.classifiers):
+                estimator, grid = classifier_grid(name, config.fast, n_ckpt, config.seed)
+                x = features(cube, statistics, positions, "all")
+                ev = evaluate(x, y, hsplits, estimator, grid, config.cv, config.seed, executor)
+                if c == 0:
+                    holdout_keys += [f"{kind}={v}" for v in values]
+                    holdout_kinds += [kind] * len(values)
+                    holdout_values += values
+                    holdout_acc.append(np.full((len(config.classifiers), len(values)), np.nan))
+                holdout_acc[-1][c] = ev.accuracies
+        if holdout_keys:
+            data["holdout_accuracy"] = (("classifier", "holdout"), np.concatenate(holdout_acc, axis=1),
+                                        {"units": "1", "description": "trained on every other group"})
+            coords.update(holdout_key=("holdout", holdout_keys), holdout_kind=("holdout", holdout_kinds),
+                          holdout_value=("holdout", holdout_values))
+    if config.periods_epochs:
+        spacing = int(np.median(np.diff(epochs))) if len(epochs) > 1 else 1
+        estimator, grid = classifier_grid("rf", config.fast, n_ckpt, config.seed)
+        sub = np.full((len(config.periods_epochs), len(config.n_samples), config.n_splits), np.nan)
+        for p, period in enumerate(config.periods_epochs):
+            for k, n in enumerate(config.n_samples):
+                step = max(1, round(period / spacing))
+                if step * (n - 1) >= n_ckpt:
+                    continue
+                sampled = subsample_trajectories(cube, step, n, config.seed + 31 * p + k)
+                x = features(sampled, statistics, positions, "all")
+                sub[p, k] = evaluate(x, y, splits, estimator, grid, config.cv, config.seed, executor).accuracies
+        data["subsample_accuracy"] = (("period", "sample_count", "split"), sub,
+                                      {"units": "1", "description": "random forest on n samples "
+                                                                    "period epochs apart, random start"})
+        coords.update(period_epochs=("period", list(config.periods_epochs)),
+                      n_samples=("sample_count", list(config.n_samples)))
+        parts = thirds(cube)
+        third_acc = np.full((3, 3, config.n_splits), np.nan)
+        for a in range(3):
+            x_train = features(parts[a], statistics, positions, "all")
+            for b in range(3):
+                x_test = features(parts[b], statistics, positions, "all")
+                third_acc[a, b] = evaluate(x_train, y, splits, estimator, grid, config.cv, config.seed,
+                                           executor, x_test=x_test).accuracies
+        data["third_accuracy"] = (("train_third", "test_third", "split"), third_acc, {"units": "1"})
+        names = ["early", "middle", "late"]
+        coords.update(train_third_name=("train_third", names), test_third_name=("test_third", names))
+    return xr.Dataset(data, coords=coords, attrs={
+        "kind": "result", "analysis": "lr_identification", "species": "artificial neural network",
+        "modality": "observable statistics", "source": "goalstore.analyses.lr_identification",
+        "license": "MIT", "citation": "Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). Identifying "
+                                      "Learning Rules From Neural Network Observables. NeurIPS 2020.",
+        "schema_version": SCHEMA_VERSION, "config": json.dumps(asdict(config), sort_keys=True),
+        "goalstore_version": __version__, "n_examples": int(cube.shape[0]),
+        "n_features": int(features(cube, statistics, positions, "all").shape[1]),
+        "epochs": json.dumps(list(map(int, epochs)))})
+
+
+def summary(result: Any) -> dict[str, Any]:
+    """JSON-ready headline numbers: per classifier and observable set, mean and s.e.m. accuracy,
+    confusion with its label order, and the sections for holdouts and subsampling when run."""
+    out: dict[str, Any] = {"n_examples": int(result.attrs["n_examples"]),
+                           "n_features": int(result.attrs["n_features"]), "classifiers": {}}
+    rules = [str(r) for r in result["rule_name"].values]
+    for c in result["classifier_name"].values:
+        entry = {}
+        for o in result["observable_set_name"].values:
+            sel = dict(classifier=list(result["classifier_name"].values).index(c),
+                       observable_set=list(result["observable_set_name"].values).index(o))
+            acc = result["accuracy"].isel(**sel).values
+            n_features = int(result.attrs["n_features"]) if o == "all" else None
+            entry[str(o)] = {
+                "accuracy_mean": float(np.nanmean(acc)),
+                "accuracy_sem": float(np.nanstd(acc, ddof=1) / np.sqrt(np.isfinite(acc).sum())),
+                "confusion": {"labels": rules,
+                              "matrix": result["confusion"].isel(**sel).values.astype(int).tolist()},
+                "n_examples": int(result.attrs["n_examples"]),
+                "n_features": n_features,
+                "accuracy_trajectory_averaged": float(np.nanmean(
+                    result["accuracy_trajectory_averaged"].isel(**sel).values)),
+            }
+        out["classifiers"][str(c)] = entry
+    if "holdout_accuracy" in result:
+        out["holdouts"] = {str(c): {str(k): float(v) for k, v in zip(result["holdout_key"].values,
+                                                                   result["holdout_accuracy"].values[i],
+                                                                   strict=True)}
+                           for i, c in enumerate(result["classifier_name"].values)}
+    if "subsample_accuracy" in result:
+        out["subsampling"] = {
+            f"period={int(p)},samples={int(n)}": float(np.nanmean(result["subsample_accuracy"].values[i, j]))
+            for i, p in enumerate(result["period_epochs"].values)
+            for j, n in enumerate(result["n_samples"].values)}
+        out["thirds"] = {f"train={a},test={b}": float(np.nanmean(result["third_accuracy"].values[i, j]))
+                         for i, a in enumerate(result["train_third_name"].values)
+                         for j, b in enumerate(result["test_third_name"].values)}
+    return out

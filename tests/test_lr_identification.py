@@ -1,0 +1,147 @@
+"""Learning-rule identification: planted differences are found, label noise stays at chance,
+held-out groups never leak, subsampling is reproducible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from goalstore.analyses.lr_identification import (
+    IdentificationConfig,
+    balanced_splits,
+    classifier_grid,
+    evaluate,
+    features,
+    holdout_splits,
+    identify_learning_rules,
+    pairwise_accuracy,
+    subsample_trajectories,
+    summary,
+)
+from goalstore.lr_corpus import FINITE_24
+from goalstore.schema import validate
+
+RULES = ["sgdm", "adam", "fa", "ia"]
+SMALL = dict(n_splits=3, cv=2, fast=True)
+
+
+def _corpus(n_per: int = 24, planted: float = 3.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(RULES, n_per)
+    cube = rng.standard_normal((len(y), 24, 21))
+    for i, rule in enumerate(RULES):  # rule i shifts weight statistic i (a weights feature)
+        cube[y == rule, i, :] += planted
+    groups = pd.DataFrame({
+        "learning_rule": y, "layer_position": rng.choice(["early", "middle", "deep"], len(y)),
+        "architecture": np.tile(["a", "b", "c"], len(y) // 3), "task": "t",
+        "curriculum": np.tile(["b128-d0", "b256-d1"], len(y) // 2)})
+    return cube, groups
+
+
+def test_planted_differences_are_separated():
+    cube, groups = _corpus()
+    result = identify_learning_rules(cube, list(FINITE_24), list(range(0, 101, 5)), groups,
+                                     IdentificationConfig(classifiers=("rf", "svm"),
+                                                          observable_sets=("weights", "all"), **SMALL))
+    validate(result, "result")
+    assert float(result["accuracy"].sel(observable_set=0).min()) > 0.95  # weights carry the signal
+    out = summary(result)
+    assert out["classifiers"]["rf"]["all"]["accuracy_mean"] > 0.95
+    assert out["classifiers"]["rf"]["all"]["confusion"]["labels"] == sorted(RULES)
+    top = np.argsort(-np.nan_to_num(result["gini_importance"].values))[:4]
+    assert set(top) == {0, 1, 2, 3}  # the planted statistics are the important ones
+
+
+def test_independent_labels_stay_at_chance():
+    cube, groups = _corpus(n_per=30, planted=0.0, seed=1)
+    groups["learning_rule"] = np.random.default_rng(2).permutation(groups["learning_rule"].to_numpy())
+    result = identify_learning_rules(cube, list(FINITE_24), list(range(21)), groups,
+                                     IdentificationConfig(classifiers=("rf",), observable_sets=("all",),
+                                                          n_splits=5, cv=2, fast=True))
+    # chance is 0.25; with 30 test examples per split the s.e. of one split is ~0.08
+    assert abs(float(result["accuracy"].mean()) - 0.25) < 0.12
+
+
+def test_holdout_groups_never_leak():
+    groups = np.array(["a", "b", "a", "c", "b", "c", "a"])
+    values, splits = holdout_splits(groups)
+    assert values == ["a", "b", "c"]
+    for value, (train, test) in zip(values, splits, strict=True):
+        assert set(groups[test]) == {value} and value not in set(groups[train])
+    cube, frame = _corpus()
+    x = features(cube, list(FINITE_24), frame["layer_position"].to_numpy())
+    y = frame["learning_rule"].to_numpy()
+    seen = []
+
+    class Spy:  # records every training set the evaluation fits on
+        def get_params(self, deep=True):
+            return {}
+
+        def set_params(self, **params):
+            return self
+
+        def fit(self, x_fit, y_fit):
+            seen.append(x_fit.copy())
+            return self
+
+        def predict(self, x_pred):
+            return np.full(len(x_pred), "fa")
+
+    arch = frame["architecture"].to_numpy()
+    values, splits = holdout_splits(arch)
+    from sklearn.base import BaseEstimator
+
+    class SpyEstimator(BaseEstimator, Spy):
+        pass
+
+    evaluate(x, y, splits, SpyEstimator(), [{}], cv=2)
+    held_rows = {v: {x[i].tobytes() for i in np.flatnonzero(arch == v)} for v in values}
+    for fitted in seen:
+        rows = {r.tobytes() for r in fitted}
+        assert sum(bool(rows & held) for held in held_rows.values()) <= len(values) - 1
+    # every fit excludes at least one whole group: the one held out in its split
+    assert all(any(not ({r.tobytes() for r in f} & held) for held in held_rows.values()) for f in seen)
+
+
+def test_balanced_splits_are_stratified_and_seeded():
+    y = np.repeat(RULES, 20)
+    splits = balanced_splits(y, 4, 0.25, seed=3)
+    for train, test in splits:
+        assert set(np.unique(y[test], return_counts=True)[1]) == {5}
+        assert not set(train) & set(test)
+    again = balanced_splits(y, 4, 0.25, seed=3)
+    assert all((a[1] == b[1]).all() for a, b in zip(splits, again, strict=True))
+
+
+def test_subsampling_is_reproducible_and_respects_the_period():
+    cube = np.arange(2 * 3 * 21, dtype=float).reshape(2, 3, 21)
+    a = subsample_trajectories(cube, period=3, n_samples=4, seed=7)
+    b = subsample_trajectories(cube, period=3, n_samples=4, seed=7)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (2, 3, 4) and (np.diff(a, axis=2) == 3).all()
+    with pytest.raises(ValueError, match="need more than 21"):
+        subsample_trajectories(cube, period=10, n_samples=4, seed=0)
+
+
+def test_pairwise_accuracy_and_bad_names():
+    matrix = np.array([[8, 2], [1, 9]])
+    pair = pairwise_accuracy(matrix)
+    assert pair[0, 1] == pytest.approx(17 / 20) and np.isnan(pair[0, 0])
+    with pytest.raises(ValueError, match="expected one of rf, svm, conv1d"):
+        classifier_grid("knn", True, 21)
+    with pytest.raises(ValueError, match="unknown holdout"):
+        IdentificationConfig(holdouts=("species",))
+
+
+def test_conv1d_classifier_learns_a_planted_trajectory_shape():
+    from goalstore.analyses.conv1d_classifier import Conv1DTrajectoryClassifier
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 40)
+    t = np.linspace(0, 1, 21)
+    series = rng.standard_normal((80, 2, 21)) * 0.3
+    series[y == 1, 0] += t  # class 1: statistic 0 rises over training
+    x = series.reshape(80, -1)
+    model = Conv1DTrajectoryClassifier(n_checkpoints=21, epochs=40, random_state=0).fit(x[::2], y[::2])
+    assert (model.predict(x[1::2]) == y[1::2]).mean() > 0.9
