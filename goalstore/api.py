@@ -270,3 +270,38 @@ def lr_classifier_view(name: str, home: str | Path | None = None, statistics: An
     if statistics == "finite" and stored is not None and name != "lr-corpus-lr-identify":
         return load_view(root.path / stored["path"])  # the stored view: a fast wide read
     return classifier_view(root.path / meta["path"], FINITE_24 if statistics == "finite" else statistics)
+
+
+def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
+                        observables: str = "all,weights,activations,activity_change", holdouts: str = "",
+                        periods: str = "", n_samples: str = "3", fast: bool = False, seed: int = 0,
+                        workers: int = 1, scheduler: str = "", out: str | Path | None = None,
+                        home: str | Path | None = None) -> dict[str, Any]:
+    """Classify learning rules on corpus ``corpus`` into result store ``lr-identification-<corpus>``
+    (through ``datalad run``); returns the summary, and writes PNG figures into ``out``."""
+    from goalstore.analyses.lr_identification import IdentificationConfig, summary
+    from goalstore.errors import AnalysisInputError
+
+    def items(text: str) -> tuple[str, ...]:
+        return tuple(t for t in str(text).split(",") if t)
+
+    try:  # refuse bad names before anything runs
+        IdentificationConfig(classifiers=items(classifiers), observable_sets=items(observables),
+                             holdouts=items(holdouts), periods_epochs=tuple(int(p) for p in items(periods)),
+                             n_samples=tuple(int(n) for n in items(n_samples)))
+    except ValueError as exc:
+        raise AnalysisInputError(str(exc)) from None
+    meta = _root(home).metadata(corpus)
+    if meta.get("table_kind") != "lr_observables":
+        raise AnalysisInputError(f"store {corpus!r} is not a learning-rule corpus (lr_observables)")
+    built = build("lr-identification", home=home, corpus=corpus, classifiers=classifiers,
+                  observables=observables, holdouts=holdouts, periods=periods, n_samples=n_samples,
+                  fast=bool(fast), seed=int(seed), workers=int(workers), scheduler=scheduler or "")
+    name, store = next(iter(built.items()))
+    result = open(name, home=home).load()
+    report = {"store": name, "version": store["version"], **summary(result), "figures": []}
+    if out is not None:
+        from goalstore.figures.lr_identification import write_figures
+
+        report["figures"] = [str(p) for p in write_figures(result, Path(out))]
+    return report

@@ -234,6 +234,34 @@ def cmd_analyze_synapses(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze_lr_identify(args: argparse.Namespace) -> int:
+    from goalstore.api import analyze_lr_identify
+
+    classifiers = "rf,svm,conv1d" if args.classifier == "all" else args.classifier
+    report = analyze_lr_identify(args.corpus, classifiers, args.observables, ",".join(args.holdout),
+                                 args.subsample or "", args.samples, args.fast, args.seed, args.workers,
+                                 args.scheduler or "", args.out, home=args.home)
+    if args.json:
+        _print_json(report)
+        return 0
+    rows = [{"classifier": c, "observables": o,
+             "accuracy": f"{v['accuracy_mean']:.3f} ± {v['accuracy_sem']:.3f}",
+             "trajectory-averaged": "" if v["accuracy_trajectory_averaged"] is None
+             else f"{v['accuracy_trajectory_averaged']:.3f}"}
+            for c, per in report["classifiers"].items() for o, v in per.items()]
+    first = next(iter(next(iter(report["classifiers"].values())).values()))
+    print(f"Learning-rule identification on {args.corpus}: {report['n_examples']} examples, "
+          f"{report['n_features']} features, chance = 1/{len(first['confusion']['labels'])}")
+    print(_table(rows, ["classifier", "observables", "accuracy", "trajectory-averaged"]))
+    for section in ("holdouts", "subsampling", "thirds"):
+        if section in report:
+            print(f"\n{section}: " + json.dumps(report[section], indent=1))
+    print(f"result store {report['store']}: version {report['version']}")
+    if report["figures"]:
+        print(f"{len(report['figures'])} figures in {Path(report['figures'][0]).parent}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from goalstore import schema
 
@@ -330,6 +358,24 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--out", default="goalstore-out/synapses", help="directory for the PNG figures")
     a.set_defaults(func=cmd_analyze_synapses)
+    a = analyses.add_parser("lr-identify", parents=[common],
+                            help="classify learning rules from a corpus' observable trajectories")
+    a.add_argument("corpus", help="an lr_observables corpus store, e.g. lr-corpus-tiny")
+    a.add_argument("--classifier", default="rf,svm",
+                   help="rf, svm, conv1d, a comma-separated list, or all (default rf,svm)")
+    a.add_argument("--observables", default="all,weights,activations,activity_change",
+                   help="observable sets (comma-separated)")
+    a.add_argument("--holdout", action="append", default=[], choices=["architecture", "curriculum", "task"],
+                   help="hold out one group at a time (repeatable)")
+    a.add_argument("--subsample", help="trajectory sampling periods in epochs, e.g. 5,15,25")
+    a.add_argument("--samples", default="3", help="samples per trajectory for --subsample (comma-separated)")
+    a.add_argument("--fast", action="store_true", help="reduced grids for quick looks")
+    a.add_argument("--seed", type=int, default=0)
+    group = a.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=int, default=2, help="local dask.distributed workers (default 2)")
+    group.add_argument("--scheduler", help="address of an existing dask.distributed scheduler")
+    a.add_argument("--out", default="goalstore-out/lr-identify", help="directory for the PNG figures")
+    a.set_defaults(func=cmd_analyze_lr_identify)
 
     p = sub.add_parser("schema", parents=[common], help="print the canonical schema")
     p.set_defaults(func=cmd_schema)

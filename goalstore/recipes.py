@@ -144,6 +144,42 @@ def _lr_identify(home: Any, path: str = "", trust_pickle: bool = False) -> dict[
                                                    "lr_view", "parquet")}
 
 
+def _lr_identification(home: Any, corpus: str = "lr-corpus-tiny", classifiers: str = "rf,svm",
+                       observables: str = "all,weights,activations,activity_change", holdouts: str = "",
+                       periods: str = "", n_samples: str = "3", fast: bool = False, seed: int = 0,
+                       workers: int = 1, scheduler: str = "") -> dict[str, Product]:
+    import goalstore
+    from goalstore.analyses.lr_identification import IdentificationConfig, identify_learning_rules
+
+    def items(text: Any) -> tuple[str, ...]:
+        return tuple(t for t in str(text).split(",") if t)
+
+    config = IdentificationConfig(classifiers=items(classifiers), observable_sets=items(observables),
+                                  holdouts=items(holdouts),
+                                  periods_epochs=tuple(int(p) for p in items(periods)),
+                                  n_samples=tuple(int(n) for n in items(n_samples)), fast=bool(fast),
+                                  seed=int(seed))
+    view = goalstore.lr_classifier_view(str(corpus), home=home)
+    executor, cluster = None, None
+    if scheduler or int(workers) > 1:
+        from dask.distributed import Client, LocalCluster
+
+        if scheduler:
+            executor = Client(str(scheduler))
+        else:
+            cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, dashboard_address=None)
+            executor = Client(cluster)
+    try:
+        result = identify_learning_rules(view.cube, view.statistics, view.epochs, view.groups, config, executor)
+    finally:
+        if executor is not None:
+            executor.close()
+        if cluster is not None:
+            cluster.close()
+    result.attrs["corpus"] = str(corpus)
+    return {f"lr-identification-{corpus}": Product(result, "result")}
+
+
 def _recipes() -> dict[str, Recipe]:
     from goalstore.sources.melander2021 import CELL_TYPES, variants
 
@@ -163,6 +199,14 @@ def _recipes() -> dict[str, Recipe]:
                outputs=_lr_corpus_outputs,
                params={"preset": "tiny", "device": "cpu", "workers": 1, "scheduler": ""},
                description="learning-rule trajectory corpus: train the grid, record observables"),
+        Recipe("lr-identification", _lr_identification,
+               outputs=lambda corpus="lr-corpus-tiny", **_: [(f"lr-identification-{corpus}", "zarr")],
+               inputs=lambda corpus="lr-corpus-tiny", **_: [f"{corpus}-view", str(corpus)],
+               params={"corpus": "lr-corpus-tiny", "classifiers": "rf,svm",
+                       "observables": "all,weights,activations,activity_change", "holdouts": "",
+                       "periods": "", "n_samples": "3", "fast": False, "seed": 0, "workers": 1,
+                       "scheduler": ""},
+               description="classify learning rules from a corpus' observable trajectories"),
         Recipe("lr-identify", _lr_identify,
                outputs=lambda **_: [("lr-corpus-lr-identify", "parquet"),
                                     ("lr-corpus-lr-identify-view", "parquet")],

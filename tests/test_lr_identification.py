@@ -145,3 +145,33 @@ def test_conv1d_classifier_learns_a_planted_trajectory_shape():
     x = series.reshape(80, -1)
     model = Conv1DTrajectoryClassifier(n_checkpoints=21, epochs=40, random_state=0).fit(x[::2], y[::2])
     assert (model.predict(x[1::2]) == y[1::2]).mean() > 0.9
+
+
+def test_cli_on_a_built_corpus(home, tmp_path, capsys):
+    import json
+
+    import goalstore
+    from goalstore.cli import main
+
+    grid = {"name": "id", "pairs": [["digits", "knet4"]], "rules": ["sgdm", "fa"], "batch_sizes": [256],
+            "model_seeds": [0, 1], "data_seeds": [0, 1], "epochs": 3, "checkpoint_every": 1, "width": 0.25,
+            "val_size": 32}
+    path = tmp_path / "id.json"
+    path.write_text(json.dumps(grid))
+    goalstore.api.build_lr_corpus(str(path))
+    code = main(["analyze", "lr-identify", "lr-corpus-id", "--classifier", "rf", "--observables",
+                 "all,weights", "--holdout", "curriculum", "--subsample", "1", "--samples", "2", "--fast",
+                 "--workers", "1", "--out", str(tmp_path / "fig"), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["store"] == "lr-identification-lr-corpus-id"
+    entry = report["classifiers"]["rf"]["all"]
+    assert {"accuracy_mean", "accuracy_sem", "confusion", "n_examples", "n_features"} <= set(entry)
+    assert entry["n_examples"] == 32 and entry["confusion"]["labels"] == ["fa", "sgdm"]
+    assert set(report["holdouts"]["rf"]) == {"curriculum=b256-d0", "curriculum=b256-d1"}
+    assert "subsampling" in report and "thirds" in report
+    assert len(report["figures"]) == 5
+    record = goalstore.history("lr-identification-lr-corpus-id")[0]["provenance"]
+    assert "lr-corpus-id-view" in " ".join(record["inputs"])
+    assert main(["analyze", "lr-identify", "lr-corpus-id", "--classifier", "knn"]) == 12
+    assert "unknown classifier" in capsys.readouterr().err
+    assert main(["analyze", "lr-identify", "lr-corpus-id-runs"]) == 12

@@ -16,6 +16,7 @@ Everything here takes arrays in and returns labelled results; there is no I/O.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from sklearn.pipeline import Pipeline
@@ -40,7 +42,7 @@ POSITIONS = ("early", "middle", "deep")
 def classifier_grid(name: str, fast: bool, n_checkpoints: int, seed: int = 0) -> tuple[Any, list[dict]]:
     """The estimator and its grid (notes §5; ``fast`` = reduced grids for quick looks)."""
     if name == "rf":
-        trees = (20, 100) if fast else (20, 50, 100, 500, 1000)
+        trees = (20, 50) if fast else (20, 50, 100, 500, 1000)
         features = ("sqrt",) if fast else ("sqrt", "log2", None)
         return (RandomForestClassifier(random_state=seed, n_jobs=1),
                 [{"n_estimators": t, "max_features": f} for t, f in product(trees, features)])
@@ -84,9 +86,16 @@ def balanced_splits(labels: np.ndarray, n_splits: int = 10, test_size: float = 0
 
 
 # ----------------------------------------------------------------- tasks
-def _cv_score(x, y, train, valid, estimator, params) -> float:
+def _fit(estimator: Any, params: dict, x: np.ndarray, y: np.ndarray) -> Any:
+    """Fit a clone; a linear SVM that stops at its iteration limit is still a valid grid point."""
     model = clone(estimator).set_params(**params)
-    model.fit(x[train], y[train])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(x, y)
+
+
+def _cv_score(x, y, train, valid, estimator, params) -> float:
+    model = _fit(estimator, params, x[train], y[train])
     return float((model.predict(x[valid]) == y[valid]).mean())
 
 
@@ -107,8 +116,7 @@ def grouped_permutation_importance(model: Any, x: np.ndarray, y: np.ndarray, col
 
 def _refit(x, y, train, test, estimator, params, x_test=None, importance_groups=None,
            seed: int = 0) -> dict[str, Any]:
-    model = clone(estimator).set_params(**params)
-    model.fit(x[train], y[train])
+    model = _fit(estimator, params, x[train], y[train])
     test_x = x[test] if x_test is None else x_test[test]
     predicted = model.predict(test_x)
     out = {"predicted": predicted, "accuracy": float((predicted == y[test]).mean())}
@@ -123,7 +131,7 @@ def _refit(x, y, train, test, estimator, params, x_test=None, importance_groups=
 class _Local:
     """In-process executor with the part of the dask.distributed Client API used here."""
 
-    def scatter(self, data, broadcast=True):
+    def scatter(self, data, **_):  # same call as Client.scatter
         return data
 
     def map(self, fn, *iterables, **kwargs):
@@ -135,7 +143,8 @@ class _Local:
 
 def _run(executor, fn, tasks: list[tuple], shared: dict[str, Any]) -> list[Any]:
     executor = executor or _Local()
-    shared = {k: executor.scatter(v, broadcast=True) if isinstance(v, np.ndarray) else v
+    # hash=False: a fresh key per call, so releasing an earlier call's copy cannot lose this one
+    shared = {k: executor.scatter(v, broadcast=True, hash=False) if isinstance(v, np.ndarray) else v
               for k, v in shared.items()}
     columns = list(zip(*tasks, strict=True)) if tasks else []
     futures = executor.map(fn, *columns, **shared, pure=False) if not isinstance(executor, _Local) \
@@ -315,7 +324,7 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
                 perm[c, index] = ev.permutation
                 if ev.gini is not None and name == "rf":
                     gini[index] = ev.gini
-            if name != "conv1d":  # control: trajectory-averaged features (no time axis to convolve)
+            if name != "conv1d" and subset == "all":  # control: trajectory-averaged features
                 x_avg = features(cube, statistics, positions, subset, averaged=True)
                 acc_avg[c, o] = evaluate(x_avg, y, splits, estimator, grid, config.cv, config.seed,
                                          executor).accuracies
@@ -399,6 +408,13 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
         "epochs": json.dumps(list(map(int, epochs)))})
 
 
+def _number(values: np.ndarray) -> float | None:
+    """Mean of the finite values, or None (JSON null) when there are none."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return float(finite.mean()) if finite.size else None
+
+
 def summary(result: Any) -> dict[str, Any]:
     """JSON-ready headline numbers: per classifier and observable set, mean and s.e.m. accuracy,
     confusion with its label order, and the sections for holdouts and subsampling when run."""
@@ -419,8 +435,8 @@ def summary(result: Any) -> dict[str, Any]:
                               "matrix": result["confusion"].isel(**sel).values.astype(int).tolist()},
                 "n_examples": int(result.attrs["n_examples"]),
                 "n_features": n_features,
-                "accuracy_trajectory_averaged": float(np.nanmean(
-                    result["accuracy_trajectory_averaged"].isel(**sel).values)),
+                "accuracy_trajectory_averaged": _number(
+                    result["accuracy_trajectory_averaged"].isel(**sel).values),
             }
         out["classifiers"][str(c)] = entry
     if "holdout_accuracy" in result:
