@@ -86,6 +86,8 @@ def main_job() -> None:
     _goalstore("build", "melander2021-pv")
     _goalstore("analyze", "synapses", "--out", "goalstore-out/synapses")
     _goalstore("build", "lr-corpus", "--preset", "tiny", "--workers", "2")
+    _goalstore("analyze", "lr-identify", "lr-corpus-tiny", "--fast", "--workers", "2",
+               "--out", "goalstore-out/lr-identify")
     _goalstore("catalog", "list")
 
 
