@@ -11,12 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+from goalstore.figures import save_figure
 
 
 def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
@@ -41,7 +36,7 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
     ax.set(ylabel="test accuracy (mean ± s.e.m. over splits)", ylim=(0, 1.05),
            title="learning-rule identification")
     ax.legend(fontsize=8)
-    paths.append(_save(fig, out / "accuracy.png"))
+    paths.append(save_figure(fig, out / "accuracy.png"))
 
     all_index = subsets.index("all") if "all" in subsets else 0
     fig, axes = plt.subplots(1, len(classifiers), figsize=(4 * len(classifiers), 3.6), squeeze=False)
@@ -54,7 +49,7 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
                 axes[0, c].text(j, i, f"{normalised[i, j]:.2f}", ha="center", va="center", fontsize=8)
         axes[0, c].set(xticks=range(len(rules)), yticks=range(len(rules)), xticklabels=rules, yticklabels=rules,
                        xlabel="predicted", ylabel="true", title=f"{name}, {subsets[all_index]} observables")
-    paths.append(_save(fig, out / "confusion.png"))
+    paths.append(save_figure(fig, out / "confusion.png"))
 
     keys = [str(k) for k in result["statistic_key"].values]
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -66,7 +61,7 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
     ax.set_yticks(y, keys, fontsize=7)
     ax.set(xlabel="importance", title="feature importance per statistic (all checkpoints)")
     ax.legend(fontsize=8)
-    paths.append(_save(fig, out / "importances.png"))
+    paths.append(save_figure(fig, out / "importances.png"))
 
     if "holdout_accuracy" in result:
         fig, ax = plt.subplots(figsize=(8, 4))
@@ -78,7 +73,7 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
                title="generalisation to held-out groups")
         ax.tick_params(axis="x", rotation=45)
         ax.legend(fontsize=8)
-        paths.append(_save(fig, out / "holdouts.png"))
+        paths.append(save_figure(fig, out / "holdouts.png"))
     if "subsample_accuracy" in result:
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
         for p, period in enumerate(result["period_epochs"].values):
@@ -95,5 +90,5 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
                 right.text(j, i, f"{thirds[i, j]:.2f}", ha="center", va="center", color="w")
         right.set(xticks=range(3), yticks=range(3), xticklabels=names, yticklabels=names,
                   xlabel="test third", ylabel="train third", title="train on one third, test on another")
-        paths.append(_save(fig, out / "subsampling.png"))
+        paths.append(save_figure(fig, out / "subsampling.png"))
     return paths

@@ -11,17 +11,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+from goalstore.figures import save_figure
+
 
 def _band(ax, x, boot: xr.DataArray, color: str, label: str | None = None) -> None:
     low, high = np.percentile(boot.values, [2.5, 97.5], axis=0)
     ax.fill_between(x, low, high, color=color, alpha=0.25, lw=0, label=label)
 
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
@@ -37,7 +33,7 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
                       norm=matplotlib.colors.PowerNorm(0.4))
     fig.colorbar(image, ax=ax, label="P(next state | state)")
     ax.set(xlabel="next state (0 = absent)", ylabel="state", title=f"{cell}: transition matrix")
-    paths.append(_save(fig, out / f"{cell}_transition_matrix.png"))
+    paths.append(save_figure(fig, out / f"{cell}_transition_matrix.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, color in (("stationary", "C0"), ("empirical", "C1")):
@@ -46,7 +42,7 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
     ax.set(xlabel="state (0 = absent)", ylabel="probability", yscale="log",
            title=f"{cell}: stationary vs empirical (95% bootstrap bands)")
     ax.legend()
-    paths.append(_save(fig, out / f"{cell}_stationary_vs_empirical.png"))
+    paths.append(save_figure(fig, out / f"{cell}_stationary_vs_empirical.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     steps = result["step_index"].values
@@ -57,7 +53,7 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
     ax.set(xlabel="iteration", ylabel="TV distance to stationary", yscale="log",
            title=f"{cell}: convergence from different starts")
     ax.legend(fontsize=8)
-    paths.append(_save(fig, out / f"{cell}_convergence.png"))
+    paths.append(save_figure(fig, out / f"{cell}_convergence.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     lags = result["lag_days"].values
@@ -67,7 +63,7 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
     ax.set(xlabel="lag (days)", ylabel="corr(Δw(t), Δw(t+lag))",
            title=f"{cell}: Markov check")
     ax.legend()
-    paths.append(_save(fig, out / f"{cell}_change_correlation.png"))
+    paths.append(save_figure(fig, out / f"{cell}_change_correlation.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     days = result["day"].values
@@ -77,7 +73,7 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
     ax.set(xlabel="day", ylabel="fraction of day-0 synapses still present", ylim=(0, 1.02),
            title=f"{cell}: survival")
     ax.legend()
-    paths.append(_save(fig, out / f"{cell}_survival.png"))
+    paths.append(save_figure(fig, out / f"{cell}_survival.png"))
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     w = result["kesten_mean_weight"].values
@@ -96,5 +92,5 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
                label=f"b·w² (R²={float(result['kesten_r2_var_no_additive']):.2f})")
     right.set(xlabel="(mean weight)²", ylabel="var Δw", title=f"{cell}: Kesten variance")
     right.legend(fontsize=8)
-    paths.append(_save(fig, out / f"{cell}_kesten_fits.png"))
+    paths.append(save_figure(fig, out / f"{cell}_kesten_fits.png"))
     return paths

@@ -34,6 +34,22 @@ class TableSpec:
     extra_columns: tuple[str, pa.DataType] | None = None
 
 
+#: Columns that identify a training run in every learning-rule table.
+_RUN_FIELDS = [
+    ("run_id", pa.string()),
+    ("task", pa.string()),
+    ("architecture", pa.string()),
+    ("learning_rule", pa.string()),
+    ("batch_size", pa.int32()),
+    ("model_seed", pa.int32()),
+    ("data_seed", pa.int32()),
+]
+
+#: Searchable catalog metadata of the learning-rule tables.
+_LR_CATALOG = {"species": "artificial neural network", "modality": "observable statistics", "license": "MIT",
+               "citation": "Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). Identifying Learning Rules "
+                           "From Neural Network Observables. NeurIPS 2020."}
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (
@@ -41,13 +57,7 @@ TABLES: dict[str, TableSpec] = {
             "lr_observables",
             pa.schema(
                 [
-                    ("run_id", pa.string()),
-                    ("task", pa.string()),
-                    ("architecture", pa.string()),
-                    ("learning_rule", pa.string()),
-                    ("batch_size", pa.int32()),
-                    ("model_seed", pa.int32()),
-                    ("data_seed", pa.int32()),
+                    *_RUN_FIELDS,
                     ("layer", pa.string()),
                     ("layer_index", pa.int32()),
                     ("layer_position", pa.string()),
@@ -61,21 +71,13 @@ TABLES: dict[str, TableSpec] = {
             partition_by=("learning_rule",),
             description="long table of per-layer observable statistics at each checkpoint",
             non_null=("run_id", "learning_rule", "layer", "epoch", "observable", "statistic"),
-            catalog={"species": "artificial neural network", "modality": "observable statistics",
-                     "license": "MIT", "citation": "Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). "
-                     "Identifying Learning Rules From Neural Network Observables. NeurIPS 2020."},
+            catalog=_LR_CATALOG,
         ),
         TableSpec(
             "lr_runs",
             pa.schema(
                 [
-                    ("run_id", pa.string()),
-                    ("task", pa.string()),
-                    ("architecture", pa.string()),
-                    ("learning_rule", pa.string()),
-                    ("batch_size", pa.int32()),
-                    ("model_seed", pa.int32()),
-                    ("data_seed", pa.int32()),
+                    *_RUN_FIELDS,
                     ("epochs", pa.int32()),
                     ("checkpoint_every", pa.int32()),
                     ("config", pa.string()),
@@ -92,9 +94,7 @@ TABLES: dict[str, TableSpec] = {
             description="one row per training run: config (JSON), status (completed / diverged), "
                         "per-epoch loss and accuracy curves, wall time and device",
             non_null=("run_id", "learning_rule", "status", "config"),
-            catalog={"species": "artificial neural network", "modality": "training runs",
-                     "license": "MIT", "citation": "Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). "
-                     "Identifying Learning Rules From Neural Network Observables. NeurIPS 2020."},
+            catalog={**_LR_CATALOG, "modality": "training runs"},
         ),
         TableSpec(
             "lr_view",
@@ -117,9 +117,7 @@ TABLES: dict[str, TableSpec] = {
                         "and checkpoint, named observable/function/statistic@epoch",
             non_null=("run_id", "layer", "learning_rule"),
             extra_columns=(r"^[^@]+@\d+$", pa.float64()),
-            catalog={"species": "artificial neural network", "modality": "observable statistics",
-                     "license": "MIT", "citation": "Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). "
-                     "Identifying Learning Rules From Neural Network Observables. NeurIPS 2020."},
+            catalog=_LR_CATALOG,
         ),
     )
 }
