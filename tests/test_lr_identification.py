@@ -15,7 +15,9 @@ from goalstore.analyses.lr_identification import (
     features,
     holdout_splits,
     identify_learning_rules,
+    measured_statistics,
     pairwise_accuracy,
+    realism_surface,
     subsample_trajectories,
     summary,
 )
@@ -175,3 +177,41 @@ def test_cli_on_a_built_corpus(home, tmp_path, capsys):
     assert main(["analyze", "lr-identify", "lr-corpus-id", "--classifier", "knn"]) == 12
     assert "unknown classifier" in capsys.readouterr().err
     assert main(["analyze", "lr-identify", "lr-corpus-id-runs"]) == 12
+
+
+def _units(n_per=12, seed=0, signal=2.0):
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    y = np.repeat(["fa", "ia"], n_per)
+    n, ckpt, stim, width = len(y), 4, 8, 10
+    act = rng.standard_normal((n, ckpt, stim, width))
+    act[y == "ia"] += signal  # ia layers are more active
+    grad = rng.standard_normal((n, ckpt, stim, width))
+    act[:, :, :, 8:] = np.nan  # padding beyond each example's 8 units
+    return xr.Dataset({"activations": (("example", "checkpoint", "stimulus", "unit"), act),
+                       "input_gradient": (("example", "checkpoint", "stimulus", "unit"), grad),
+                       "n_units": ("example", np.full(n, 8)), "n_input_units": ("example", np.full(n, 10))},
+                      coords={"learning_rule": ("example", y)})
+
+
+def test_measured_statistics_without_loss_equal_the_direct_ones():
+    units = _units()
+    full = measured_statistics(units, 1.0, 0.0, seed=0)
+    act = units["activations"].values[..., :8]
+    np.testing.assert_allclose(full["activations"][:, 0], np.abs(act).mean(-1).mean(-1))  # abs mean
+    np.testing.assert_allclose(full["activations"][:, 5], np.median(act, -1).mean(-1))  # raw median
+    change = units["input_gradient"].values.sum(-1) / 8
+    np.testing.assert_allclose(full["activity_change"][:, 0], change.mean(-1))
+    again = measured_statistics(units, 0.5, 0.3, seed=4)
+    repeated = measured_statistics(units, 0.5, 0.3, seed=4)
+    np.testing.assert_array_equal(again["activations"], repeated["activations"])
+    assert not np.allclose(again["activations"], full["activations"])
+    with pytest.raises(ValueError, match="unit fraction"):
+        measured_statistics(units, 0.0, 0.1, seed=0)
+
+
+def test_realism_surface_degrades_with_noise():
+    surface = realism_surface(_units(n_per=16), fractions=(1.0,), sigmas=(0.0, 50.0), n_splits=3, cv=2)
+    acc = surface.sel(observable_set=0).mean("split").values[0]
+    assert acc[0] > 0.9 and acc[1] < acc[0]

@@ -453,3 +453,81 @@ def summary(result: Any) -> dict[str, Any]:
                          for i, a in enumerate(result["train_third_name"].values)
                          for j, b in enumerate(result["test_third_name"].values)}
     return out
+
+
+# ----------------------------------------------- measurement realism (units × noise)
+REALISM_STATISTICS = {
+    "activations": [("activations", f, s) for f in ("abs", "raw") for s in ("mean", "median", "norm", "q3")],
+    "activity_change": [("activity_change", f, "mean") for f in ("raw", "abs", "square")],
+}
+
+
+def measured_statistics(units: Any, fraction: float, sigma: float, seed: int) -> dict[str, np.ndarray]:
+    """Recompute activation and activity-change statistics from raw per-unit matrices after keeping
+    a random ``fraction`` of each example's units and adding white Gaussian noise of s.d. ``sigma``.
+
+    ``units`` is the corpus' ``-units`` store (example × checkpoint × stimulus × unit, NaN-padded).
+    Activations: per stimulus over the kept units, then averaged over stimuli.  Activity change: the
+    input gradient of the kept input units, noised, summed and divided by the layer's output count,
+    per stimulus; then the function and the average over stimuli.  Returns, per observable, an
+    example × statistic × checkpoint array (same statistic order as ``REALISM_STATISTICS``).
+    """
+    if not 0 < fraction <= 1 or sigma < 0:
+        raise ValueError(f"unit fraction must be in (0, 1] and noise >= 0; got {fraction}, {sigma}")
+    rng = np.random.default_rng(seed)
+    act = np.asarray(units["activations"].values, dtype=float)
+    grad = np.asarray(units["input_gradient"].values, dtype=float)
+    n_out = np.asarray(units["n_units"].values)
+    n_in = np.asarray(units["n_input_units"].values)
+
+    def keep_mask(sizes: np.ndarray, width: int) -> np.ndarray:
+        keys = rng.random((len(sizes), width))
+        keys[np.arange(width)[None, :] >= sizes[:, None]] = np.inf  # padding is never kept
+        ranks = keys.argsort(axis=1).argsort(axis=1)
+        kept = np.maximum(1, np.round(fraction * sizes)).astype(int)
+        return ranks < kept[:, None]
+
+    act_mask = keep_mask(n_out, act.shape[-1])[:, None, None, :]
+    grad_mask = keep_mask(n_in, grad.shape[-1])[:, None, None, :]
+    act = np.where(act_mask, act + sigma * rng.standard_normal(act.shape), np.nan)
+    grad = np.where(grad_mask, grad + sigma * rng.standard_normal(grad.shape), 0.0)
+    stats = []
+    for transformed in (np.abs(act), act):  # functions abs, raw (REALISM_STATISTICS order)
+        for statistic in ("mean", "median", "norm", "q3"):
+            if statistic == "mean":
+                value = np.nanmean(transformed, axis=-1)
+            elif statistic == "median":
+                value = np.nanmedian(transformed, axis=-1)
+            elif statistic == "norm":
+                value = np.sqrt(np.nansum(transformed**2, axis=-1))
+            else:
+                value = np.nanpercentile(transformed, 75, axis=-1)
+            stats.append(value.mean(axis=-1))  # average over stimuli → example × checkpoint
+    change = grad.sum(axis=-1) / n_out[:, None, None]
+    changes = [change.mean(-1), np.abs(change).mean(-1), (change**2).mean(-1)]
+    return {"activations": np.stack(stats, axis=1), "activity_change": np.stack(changes, axis=1)}
+
+
+def realism_surface(units: Any, fractions: tuple[float, ...], sigmas: tuple[float, ...],
+                    n_splits: int = 5, cv: int = 3, seed: int = 0, executor: Any = None) -> Any:
+    """Accuracy of a (fast-grid) random forest per observable, unit fraction and noise level."""
+    import xarray as xr
+
+    y = np.asarray(units["learning_rule"].values).astype(str)
+    splits = balanced_splits(y, n_splits, 0.25, seed)
+    estimator, grid = classifier_grid("rf", True, units.sizes["checkpoint"], seed)
+    observables = list(REALISM_STATISTICS)
+    surface = np.full((len(observables), len(fractions), len(sigmas), n_splits), np.nan)
+    for f, fraction in enumerate(fractions):
+        for s, sigma in enumerate(sigmas):
+            measured = measured_statistics(units, fraction, sigma, seed + 1000 * f + s)
+            for o, observable in enumerate(observables):
+                x = measured[observable].reshape(len(y), -1)
+                surface[o, f, s] = evaluate(np.nan_to_num(x), y, splits, estimator, grid, cv, seed,
+                                            executor).accuracies
+    return xr.DataArray(surface, dims=("observable_set", "unit_fraction", "noise", "split"), coords={
+        "observable_set_name": ("observable_set", observables),
+        "unit_fraction_value": ("unit_fraction", list(fractions)),
+        "noise_sigma": ("noise", list(sigmas)), "split_index": ("split", np.arange(n_splits))},
+        attrs={"units": "1", "description": "random forest accuracy on statistics recomputed from a "
+                                            "random fraction of units with added Gaussian noise"})
