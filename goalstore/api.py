@@ -276,7 +276,8 @@ def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
                         observables: str = "all,weights,activations,activity_change", holdouts: str = "",
                         periods: str = "", n_samples: str = "3", fast: bool = False, seed: int = 0,
                         workers: int = 1, scheduler: str = "", out: str | Path | None = None,
-                        home: str | Path | None = None) -> dict[str, Any]:
+                        home: str | Path | None = None, fractions: str = "",
+                        noise: str = "", n_splits: int = 10, cv: int = 5) -> dict[str, Any]:
     """Classify learning rules on corpus ``corpus`` into result store ``lr-identification-<corpus>``
     (through ``datalad run``); returns the summary, and writes PNG figures into ``out``."""
     from goalstore.analyses.lr_identification import IdentificationConfig, summary
@@ -288,15 +289,23 @@ def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
     try:  # refuse bad names before anything runs
         IdentificationConfig(classifiers=items(classifiers), observable_sets=items(observables),
                              holdouts=items(holdouts), periods_epochs=tuple(int(p) for p in items(periods)),
-                             n_samples=tuple(int(n) for n in items(n_samples)))
+                             n_samples=tuple(int(n) for n in items(n_samples)), n_splits=int(n_splits),
+                             cv=int(cv))
     except ValueError as exc:
         raise AnalysisInputError(str(exc)) from None
-    meta = _root(home).metadata(corpus)
+    root = _root(home)
+    meta = root.metadata(corpus)
     if meta.get("table_kind") != "lr_observables":
         raise AnalysisInputError(f"store {corpus!r} is not a learning-rule corpus (lr_observables)")
+    if bool(items(fractions)) != bool(items(noise)):
+        raise AnalysisInputError("measurement realism needs both unit fractions and noise levels")
+    if items(fractions) and root.registered(f"{corpus}-units") is None:
+        raise AnalysisInputError(f"corpus {corpus!r} has no raw per-unit matrices ({corpus}-units); build it "
+                                 "with keep_raw_layers in its grid to run unit subsampling and noise")
     built = build("lr-identification", home=home, corpus=corpus, classifiers=classifiers,
                   observables=observables, holdouts=holdouts, periods=periods, n_samples=n_samples,
-                  fast=bool(fast), seed=int(seed), workers=int(workers), scheduler=scheduler or "")
+                  fast=bool(fast), seed=int(seed), workers=int(workers), scheduler=scheduler or "",
+                  fractions=fractions, noise=noise, n_splits=int(n_splits), cv=int(cv))
     name, store = next(iter(built.items()))
     result = open(name, home=home).load()
     report = {"store": name, "version": store["version"], **summary(result), "figures": []}

@@ -240,7 +240,9 @@ def cmd_analyze_lr_identify(args: argparse.Namespace) -> int:
     classifiers = "rf,svm,conv1d" if args.classifier == "all" else args.classifier
     report = analyze_lr_identify(args.corpus, classifiers, args.observables, ",".join(args.holdout),
                                  args.subsample or "", args.samples, args.fast, args.seed, args.workers,
-                                 args.scheduler or "", args.out, home=args.home)
+                                 args.scheduler or "", args.out, home=args.home,
+                                 fractions=args.unit_fractions or "", noise=args.noise or "",
+                                 n_splits=args.splits, cv=args.cv)
     if args.json:
         _print_json(report)
         return 0
@@ -253,7 +255,7 @@ def cmd_analyze_lr_identify(args: argparse.Namespace) -> int:
     print(f"Learning-rule identification on {args.corpus}: {report['n_examples']} examples, "
           f"{report['n_features']} features, chance = 1/{len(first['confusion']['labels'])}")
     print(_table(rows, ["classifier", "observables", "accuracy", "trajectory-averaged"]))
-    for section in ("holdouts", "subsampling", "thirds"):
+    for section in ("performance_control", "holdouts", "subsampling", "thirds", "noise"):
         if section in report:
             print(f"\n{section}: " + json.dumps(report[section], indent=1))
     print(f"result store {report['store']}: version {report['version']}")
@@ -369,7 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hold out one group at a time (repeatable)")
     a.add_argument("--subsample", help="trajectory sampling periods in epochs, e.g. 5,15,25")
     a.add_argument("--samples", default="3", help="samples per trajectory for --subsample (comma-separated)")
+    a.add_argument("--noise", help="measurement noise s.d. levels, e.g. 0,0.1,1 (needs CORPUS-units)")
+    a.add_argument("--unit-fractions", help="fractions of units kept, e.g. 0.05,0.25,1 (with --noise)")
     a.add_argument("--fast", action="store_true", help="reduced grids for quick looks")
+    a.add_argument("--splits", type=int, default=10, help="category-balanced 75/25 splits (default 10)")
+    a.add_argument("--cv", type=int, default=5, help="cross-validation folds inside each split (default 5)")
     a.add_argument("--seed", type=int, default=0)
     group = a.add_mutually_exclusive_group()
     group.add_argument("--workers", type=int, default=2, help="local dask.distributed workers (default 2)")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from goalstore._version import __version__
-from goalstore.errors import AnalysisInputError, EntryNotFoundError
+from goalstore.errors import AnalysisInputError, EntryNotFoundError, GoalstoreError
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,8 @@ def _lr_identify(home: Any, path: str = "", trust_pickle: bool = False) -> dict[
 def _lr_identification(home: Any, corpus: str = "lr-corpus-tiny", classifiers: str = "rf,svm",
                        observables: str = "all,weights,activations,activity_change", holdouts: str = "",
                        periods: str = "", n_samples: str = "3", fast: bool = False, seed: int = 0,
-                       workers: int = 1, scheduler: str = "") -> dict[str, Product]:
+                       workers: int = 1, scheduler: str = "", fractions: str = "",
+                       noise: str = "", n_splits: int = 10, cv: int = 5) -> dict[str, Product]:
     import goalstore
     from goalstore.analyses.lr_identification import IdentificationConfig, identify_learning_rules
 
@@ -158,8 +159,19 @@ def _lr_identification(home: Any, corpus: str = "lr-corpus-tiny", classifiers: s
                                   holdouts=items(holdouts),
                                   periods_epochs=tuple(int(p) for p in items(periods)),
                                   n_samples=tuple(int(n) for n in items(n_samples)), fast=bool(fast),
-                                  seed=int(seed))
+                                  unit_fractions=tuple(float(f) for f in items(fractions)),
+                                  noise_levels=tuple(float(s) for s in items(noise)), seed=int(seed),
+                                  n_splits=int(n_splits), cv=int(cv))
     view = goalstore.lr_classifier_view(str(corpus), home=home)
+    performance = None
+    try:
+        runs = goalstore.open(f"{corpus}-runs", home=home).compute().set_index("run_id")
+        measures = ["train_loss", "val_loss", "train_accuracy", "val_accuracy"]
+        final = runs[measures].map(lambda curve: float(curve[-1]) if len(curve) else float("nan"))
+        performance = final.reindex(view.groups["run_id"]).to_numpy(dtype=float)
+    except GoalstoreError:  # no runs table (e.g. an imported corpus): the control is not defined
+        performance = None
+    units = goalstore.open(f"{corpus}-units", home=home) if config.unit_fractions else None
     executor, cluster = None, None
     if scheduler or int(workers) > 1:
         from dask.distributed import Client, LocalCluster
@@ -170,7 +182,8 @@ def _lr_identification(home: Any, corpus: str = "lr-corpus-tiny", classifiers: s
             cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, dashboard_address=None)
             executor = Client(cluster)
     try:
-        result = identify_learning_rules(view.cube, view.statistics, view.epochs, view.groups, config, executor)
+        result = identify_learning_rules(view.cube, view.statistics, view.epochs, view.groups, config, executor,
+                                         performance, units)
     finally:
         if executor is not None:
             executor.close()
@@ -205,7 +218,7 @@ def _recipes() -> dict[str, Recipe]:
                params={"corpus": "lr-corpus-tiny", "classifiers": "rf,svm",
                        "observables": "all,weights,activations,activity_change", "holdouts": "",
                        "periods": "", "n_samples": "3", "fast": False, "seed": 0, "workers": 1,
-                       "scheduler": ""},
+                       "scheduler": "", "fractions": "", "noise": "", "n_splits": 10, "cv": 5},
                description="classify learning rules from a corpus' observable trajectories"),
         Recipe("lr-identify", _lr_identify,
                outputs=lambda **_: [("lr-corpus-lr-identify", "parquet"),

@@ -157,12 +157,13 @@ def test_cli_on_a_built_corpus(home, tmp_path, capsys):
 
     grid = {"name": "id", "pairs": [["digits", "knet4"]], "rules": ["sgdm", "fa"], "batch_sizes": [256],
             "model_seeds": [0, 1], "data_seeds": [0, 1], "epochs": 3, "checkpoint_every": 1, "width": 0.25,
-            "val_size": 32}
+            "val_size": 32, "keep_raw_layers": ["fc1"]}
     path = tmp_path / "id.json"
     path.write_text(json.dumps(grid))
     goalstore.api.build_lr_corpus(str(path))
     code = main(["analyze", "lr-identify", "lr-corpus-id", "--classifier", "rf", "--observables",
                  "all,weights", "--holdout", "curriculum", "--subsample", "1", "--samples", "2", "--fast",
+                 "--noise", "0,5", "--unit-fractions", "0.5,1", "--splits", "3", "--cv", "2",
                  "--workers", "1", "--out", str(tmp_path / "fig"), "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["store"] == "lr-identification-lr-corpus-id"
@@ -171,7 +172,10 @@ def test_cli_on_a_built_corpus(home, tmp_path, capsys):
     assert entry["n_examples"] == 32 and entry["confusion"]["labels"] == ["fa", "sgdm"]
     assert set(report["holdouts"]["rf"]) == {"curriculum=b256-d0", "curriculum=b256-d1"}
     assert "subsampling" in report and "thirds" in report
-    assert len(report["figures"]) == 5
+    assert set(report["noise"]) == {"activations", "activity_change"}
+    assert "fraction=0.5,sigma=5.0" in report["noise"]["activations"]
+    assert report["performance_control"]["accuracy_mean"] is not None
+    assert len(report["figures"]) == 6
     record = goalstore.history("lr-identification-lr-corpus-id")[0]["provenance"]
     assert "lr-corpus-id-view" in " ".join(record["inputs"])
     assert main(["analyze", "lr-identify", "lr-corpus-id", "--classifier", "knn"]) == 12

@@ -261,6 +261,8 @@ class IdentificationConfig:
     holdouts: tuple[str, ...] = ()  #: any of architecture, curriculum, task
     periods_epochs: tuple[int, ...] = ()  #: trajectory subsampling periods (epochs), e.g. (5, 15, 25)
     n_samples: tuple[int, ...] = (3,)
+    unit_fractions: tuple[float, ...] = ()  #: measurement realism: fractions of units kept
+    noise_levels: tuple[float, ...] = ()  #: measurement realism: noise standard deviations
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -280,8 +282,14 @@ class IdentificationConfig:
 
 def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, str]], epochs: list[int],
                             groups: Any, config: IdentificationConfig | None = None,
-                            executor: Any = None) -> Any:
+                            executor: Any = None, performance: np.ndarray | None = None,
+                            units: Any = None) -> Any:
     """Classify learning rules from a classifier view; returns a labelled result ``xarray.Dataset``.
+
+    ``performance`` (example × measures, e.g. final losses and accuracies of each example's
+    run) adds the confounded task-performance control; ``units`` (the corpus' raw per-unit
+    store) with ``config.unit_fractions`` / ``config.noise_levels`` adds the measurement-realism
+    accuracy surface.
 
     ``cube`` is example × statistic × checkpoint, ``groups`` a DataFrame with
     ``learning_rule``, ``layer_position``, ``architecture``, ``task`` and ``curriculum``
@@ -397,6 +405,24 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
         data["third_accuracy"] = (("train_third", "test_third", "split"), third_acc, {"units": "1"})
         names = ["early", "middle", "late"]
         coords.update(train_third_name=("train_third", names), test_third_name=("test_third", names))
+    if performance is not None:
+        finite = np.isfinite(performance).all(axis=0)
+        if finite.any():
+            estimator, grid = classifier_grid("rf", config.fast, n_ckpt, config.seed)
+            control = evaluate(performance[:, finite], y, splits, estimator, grid, config.cv, config.seed,
+                               executor)
+            data["accuracy_performance"] = (("split",), control.accuracies,
+                                            {"units": "1", "description": "control: random forest on task "
+                                             "performance alone (confounded with the rule)"})
+    if units is not None and config.unit_fractions and config.noise_levels:
+        surface = realism_surface(units, config.unit_fractions, config.noise_levels, config.n_splits,
+                                  config.cv, config.seed, executor)
+        data["realism_accuracy"] = (("realism_observable", "unit_fraction", "noise", "split"),
+                                    surface.values, surface.attrs)
+        names = list(surface["observable_set_name"].values)
+        coords.update(realism_observable_name=("realism_observable", names),
+                      unit_fraction_value=("unit_fraction", list(config.unit_fractions)),
+                      noise_sigma=("noise", list(config.noise_levels)))
     return xr.Dataset(data, coords=coords, attrs={
         "kind": "result", "analysis": "lr_identification", "species": "artificial neural network",
         "modality": "observable statistics", "source": "goalstore.analyses.lr_identification",
@@ -444,6 +470,15 @@ def summary(result: Any) -> dict[str, Any]:
                                                                    result["holdout_accuracy"].values[i],
                                                                    strict=True)}
                            for i, c in enumerate(result["classifier_name"].values)}
+    if "accuracy_performance" in result:
+        out["performance_control"] = {"accuracy_mean": _number(result["accuracy_performance"].values)}
+    if "realism_accuracy" in result:
+        out["noise"] = {
+            str(o): {f"fraction={float(f)},sigma={float(s)}":
+                     _number(result["realism_accuracy"].values[i, j, k])
+                     for j, f in enumerate(result["unit_fraction_value"].values)
+                     for k, s in enumerate(result["noise_sigma"].values)}
+            for i, o in enumerate(result["realism_observable_name"].values)}
     if "subsample_accuracy" in result:
         out["subsampling"] = {
             f"period={int(p)},samples={int(n)}": float(np.nanmean(result["subsample_accuracy"].values[i, j]))

@@ -91,4 +91,16 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
         right.set(xticks=range(3), yticks=range(3), xticklabels=names, yticklabels=names,
                   xlabel="test third", ylabel="train third", title="train on one third, test on another")
         paths.append(save_figure(fig, out / "subsampling.png"))
+    if "realism_accuracy" in result:
+        names = [str(o) for o in result["realism_observable_name"].values]
+        fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.8), squeeze=False)
+        for i, name in enumerate(names):
+            surface = np.nanmean(result["realism_accuracy"].values[i], axis=-1)
+            image = axes[0, i].imshow(surface, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto")
+            axes[0, i].set(xticks=range(surface.shape[1]), yticks=range(surface.shape[0]),
+                           xticklabels=[f"{s:g}" for s in result["noise_sigma"].values],
+                           yticklabels=[f"{f:g}" for f in result["unit_fraction_value"].values],
+                           xlabel="noise s.d.", ylabel="fraction of units", title=name)
+            fig.colorbar(image, ax=axes[0, i], label="accuracy")
+        paths.append(save_figure(fig, out / "noise_units.png"))
     return paths

@@ -96,6 +96,8 @@ DIMS: dict[str, Dim] = {
             unique="unit_fraction_value"),
         Dim("noise", "standard deviation of added measurement noise", coords=("noise_sigma",),
             unique="noise_sigma"),
+        Dim("realism_observable", "an observable recomputed from raw units",
+            coords=("realism_observable_name",), unique="realism_observable_name"),
     )
 }
 
