@@ -219,3 +219,33 @@ def test_realism_surface_degrades_with_noise():
     surface = realism_surface(_units(n_per=16), fractions=(1.0,), sigmas=(0.0, 50.0), n_splits=3, cv=2)
     acc = surface.sel(observable_set=0).mean("split").values[0]
     assert acc[0] > 0.9 and acc[1] < acc[0]
+
+
+def test_forest_grid_points_scored_from_one_fit_equal_separate_fits():
+    from sklearn.base import clone
+
+    from goalstore.analyses.lr_identification import (
+        _cv_score,
+        _cv_scores,
+        forest_prefix_predictions,
+        grid_groups,
+    )
+
+    cube, groups = _corpus(n_per=24, planted=0.4, seed=3)
+    x = features(cube, list(FINITE_24), groups["layer_position"].to_numpy())
+    y = groups["learning_rule"].to_numpy()
+    estimator, grid = classifier_grid("rf", False, 21)
+    grid = [p for p in grid if p["n_estimators"] <= 100]
+    assert sorted(map(sorted, grid_groups(estimator, grid))) == [[0, 3, 6], [1, 4, 7], [2, 5, 8]]
+    train, valid = np.arange(0, 96, 4), np.setdiff1d(np.arange(96), np.arange(0, 96, 4))
+    for members in grid_groups(estimator, grid):
+        together = _cv_scores(x, y, train, valid, estimator, [grid[g] for g in members])
+        apart = [_cv_score(x, y, train, valid, estimator, grid[g]) for g in members]
+        assert together == apart
+    big = clone(estimator).set_params(n_estimators=50).fit(x[train], y[train])
+    small = clone(estimator).set_params(n_estimators=20).fit(x[train], y[train])
+    np.testing.assert_array_equal(forest_prefix_predictions(big, x[valid], [20])[20], small.predict(x[valid]))
+    with pytest.raises(ValueError, match="cannot score"):
+        forest_prefix_predictions(small, x[valid], [50])
+    svm, svm_grid = classifier_grid("svm", True, 21)
+    assert grid_groups(svm, svm_grid) == [[g] for g in range(len(svm_grid))]

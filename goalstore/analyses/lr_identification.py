@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 from sklearn.decomposition import PCA
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
@@ -99,6 +99,56 @@ def _cv_score(x, y, train, valid, estimator, params) -> float:
     return float((model.predict(x[valid]) == y[valid]).mean())
 
 
+def grid_groups(estimator: Any, grid: list[dict]) -> list[list[int]]:
+    """Indices of grid points that one fit can score together.
+
+    A forest of ``n`` trees grown with a given ``random_state`` is the first ``n`` trees of
+    a larger forest grown with the same state (each tree's seed is the next draw of that
+    state, which is also what ``warm_start`` relies on), and a forest predicts the arg-max
+    of its trees' mean class probability.  So grid points of a forest that differ only in
+    ``n_estimators`` are scored from one fit of the largest, exactly.  Every other grid
+    point is its own group.
+    """
+    forest = isinstance(estimator, (RandomForestClassifier, ExtraTreesClassifier))
+    if not forest or not all("n_estimators" in p for p in grid):
+        return [[g] for g in range(len(grid))]
+    groups: dict[str, list[int]] = {}
+    for g, params in enumerate(grid):
+        groups.setdefault(repr(sorted((k, repr(v)) for k, v in params.items() if k != "n_estimators")),
+                          []).append(g)
+    return list(groups.values())
+
+
+def forest_prefix_predictions(forest: Any, x: np.ndarray, sizes: list[int]) -> dict[int, np.ndarray]:
+    """Predictions of the forests made of the first ``n`` trees of ``forest``, for each ``n`` in ``sizes``.
+
+    Tree probabilities are accumulated in tree order and divided by the tree count, as
+    :meth:`sklearn.ensemble.RandomForestClassifier.predict_proba` does, so each entry
+    equals the prediction of a forest fitted with ``n_estimators=n`` and the same seed.
+    """
+    x32 = np.asarray(x, dtype=np.float32)
+    total = np.zeros((len(x32), len(forest.classes_)))
+    wanted, out = set(sizes), {}
+    for n, tree in enumerate(forest.estimators_, start=1):
+        total += tree.predict_proba(x32)
+        if n in wanted:
+            out[n] = forest.classes_.take(np.argmax(total / n, axis=1), axis=0)
+    missing = wanted - set(out)
+    if missing:
+        raise ValueError(f"the forest has {len(forest.estimators_)} trees; cannot score {sorted(missing)}")
+    return out
+
+
+def _cv_scores(x, y, train, valid, estimator, grid_points: list[dict]) -> list[float]:
+    """Validation accuracy of each grid point; a forest group is fitted once (:func:`grid_groups`)."""
+    if len(grid_points) == 1:
+        return [_cv_score(x, y, train, valid, estimator, grid_points[0])]
+    sizes = [int(p["n_estimators"]) for p in grid_points]
+    model = _fit(estimator, {**grid_points[0], "n_estimators": max(sizes)}, x[train], y[train])
+    predicted = forest_prefix_predictions(model, x[valid], sizes)
+    return [float((predicted[n] == y[valid]).mean()) for n in sizes]
+
+
 def grouped_permutation_importance(model: Any, x: np.ndarray, y: np.ndarray, column_groups: list[np.ndarray],
                                    n_repeats: int = 3, seed: int = 0) -> np.ndarray:
     """Accuracy drop when the columns of one group (a statistic's whole trajectory) are permuted
@@ -152,8 +202,8 @@ def _run(executor, fn, tasks: list[tuple], shared: dict[str, Any]) -> list[Any]:
     return executor.gather(futures)
 
 
-def _cv_task(split_train, fold_train, fold_valid, params, x, y, estimator):
-    return _cv_score(x, y, split_train[fold_train], split_train[fold_valid], estimator, params)
+def _cv_task(split_train, fold_train, fold_valid, grid_points, x, y, estimator):
+    return _cv_scores(x, y, split_train[fold_train], split_train[fold_valid], estimator, grid_points)
 
 
 def _refit_task(train, test, params, x, y, estimator, x_test=None, importance_groups=None, seed=0):
@@ -184,14 +234,14 @@ def evaluate(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.nda
     for s, (train, _) in enumerate(splits):
         smallest_class = np.bincount(np.unique(y[train], return_inverse=True)[1]).min()
         folds = StratifiedKFold(n_splits=min(cv, smallest_class), shuffle=True, random_state=seed + s)
-        for g, params in enumerate(grid):
+        for members in grid_groups(estimator, grid):
             for f, (fold_train, fold_valid) in enumerate(folds.split(train, y[train])):
-                cv_tasks.append((train, fold_train, fold_valid, params))
-                keys.append((s, g, f))
+                cv_tasks.append((train, fold_train, fold_valid, [grid[g] for g in members]))
+                keys.append((s, members, f))
     scores = _run(executor, _cv_task, cv_tasks, {"x": x, "y": y, "estimator": estimator})
     table = np.full((len(splits), len(grid), cv), np.nan)
-    for (s, g, f), score in zip(keys, scores, strict=True):
-        table[s, g, f] = score
+    for (s, members, f), group_scores in zip(keys, scores, strict=True):
+        table[s, members, f] = group_scores
     best = np.nanmean(table, axis=2).argmax(axis=1)
     refit_tasks = [(train, test, grid[b]) for (train, test), b in zip(splits, best, strict=True)]
     refits = _run(executor, _refit_task, refit_tasks, {"x": x, "y": y, "estimator": estimator,
