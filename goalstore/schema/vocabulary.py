@@ -98,6 +98,16 @@ DIMS: dict[str, Dim] = {
             unique="noise_sigma"),
         Dim("realism_observable", "an observable recomputed from raw units",
             coords=("realism_observable_name",), unique="realism_observable_name"),
+        Dim("area", "one brain area (a summary over its units)", coords=("area_name",), unique="area_name"),
+        Dim("mapping", "one mapping class from source to target responses", coords=("mapping_name",),
+            unique="mapping_name"),
+        Dim("temporal", "how a mapping treats time bins (per_bin or fixed)", coords=("temporal_mode",),
+            unique="temporal_mode"),
+        Dim("target_animal", "the animal whose responses are predicted", coords=("target_animal_name",),
+            unique="target_animal_name"),
+        Dim("radius", "an annulus radius of a spatial autocorrelogram", coords=("radius_bins",),
+            unique="radius_bins"),
+        Dim("image", "one image of an object-solution-time analysis", coords=("image_id",), unique="image_id"),
     )
 }
 
