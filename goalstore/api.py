@@ -7,6 +7,7 @@ All functions take an optional ``home`` (the store root; default
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,10 @@ def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[st
     spec = get_recipe(recipe)
     root = _root(home)
     merged = _recipe_params(spec, params)
-    args = " ".join(f"--param {shlex.quote(f'{k}={v}')}" for k, v in sorted(merged.items()))
+    # booleans as JSON (true/false) so that ``produce`` parses them back as booleans, not as the
+    # (truthy) strings "True"/"False"
+    args = " ".join(f"--param {shlex.quote(f'{k}={json.dumps(v) if isinstance(v, bool) else v}')}"
+                    for k, v in sorted(merged.items()))
     command = f"goalstore produce {spec.name} {args}".strip()
     products = spec.outputs(**merged)
     outputs = [root.relpath(name, fmt) for name, fmt in products] + [root.layout.catalog]
@@ -311,6 +315,45 @@ def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
     report = {"store": name, "version": store["version"], **summary(result), "figures": []}
     if out is not None:
         from goalstore.figures.lr_identification import write_figures
+
+        report["figures"] = [str(p) for p in write_figures(result, Path(out))]
+    return report
+
+
+def analyze_consistency(recording: str, mappings: str = "ridge", pooled: bool = False, n_splits: int = 10,
+                        n_draws: int = 100, model: str = "", temporal: str = "per_bin", train_fraction: float = 0.5,
+                        stratify: str = "", seed: int = 0, out: str | Path | None = None,
+                        home: str | Path | None = None) -> dict[str, Any]:
+    """Noise-corrected inter-animal consistency of ``recording`` (and predictivity of the activations
+    store ``model`` per layer) into the versioned result store ``consistency-<recording>[-<model>]``
+    through ``datalad run``; returns the summary and writes PNG figures into ``out``."""
+    from goalstore.analyses.consistency import TEMPORAL_MODES, summary
+    from goalstore.analyses.mappings import make_mapping, mapping_name
+    from goalstore.analyses.stimulus_splits import SplitScheme
+    from goalstore.errors import AnalysisInputError
+
+    for name in (m for m in str(mappings).split(",") if m):  # refuse bad input before anything runs
+        if mapping_name(name) != "rsa":
+            make_mapping(name)
+    for mode in (("per_bin", "fixed") if temporal == "both" else tuple(str(temporal).split(","))):
+        if mode not in TEMPORAL_MODES:
+            raise AnalysisInputError(f"temporal {mode!r}: unknown; expected per_bin, fixed or both")
+    SplitScheme(int(n_splits), float(train_fraction), stratify or None, int(seed))
+    if int(n_draws) < 1:
+        raise AnalysisInputError(f"n_draws must be at least 1; got {n_draws}")
+    root = _root(home)
+    for store, kinds in ((recording, ("recording",)), (model, ("activations",))):
+        kind = (root.metadata(store) or {}).get("kind") if store else None
+        if kind is not None and kind not in kinds:
+            raise AnalysisInputError(f"store {store!r} is a {kind!r} store; expected {kinds[0]}")
+    built = build("consistency", home=home, recording=recording, mappings=mappings, pooled=bool(pooled),
+                  n_splits=int(n_splits), train_fraction=float(train_fraction), stratify=stratify or "",
+                  n_draws=int(n_draws), seed=int(seed), temporal=temporal, model=model or "")
+    name, store = next(iter(built.items()))
+    result = open(name, home=home).load()
+    report = {"store": name, "version": store["version"], **summary(result), "figures": []}
+    if out is not None:
+        from goalstore.figures.consistency import write_figures
 
         report["figures"] = [str(p) for p in write_figures(result, Path(out))]
     return report

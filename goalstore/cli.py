@@ -264,6 +264,43 @@ def cmd_analyze_lr_identify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze_consistency(args: argparse.Namespace) -> int:
+    from goalstore.api import analyze_consistency
+
+    report = analyze_consistency(args.recording, args.mapping, args.pooled, args.splits, args.bootstrap,
+                                 args.model or "", args.temporal, args.train_fraction, args.stratify or "",
+                                 args.seed, args.out, home=args.home)
+    if args.json:
+        _print_json(report)
+        return 0
+
+    def fmt(values: Any) -> str:
+        values = values if isinstance(values, list) else [values]
+        finite = [v for v in values if v is not None]
+        return f"{sum(finite) / len(finite):.3f}" if finite else "n/a"
+
+    rows = []
+    for area, entry in report["areas"].items():
+        for mapping, v in entry.get("consistency", {}).items():
+            pred = entry.get("predictivity", {}).get(mapping)
+            best = pred["layers"][pred["best_layer"]] if pred and pred["best_layer"] else None
+            rows.append({"area": area, "mapping": mapping, "units": v["n_units"],
+                         "consistency": f"{fmt(v['median'])} ± {fmt(v['sem'])}",
+                         "best layer": pred["best_layer"] if best else "",
+                         "predictivity": f"{fmt(best['median'])} ± {fmt(best['sem'])}" if best else ""})
+        if "rsa" in entry:
+            rows.append({"area": area, "mapping": "rsa", "units": "",
+                         "consistency": fmt(entry["rsa"]["median"]), "best layer": "", "predictivity": ""})
+    bins = report["time_bins_ms"]
+    print(f"Noise-corrected consistency of {args.recording} (median ± s.e.m. over target units"
+          + (f", averaged over {len(bins)} time bins" if bins and len(bins) > 1 else "") + ")")
+    print(_table(rows, ["area", "mapping", "units", "consistency", "best layer", "predictivity"]))
+    print(f"result store {report['store']}: version {report['version']}")
+    if report["figures"]:
+        print(f"{len(report['figures'])} figures in {Path(report['figures'][0]).parent}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from goalstore import schema
 
@@ -382,6 +419,23 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--scheduler", help="address of an existing dask.distributed scheduler")
     a.add_argument("--out", default="goalstore-out/lr-identify", help="directory for the PNG figures")
     a.set_defaults(func=cmd_analyze_lr_identify)
+
+    a = analyses.add_parser("consistency", parents=[common],
+                            help="noise-corrected inter-animal consistency and model predictivity")
+    a.add_argument("recording", help="a recording store, e.g. demo-recording")
+    a.add_argument("--mapping", default="ridge",
+                   help="one_to_one, ridge, lasso, elasticnet, pls, rsa, or a comma-separated list (default ridge)")
+    a.add_argument("--pooled", action="store_true", help="pool all other animals into one source animal")
+    a.add_argument("--splits", type=int, default=10, help="train/test stimulus splits (default 10)")
+    a.add_argument("--bootstrap", type=int, default=100, help="split-half draws of the trials (default 100)")
+    a.add_argument("--model", help="an activations store: also score the model's layers")
+    a.add_argument("--temporal", default="per_bin", choices=["per_bin", "fixed", "both"],
+                   help="per-time-bin or temporally fixed mapping (default per_bin)")
+    a.add_argument("--train-fraction", type=float, default=0.5, help="fraction of stimuli to train on")
+    a.add_argument("--stratify", help="stimulus coordinate to stratify splits by (e.g. category)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--out", default="goalstore-out/consistency", help="directory for the PNG figures")
+    a.set_defaults(func=cmd_analyze_consistency)
 
     p = sub.add_parser("schema", parents=[common], help="print the canonical schema")
     p.set_defaults(func=cmd_schema)

@@ -41,6 +41,13 @@ class Recipe:
     description: str = ""
 
 
+def _flag(value: Any) -> bool:
+    """A boolean recipe parameter, also from its text form ("true", "False", "0" …)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
 # --------------------------------------------------------------- demo recording
 def _demo_recording(home: Any, seed: int = 0) -> dict[str, Product]:
     from goalstore.sources.virtual_animals import virtual_animals
@@ -48,6 +55,42 @@ def _demo_recording(home: Any, seed: int = 0) -> dict[str, Product]:
     ds = virtual_animals(seed=seed)
     ds.attrs["goalstore_version"] = __version__
     return {"demo-recording": Product(ds, "recording")}
+
+
+def _demo_model(home: Any, seed: int = 0) -> dict[str, Product]:
+    from goalstore.sources.virtual_animals import virtual_model
+
+    ds = virtual_model(seed=seed, name="demo-model")  # matches demo-recording's stimuli and features
+    ds.attrs["goalstore_version"] = __version__
+    return {"demo-model": Product(ds, "activations")}
+
+
+# ------------------------------------------------------------ consistency
+def _consistency_name(recording: str, model: str = "", pooled: bool = False) -> str:
+    return f"consistency-{recording}" + (f"-{model}" if model else "") + ("-pooled" if pooled else "")
+
+
+def _consistency(home: Any, recording: str = "demo-recording", mappings: str = "ridge", pooled: bool = False,
+                 n_splits: int = 10, train_fraction: float = 0.5, stratify: str = "", n_draws: int = 100,
+                 seed: int = 0, temporal: str = "per_bin", model: str = "") -> dict[str, Product]:
+    import goalstore
+    from goalstore.analyses.consistency import consistency_analysis
+    from goalstore.analyses.stimulus_splits import SplitScheme
+
+    data = goalstore.open(str(recording), home=home)
+    activations = goalstore.open(str(model), home=home) if model else None
+    modes = ("per_bin", "fixed") if temporal == "both" else tuple(t for t in str(temporal).split(",") if t)
+    scheme = SplitScheme(int(n_splits), float(train_fraction), str(stratify) or None, int(seed))
+    result = consistency_analysis(data, tuple(m for m in str(mappings).split(",") if m), _flag(pooled), scheme,
+                                  int(n_draws), int(seed), modes, activations, progress=True)
+    result.attrs.update({k: str(data.attrs.get(k, "unknown")) for k in ("species", "modality", "license",
+                                                                         "citation")})
+    result.attrs.update({"recording": str(recording), "model_store": str(model),
+                         "kind": "result", "source": "goalstore.analyses.consistency",
+                         "schema_version": data.attrs.get("schema_version", ""),
+                         "analysis": "inter-animal consistency" + (" and model predictivity" if model else ""),
+                         "goalstore_version": __version__})
+    return {_consistency_name(str(recording), str(model), _flag(pooled)): Product(result, "result")}
 
 
 # ------------------------------------------------------ Melander et al. synapses
@@ -138,7 +181,7 @@ def _lr_identify(home: Any, path: str = "", trust_pickle: bool = False) -> dict[
     from goalstore.lr_corpus import classifier_view, view_frame
     from goalstore.sources.lr_identify import load_lr_identify
 
-    observables = load_lr_identify(path, bool(trust_pickle))
+    observables = load_lr_identify(path, _flag(trust_pickle))
     return {"lr-corpus-lr-identify": Product(observables, "lr_observables", "parquet"),
             "lr-corpus-lr-identify-view": Product(view_frame(classifier_view(observables, None)),
                                                    "lr_view", "parquet")}
@@ -158,7 +201,7 @@ def _lr_identification(home: Any, corpus: str = "lr-corpus-tiny", classifiers: s
     config = IdentificationConfig(classifiers=items(classifiers), observable_sets=items(observables),
                                   holdouts=items(holdouts),
                                   periods_epochs=tuple(int(p) for p in items(periods)),
-                                  n_samples=tuple(int(n) for n in items(n_samples)), fast=bool(fast),
+                                  n_samples=tuple(int(n) for n in items(n_samples)), fast=_flag(fast),
                                   unit_fractions=tuple(float(f) for f in items(fractions)),
                                   noise_levels=tuple(float(s) for s in items(noise)), seed=int(seed),
                                   n_splits=int(n_splits), cv=int(cv))
@@ -201,6 +244,18 @@ def _recipes() -> dict[str, Recipe]:
                params={"seed": 0},
                description="embedded default store: three virtual animals (V4/IT), 48 stimuli, "
                            "4 time bins, 8 trials"),
+        Recipe("demo-model", _demo_model, outputs=lambda **_: [("demo-model", "zarr")], params={"seed": 0},
+               description="embedded default model: virtual-model activations matching demo-recording "
+                           "(layers of similarity 0, 0.5, 1 to the animals' shared features)"),
+        Recipe("consistency", _consistency,
+               outputs=lambda recording="demo-recording", model="", pooled=False, **_: [
+                   (_consistency_name(str(recording), str(model), _flag(pooled)), "zarr")],
+               inputs=lambda recording="demo-recording", model="", **_: [str(recording)] + ([str(model)]
+                                                                                           if model else []),
+               params={"recording": "demo-recording", "mappings": "ridge", "pooled": False, "n_splits": 10,
+                       "train_fraction": 0.5, "stratify": "", "n_draws": 100, "seed": 0,
+                       "temporal": "per_bin", "model": ""},
+               description="noise-corrected inter-animal consistency (and model predictivity per layer)"),
         Recipe("synapse-dynamics", _synapse_dynamics,
                outputs=lambda cell_types="all", **_: [(f"synapse-dynamics-{c}", "zarr")
                                                       for c in _cell_types(str(cell_types))],

@@ -380,3 +380,154 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
 def mapping_label(mapping: str | Any) -> str:
     """The name a mapping is reported under (``ridge``, ``pls`` …, or the estimator's class name)."""
     return mapping_name(mapping) if isinstance(mapping, str) else type(mapping).__name__
+
+
+# ------------------------------------------------------------- whole analysis
+def consistency_analysis(recording: xr.Dataset | xr.DataArray, mappings: tuple[str, ...] = ("ridge",),
+                         pooled: bool = False, scheme: SplitScheme | None = None, n_draws: int = 100,
+                         seed: int = 0, temporal: tuple[str, ...] = ("per_bin",),
+                         model: xr.Dataset | xr.DataArray | None = None, variable: str | None = None,
+                         progress: bool = False) -> xr.Dataset:
+    """Inter-animal consistency (and, with ``model``, predictivity per layer) for each mapping and
+    temporal mode, as one labelled dataset (dims ``mapping`` × ``temporal`` × …).
+
+    ``rsa`` among ``mappings`` adds the noise-corrected RSA variables instead of a
+    regression.  Pure: data in, labelled result out.
+    """
+    from goalstore.analyses.rsa import rsa_consistency
+
+    scheme = scheme or SplitScheme(seed=seed)
+    for mode in temporal:
+        if mode not in TEMPORAL_MODES:
+            raise AnalysisInputError(f"temporal {mode!r}: unknown; expected one of {', '.join(TEMPORAL_MODES)}")
+    names = [mapping_name(m) for m in mappings]
+    for name in names:
+        if name != "rsa":
+            make_mapping(name)  # refuse unknown names before any work
+    regressions = [n for n in names if n != "rsa"]
+    parts, pred_parts = [], []
+    internal = None
+    for name in regressions:
+        per_mode, pred_mode = [], []
+        for mode in temporal:
+            part = inter_animal_consistency(recording, name, pooled, scheme, n_draws, seed, mode, variable,
+                                            progress)
+            if "internal_consistency" in part:
+                internal = part["internal_consistency"]
+                part = part.drop_vars("internal_consistency")
+            per_mode.append(part)
+            if model is not None:
+                pred_mode.append(model_predictivity(recording, model, name, scheme, n_draws, seed, mode, variable,
+                                                    progress=progress))
+        parts.append(xr.concat(per_mode, dim="temporal", data_vars="all", coords="minimal",
+                               compat="override").assign_coords(temporal_mode=("temporal", list(temporal))))
+        if pred_mode:
+            pred_parts.append(xr.concat(pred_mode, dim="temporal", data_vars="all", coords="minimal",
+                                        compat="override")
+                              .assign_coords(temporal_mode=("temporal", list(temporal))))
+    ds = xr.Dataset()
+    if parts:
+        ds = xr.concat(parts, dim="mapping", data_vars="all", coords="minimal", compat="override")
+        ds = ds.assign_coords(mapping_name=("mapping", regressions))
+        if internal is not None:
+            ds["internal_consistency"] = internal
+        if pred_parts:
+            pred = xr.concat(pred_parts, dim="mapping", data_vars="all", coords="minimal", compat="override")
+            pred = pred.assign_coords(mapping_name=("mapping", regressions))
+            ds = xr.merge([ds, pred[[v for v in pred.data_vars]]], compat="override", combine_attrs="drop_conflicts")
+            ds.attrs["best_layers"] = json_best_layers(pred)
+    if "rsa" in names:
+        responses = _responses(recording, variable)
+        model_da = None if model is None else _responses(model, None)
+        if model_da is not None:
+            import pandas as pd
+
+            ids = np.asarray(responses["stimulus_id"].values)
+            model_da = model_da.isel(stimulus=pd.Index(np.asarray(model_da["stimulus_id"].values)).get_indexer(ids))
+        rsa = rsa_consistency(responses, pooled, n_draws, seed, model_da)
+        ds = xr.merge([ds, rsa], compat="override", combine_attrs="override" if not parts else "drop_conflicts")
+    ds.attrs.update(parts[0].attrs if parts else {})
+    ds.attrs.update({"mappings": ",".join(names), "temporal_modes": ",".join(temporal),
+                     "pooled": int(bool(pooled)), "n_draws": int(n_draws), "seed": int(seed)})
+    ds.attrs.pop("mapping", None)
+    ds.attrs.pop("mapping_params", None)
+    ds.attrs.pop("temporal", None)
+    if pred_parts:
+        ds.attrs["best_layers"] = json_best_layers(ds)
+    return ds
+
+
+def json_best_layers(ds: xr.Dataset) -> str:
+    """``{mapping: {temporal: {area: layer}}}`` as JSON (attrs must be plain strings)."""
+    import json
+
+    out: dict[str, Any] = {}
+    for m, mapping in enumerate(ds["mapping_name"].values.tolist()):
+        for t, mode in enumerate(ds["temporal_mode"].values.tolist()):
+            best = ds["best_layer_index"].isel(mapping=m, temporal=t)
+            out.setdefault(mapping, {})[mode] = {
+                str(area): str(ds["layer_name"].values[int(i)])
+                for area, i in zip(ds["area_name"].values.tolist(), np.atleast_1d(best.values), strict=True)}
+    return json.dumps(out)
+
+
+def _listify(values: Any) -> Any:
+    arr = np.asarray(values, dtype=float)
+    clean = np.where(np.isfinite(arr), arr, np.nan)
+    return [None if np.isnan(v) else float(v) for v in clean.ravel()] if clean.ndim else \
+        (None if np.isnan(clean) else float(clean))
+
+
+def summary(result: xr.Dataset) -> dict[str, Any]:
+    """JSON-ready summary: per area and mapping ``median``, ``sem``, ``n_units`` and per-unit values
+    (lists over time bins for temporal data); model predictivity per layer with the best layer; RSA."""
+    import json
+
+    has_bins = "time_bin" in result.dims
+    modes = result["temporal_mode"].values.tolist() if "temporal_mode" in result.coords else []
+    key = (lambda m, t: m if len(modes) <= 1 else f"{m}:{t}")
+    out: dict[str, Any] = {"areas": {}, "time_bins_ms": (result["time_bin_start"].values.tolist()
+                                                         if has_bins else None),
+                           "config": {k: result.attrs.get(k) for k in ("mappings", "temporal_modes", "pooled",
+                                                                        "n_draws", "seed", "split_scheme")}}
+    if "consistency" in result:
+        units = result["unit_id"].values.astype(str)
+        unit_areas = result["area"].values.astype(str)
+        for a, area in enumerate(result["area_name"].values.astype(str)):
+            entry = out["areas"].setdefault(area, {"consistency": {}})
+            mask = unit_areas == area
+            for m, mapping in enumerate(result["mapping_name"].values.astype(str)):
+                for t, mode in enumerate(modes):
+                    sel = dict(mapping=m, temporal=t)
+                    per_unit = result["consistency"].isel(**sel).values[mask]
+                    entry["consistency"][key(mapping, mode)] = {
+                        "median": _listify(result["consistency_median"].isel(**sel, area=a).values),
+                        "sem": _listify(result["consistency_sem"].isel(**sel, area=a).values),
+                        "n_units": int(mask.sum()),
+                        "units": {u: _listify(v) for u, v in zip(units[mask], per_unit, strict=True)}}
+            if "internal_consistency" in result:
+                entry["internal_consistency_median"] = _listify(
+                    np.nanmedian(result["internal_consistency"].values[mask], axis=0))
+            if "predictivity" in result:
+                best = json.loads(result.attrs.get("best_layers", "{}"))
+                entry["predictivity"] = {}
+                for m, mapping in enumerate(result["mapping_name"].values.astype(str)):
+                    for t, mode in enumerate(modes):
+                        sel = dict(mapping=m, temporal=t, area=a)
+                        entry["predictivity"][key(mapping, mode)] = {
+                            "best_layer": best.get(mapping, {}).get(mode, {}).get(area),
+                            "layers": {str(layer): {"median": _listify(result["predictivity_median"].isel(
+                                **sel, layer=k).values), "sem": _listify(result["predictivity_sem"].isel(
+                                **sel, layer=k).values)} for k, layer in enumerate(result["layer_name"].values)}}
+    if "rsa_consistency" in result:
+        for a, area in enumerate(result["area_name"].values.astype(str)):
+            entry = out["areas"].setdefault(area, {})
+            values = result["rsa_consistency"].isel(area=a)
+            entry["rsa"] = {"per_animal": {str(animal): _listify(values.isel(target_animal=j).values)
+                                           for j, animal in enumerate(result["target_animal_name"].values)},
+                            "median": _listify(values.median("target_animal", skipna=True).values)}
+            if "rsa_predictivity" in result:
+                entry["rsa"]["layers"] = {str(layer): _listify(result["rsa_predictivity"].isel(layer=k, area=a)
+                                                               .median("target_animal", skipna=True).values)
+                                          for k, layer in enumerate(result["layer_name"].values)}
+    return out
