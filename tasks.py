@@ -82,6 +82,12 @@ def _goalstore(*args: str) -> None:
 def main_job() -> None:
     """Regenerate every embedded store and print the catalog and every analysis."""
     _goalstore("build", "demo-recording")
+    _goalstore("build", "demo-model")
+    _goalstore("analyze", "consistency", "demo-recording", "--model", "demo-model", "--pooled",
+               "--mapping", "ridge,pls,rsa", "--temporal", "both", "--bootstrap", "20",
+               "--out", "goalstore-out/consistency")
+    _goalstore("build", "demo-rate-maps")
+    _goalstore("analyze", "spatial", "demo-rate-maps", "--out", "goalstore-out/spatial")
     _goalstore("build", "melander2021-pyr")
     _goalstore("build", "melander2021-pv")
     _goalstore("analyze", "synapses", "--out", "goalstore-out/synapses")

@@ -321,8 +321,9 @@ def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
 
 
 def analyze_consistency(recording: str, mappings: str = "ridge", pooled: bool = False, n_splits: int = 10,
-                        n_draws: int = 100, model: str = "", temporal: str = "per_bin", train_fraction: float = 0.5,
-                        stratify: str = "", seed: int = 0, out: str | Path | None = None,
+                        n_draws: int = 100, model: str = "", temporal: str = "per_bin",
+                        train_fraction: float = 0.5, stratify: str = "", seed: int = 0,
+                        out: str | Path | None = None,
                         home: str | Path | None = None) -> dict[str, Any]:
     """Noise-corrected inter-animal consistency of ``recording`` (and predictivity of the activations
     store ``model`` per layer) into the versioned result store ``consistency-<recording>[-<model>]``
@@ -354,6 +355,28 @@ def analyze_consistency(recording: str, mappings: str = "ridge", pooled: bool = 
     report = {"store": name, "version": store["version"], **summary(result), "figures": []}
     if out is not None:
         from goalstore.figures.consistency import write_figures
+
+        report["figures"] = [str(p) for p in write_figures(result, Path(out))]
+    return report
+
+
+def analyze_spatial(maps: str, field_threshold: float = 0.3, min_field_bins: int = 8,
+                    out: str | Path | None = None, home: str | Path | None = None) -> dict[str, Any]:
+    """Grid and border scores of every cell of the rate-map store ``maps`` into the versioned
+    result store ``spatial-scores-<maps>`` (through ``datalad run``); returns per-cell scores and
+    writes the score distributions as PNG into ``out``."""
+    from goalstore.analyses.spatial import summary
+    from goalstore.errors import AnalysisInputError
+
+    if not 0 < float(field_threshold) < 1 or int(min_field_bins) < 1:
+        raise AnalysisInputError("field_threshold must lie in (0, 1) and min_field_bins be at least 1")
+    built = build("spatial-scores", home=home, maps=maps, field_threshold=float(field_threshold),
+                  min_field_bins=int(min_field_bins))
+    name, store = next(iter(built.items()))
+    result = open(name, home=home).load()
+    report = {"store": name, "version": store["version"], **summary(result), "figures": []}
+    if out is not None:
+        from goalstore.figures.spatial import write_figures
 
         report["figures"] = [str(p) for p in write_figures(result, Path(out))]
     return report

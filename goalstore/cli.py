@@ -301,6 +301,29 @@ def cmd_analyze_consistency(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze_spatial(args: argparse.Namespace) -> int:
+    from goalstore.api import analyze_spatial
+
+    report = analyze_spatial(args.maps, args.field_threshold, args.min_field_bins, args.out, home=args.home)
+    if args.json:
+        _print_json(report)
+        return 0
+
+    def fmt(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    rows = [{"cell": c, "grid score": fmt(v["grid_score"]), "border score": fmt(v["border_score"])}
+            for c, v in report["cells"].items()]
+    print(f"Spatial scores of {args.maps}: {report['n_grid_cells']} grid cells (score > "
+          f"{report['thresholds']['grid']}), {report['n_border_cells']} border cells (score > "
+          f"{report['thresholds']['border']}) of {report['n_cells']}")
+    print(_table(rows, ["cell", "grid score", "border score"]))
+    print(f"result store {report['store']}: version {report['version']}")
+    if report["figures"]:
+        print(f"{len(report['figures'])} figures in {Path(report['figures'][0]).parent}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from goalstore import schema
 
@@ -424,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="noise-corrected inter-animal consistency and model predictivity")
     a.add_argument("recording", help="a recording store, e.g. demo-recording")
     a.add_argument("--mapping", default="ridge",
-                   help="one_to_one, ridge, lasso, elasticnet, pls, rsa, or a comma-separated list (default ridge)")
+                   help="one_to_one, ridge, lasso, elasticnet, pls, rsa, or a comma-separated list "
+                        "(default ridge)")
     a.add_argument("--pooled", action="store_true", help="pool all other animals into one source animal")
     a.add_argument("--splits", type=int, default=10, help="train/test stimulus splits (default 10)")
     a.add_argument("--bootstrap", type=int, default=100, help="split-half draws of the trials (default 100)")
@@ -436,6 +460,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--out", default="goalstore-out/consistency", help="directory for the PNG figures")
     a.set_defaults(func=cmd_analyze_consistency)
+
+    a = analyses.add_parser("spatial", parents=[common], help="grid and border scores of rate maps")
+    a.add_argument("maps", help="a rate-map store (unit × x × y), e.g. demo-rate-maps")
+    a.add_argument("--field-threshold", type=float, default=0.3, help="field = bins above this × peak rate")
+    a.add_argument("--min-field-bins", type=int, default=8, help="minimum field area in bins")
+    a.add_argument("--out", default="goalstore-out/spatial", help="directory for the PNG figures")
+    a.set_defaults(func=cmd_analyze_spatial)
 
     p = sub.add_parser("schema", parents=[common], help="print the canonical schema")
     p.set_defaults(func=cmd_schema)

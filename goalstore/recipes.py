@@ -93,6 +93,30 @@ def _consistency(home: Any, recording: str = "demo-recording", mappings: str = "
     return {_consistency_name(str(recording), str(model), _flag(pooled)): Product(result, "result")}
 
 
+# ------------------------------------------------------------------ spatial
+def _demo_rate_maps(home: Any, seed: int = 0) -> dict[str, Product]:
+    from goalstore.sources.rate_maps import synthetic_rate_maps
+
+    ds = synthetic_rate_maps(seed=int(seed))
+    ds.attrs["goalstore_version"] = __version__
+    return {"demo-rate-maps": Product(ds, "recording")}
+
+
+def _spatial_scores(home: Any, maps: str = "demo-rate-maps", field_threshold: float = 0.3,
+                    min_field_bins: int = 8) -> dict[str, Product]:
+    import goalstore
+    from goalstore.analyses.spatial import spatial_scores
+
+    data = goalstore.open(str(maps), home=home)
+    result = spatial_scores(data, field_threshold=float(field_threshold), min_field_bins=int(min_field_bins))
+    result.attrs.update({k: str(data.attrs.get(k, "unknown")) for k in ("species", "modality", "license",
+                                                                         "citation")})
+    result.attrs.update({"kind": "result", "source": "goalstore.analyses.spatial", "maps": str(maps),
+                         "schema_version": data.attrs.get("schema_version", ""),
+                         "goalstore_version": __version__, "analysis": "grid and border scores"})
+    return {f"spatial-scores-{maps}": Product(result, "result")}
+
+
 # ------------------------------------------------------ Melander et al. synapses
 def _melander(cell_type: str | None = None, variant: str | None = None):
     def produce(home: Any) -> dict[str, Product]:
@@ -256,6 +280,14 @@ def _recipes() -> dict[str, Recipe]:
                        "train_fraction": 0.5, "stratify": "", "n_draws": 100, "seed": 0,
                        "temporal": "per_bin", "model": ""},
                description="noise-corrected inter-animal consistency (and model predictivity per layer)"),
+        Recipe("demo-rate-maps", _demo_rate_maps, outputs=lambda **_: [("demo-rate-maps", "zarr")],
+               params={"seed": 0},
+               description="embedded synthetic rate maps: 4 hexagonal grid, 4 wall and 4 random cells"),
+        Recipe("spatial-scores", _spatial_scores,
+               outputs=lambda maps="demo-rate-maps", **_: [(f"spatial-scores-{maps}", "zarr")],
+               inputs=lambda maps="demo-rate-maps", **_: [str(maps)],
+               params={"maps": "demo-rate-maps", "field_threshold": 0.3, "min_field_bins": 8},
+               description="grid and border scores of every cell of a rate-map store"),
         Recipe("synapse-dynamics", _synapse_dynamics,
                outputs=lambda cell_types="all", **_: [(f"synapse-dynamics-{c}", "zarr")
                                                       for c in _cell_types(str(cell_types))],

@@ -45,16 +45,19 @@ def _fits(mapping, x, y, train, test, temporal):
     """Predictions (stim_test × T × q) of y from x (stim × p × T)."""
     n_bins = y.shape[2]
     if temporal == "per_bin":
-        return np.stack([_fit_predict(mapping, x[train, :, t], y[train, :, t], x[test, :, t])
-                         for t in range(n_bins)], axis=1)
+        return np.stack(
+            [_fit_predict(mapping, x[train, :, t], y[train, :, t], x[test, :, t]) for t in range(n_bins)],
+            axis=1,
+        )
     xtr = np.concatenate([x[[s], :, t] for s in train for t in range(n_bins)])
     ytr = np.concatenate([y[[s], :, t] for s in train for t in range(n_bins)])
     xte = np.concatenate([x[[s], :, t] for s in test for t in range(n_bins)])
     return _fit_predict(mapping, xtr, ytr, xte).reshape(len(test), n_bins, -1)
 
 
-def reference_consistency(values, animals, areas, mapping, scheme: SplitScheme, n_draws, seed, temporal="per_bin",
-                          pooled=False):
+def reference_consistency(
+    values, animals, areas, mapping, scheme: SplitScheme, n_draws, seed, temporal="per_bin", pooled=False
+):
     """values: stimulus × unit × T × trial; returns unit × T mean corrected consistency."""
     train_all, test_all = stimulus_splits(values.shape[0], scheme)
     w1, w2 = split_half_weights(values.shape[3], n_draws, seed)

@@ -28,15 +28,25 @@ from goalstore.sources.virtual_animals import virtual_animals, virtual_model
 
 def _identical_animals(n_stimuli=120, units=12, trials=8, noise=0.5, seed=0):
     """Two animals with the same units' signals and independent trial noise."""
-    one = virtual_animals(n_animals=1, units_per_animal=units, n_stimuli=n_stimuli, n_time_bins=1,
-                          n_trials=trials, noise=0.0, areas=("IT",), seed=seed)
+    one = virtual_animals(
+        n_animals=1,
+        units_per_animal=units,
+        n_stimuli=n_stimuli,
+        n_time_bins=1,
+        n_trials=trials,
+        noise=0.0,
+        areas=("IT",),
+        seed=seed,
+    )
     rng = np.random.default_rng(seed + 10)
     signal = one["response"].values
     two = xr.concat([one, one], dim="unit")
     two["response"].values = np.concatenate([signal, signal], axis=1) + noise * rng.standard_normal(
-        (n_stimuli, 2 * units, 1, trials))
-    return two.assign_coords(unit_id=("unit", [f"u{i}" for i in range(2 * units)]),
-                             animal=("unit", np.repeat(["a", "b"], units)))
+        (n_stimuli, 2 * units, 1, trials)
+    )
+    return two.assign_coords(
+        unit_id=("unit", [f"u{i}" for i in range(2 * units)]), animal=("unit", np.repeat(["a", "b"], units))
+    )
 
 
 # ------------------------------------------------------------------ reliability
@@ -51,8 +61,9 @@ def test_split_half_weights_are_disjoint_equal_halves_and_seeded():
 def test_split_half_reliability_matches_the_known_signal_to_noise_ratio():
     # signal variance ~1, noise variance 1 per trial, 20 trials: half means have noise var 0.1,
     # so Corr(B1, B2) = 1/1.1 and the Spearman-Brown reliability is 2·(1/1.1)/(1 + 1/1.1)
-    ds = virtual_animals(n_animals=1, units_per_animal=40, n_stimuli=400, n_time_bins=1, n_trials=20,
-                         noise=1.0, n_features=400)
+    ds = virtual_animals(
+        n_animals=1, units_per_animal=40, n_stimuli=400, n_time_bins=1, n_trials=20, noise=1.0, n_features=400
+    )
     signal_var = ds["response"].mean("trial").var("stimulus") - 1.0 / 20
     r = signal_var / (signal_var + 0.1)
     reliability = split_half_reliability(ds["response"], n_draws=20).mean("bootstrap").squeeze()
@@ -112,7 +123,7 @@ def test_make_mapping_by_name_and_unknown_names():
     assert make_mapping("ridge", alpha=3.0).alpha == 3.0
     custom = Ridge()
     assert make_mapping(custom) is custom
-    with pytest.raises(AnalysisInputError, match="unknown.*ridge"):
+    with pytest.raises(AnalysisInputError, match=r"unknown.*ridge"):
         make_mapping("rige")
 
 
@@ -129,8 +140,9 @@ def test_stimulus_splits_stratify_and_seed():
 def test_identical_animals_are_consistent_and_unrelated_ones_are_not():
     same = inter_animal_consistency(_identical_animals(), "ridge", n_draws=4, scheme=SplitScheme(4, 0.5))
     assert abs(float(same["consistency_median"].squeeze()) - 1.0) < 0.1
-    unrelated = virtual_animals(n_animals=3, units_per_animal=12, n_stimuli=120, n_time_bins=1, n_trials=8,
-                                shared=0.0, areas=("IT",))
+    unrelated = virtual_animals(
+        n_animals=3, units_per_animal=12, n_stimuli=120, n_time_bins=1, n_trials=8, shared=0.0, areas=("IT",)
+    )
     none = inter_animal_consistency(unrelated, "ridge", n_draws=4, scheme=SplitScheme(4, 0.5))
     assert abs(float(none["consistency_median"].squeeze())) < 0.1
     one = inter_animal_consistency(_identical_animals(), "one_to_one", n_draws=4, scheme=SplitScheme(4, 0.5))
@@ -138,8 +150,17 @@ def test_identical_animals_are_consistent_and_unrelated_ones_are_not():
 
 
 def test_consistency_tracks_the_generators_ground_truth():
-    ds = virtual_animals(n_animals=2, units_per_animal=30, n_stimuli=1000, n_time_bins=1, n_trials=4,
-                         n_features=6, noise=0.3, shared=0.3, areas=("IT",))
+    ds = virtual_animals(
+        n_animals=2,
+        units_per_animal=30,
+        n_stimuli=1000,
+        n_time_bins=1,
+        n_trials=4,
+        n_features=6,
+        noise=0.3,
+        shared=0.3,
+        areas=("IT",),
+    )
     out = inter_animal_consistency(ds, "ridge", n_draws=3, scheme=SplitScheme(2, 0.5))
     truth = ds["ground_truth_consistency"].values
     estimate = out["consistency"].values[:, 0]
@@ -147,12 +168,30 @@ def test_consistency_tracks_the_generators_ground_truth():
 
 
 def test_a_model_equal_to_the_shared_features_scores_at_the_ceiling():
-    ds = virtual_animals(n_animals=2, units_per_animal=20, n_stimuli=200, n_time_bins=2, n_trials=8,
-                         n_features=8, noise=1.0, seed=4)
+    ds = virtual_animals(
+        n_animals=2,
+        units_per_animal=20,
+        n_stimuli=200,
+        n_time_bins=2,
+        n_trials=8,
+        n_features=8,
+        noise=1.0,
+        seed=4,
+    )
     model = virtual_model(n_stimuli=200, n_features=8, similarity=(0.0, 1.0), seed=4)
     out = model_predictivity(ds, model, "ridge", n_draws=4, scheme=SplitScheme(3, 0.5))
-    validate(out.assign_attrs(kind="result", species="virtual", modality="analysis", source="test",
-                              license="CC0-1.0", citation="none", schema_version="1"), "result")
+    validate(
+        out.assign_attrs(
+            kind="result",
+            species="virtual",
+            modality="analysis",
+            source="test",
+            license="CC0-1.0",
+            citation="none",
+            schema_version="1",
+        ),
+        "result",
+    )
     best = out["predictivity_median"].sel(layer=1)
     assert float(best.min()) > 0.9 and float(out["predictivity_median"].sel(layer=0).max()) < 0.15
     assert out.attrs["best_layers"] == ["layer1", "layer1"]
@@ -162,7 +201,9 @@ def test_a_model_equal_to_the_shared_features_scores_at_the_ceiling():
 
 
 def test_no_repeated_trials_gives_the_plain_test_correlation():
-    ds = virtual_animals(n_animals=2, units_per_animal=6, n_stimuli=60, n_time_bins=1, n_trials=1, areas=("IT",))
+    ds = virtual_animals(
+        n_animals=2, units_per_animal=6, n_stimuli=60, n_time_bins=1, n_trials=1, areas=("IT",)
+    )
     out = inter_animal_consistency(ds, "ridge", scheme=SplitScheme(2, 0.5))
     values = ds["response"].values[:, :, :, 0]
     train, test = stimulus_splits(60, SplitScheme(2, 0.5))
@@ -175,21 +216,35 @@ def test_no_repeated_trials_gives_the_plain_test_correlation():
 
 
 # -------------------------------------------------------------- equivalence
-MAPPINGS = [RidgeMapping(alpha=0.5), OneToOneMapping(), PLSMapping(n_components=3),
-            LassoMapping(alphas=(0.01, 0.1)), ElasticNetMapping(alphas=(0.01, 0.1), l1_ratios=(0.5, 1.0))]
+MAPPINGS = [
+    RidgeMapping(alpha=0.5),
+    OneToOneMapping(),
+    PLSMapping(n_components=3),
+    LassoMapping(alphas=(0.01, 0.1)),
+    ElasticNetMapping(alphas=(0.01, 0.1), l1_ratios=(0.5, 1.0)),
+]
 
 
 @pytest.mark.parametrize("mapping", MAPPINGS, ids=lambda m: type(m).__name__)
 @pytest.mark.parametrize("temporal", ["per_bin", "fixed"])
 def test_vectorised_consistency_equals_the_loop_reference(mapping, temporal):
-    ds = virtual_animals(n_animals=3, units_per_animal=4, n_stimuli=24, n_time_bins=2, n_trials=4,
-                         n_features=3, noise=0.5, seed=5)
+    ds = virtual_animals(
+        n_animals=3,
+        units_per_animal=4,
+        n_stimuli=24,
+        n_time_bins=2,
+        n_trials=4,
+        n_features=3,
+        noise=0.5,
+        seed=5,
+    )
     scheme = SplitScheme(2, 0.5, seed=2)
     values = ds["response"].values.astype(float)
     animals, areas = ds["animal"].values.astype(str), ds["area"].values.astype(str)
     for pooled in (False, True):
-        fast = inter_animal_consistency(ds, mapping, pooled=pooled, n_draws=2, seed=7, scheme=scheme,
-                                        temporal=temporal)
+        fast = inter_animal_consistency(
+            ds, mapping, pooled=pooled, n_draws=2, seed=7, scheme=scheme, temporal=temporal
+        )
         slow = reference_consistency(values, animals, areas, mapping, scheme, 2, 7, temporal, pooled)
         np.testing.assert_allclose(fast["consistency"].values, slow, atol=1e-9, rtol=0)
     model = virtual_model(n_stimuli=24, n_features=3, similarity=(0.5,), units_per_layer=5, seed=5)
@@ -203,7 +258,7 @@ def test_vectorised_consistency_equals_the_loop_reference(mapping, temporal):
 def test_consistency_bad_input():
     ds = virtual_animals(n_stimuli=30)
     model = virtual_model(n_stimuli=20)
-    with pytest.raises(AnalysisInputError, match="stimulus_id.*missing from the activations"):
+    with pytest.raises(AnalysisInputError, match=r"stimulus_id.*missing from the activations"):
         model_predictivity(ds, model)
     with pytest.raises(AnalysisInputError, match="unknown"):
         inter_animal_consistency(ds, "ridgeway")
@@ -212,7 +267,13 @@ def test_consistency_bad_input():
     with pytest.raises(AnalysisInputError, match="animal0_u005"):
         inter_animal_consistency(bad)
     with pytest.raises(AnalysisInputError, match="temporal"):
-        corrected_scores((np.zeros((1, 30, 2, 1)), None), (np.zeros((1, 30, 2, 1)), None),
-                         np.array([[0, 1]]), np.array([[2, 3, 4]]), RidgeMapping(), "sometimes")
+        corrected_scores(
+            (np.zeros((1, 30, 2, 1)), None),
+            (np.zeros((1, 30, 2, 1)), None),
+            np.array([[0, 1]]),
+            np.array([[2, 3, 4]]),
+            RidgeMapping(),
+            "sometimes",
+        )
     with pytest.raises(AnalysisInputError, match="need at least 2 and 3"):
         inter_animal_consistency(ds, scheme=SplitScheme(2, 0.95))

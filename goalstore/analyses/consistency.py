@@ -58,8 +58,9 @@ def _unfold(pred: np.ndarray, n_bins: int, temporal: str) -> np.ndarray:
     return pred.reshape(d, s, nt // n_bins, n_bins, q).transpose(0, 1, 3, 2, 4)
 
 
-def _map(mapping: Any, x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
-         temporal: str) -> np.ndarray:
+def _map(
+    mapping: Any, x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, temporal: str
+) -> np.ndarray:
     """``M(x; y)`` fitted on ``train`` stimuli, predicted on ``test`` → (D × S × T × n_test × q).
 
     ``x`` may have a single draw (a model) while ``y`` has many: a column-independent
@@ -85,8 +86,14 @@ def _test_rows(y: np.ndarray, test: np.ndarray) -> np.ndarray:
     return y[:, test].transpose(0, 1, 4, 2, 3)  # D × S × T × n_test × q
 
 
-def corrected_scores(source: tuple[np.ndarray, np.ndarray | None], target: tuple[np.ndarray, np.ndarray | None],
-                     train: np.ndarray, test: np.ndarray, mapping: Any, temporal: str = "per_bin") -> np.ndarray:
+def corrected_scores(
+    source: tuple[np.ndarray, np.ndarray | None],
+    target: tuple[np.ndarray, np.ndarray | None],
+    train: np.ndarray,
+    test: np.ndarray,
+    mapping: Any,
+    temporal: str = "per_bin",
+) -> np.ndarray:
     """Noise-corrected score per (draw × split × time bin × target unit).
 
     ``source`` and ``target`` are the two split-half averages, each (draw × stimulus ×
@@ -117,12 +124,15 @@ def _responses(data: xr.Dataset | xr.DataArray, variable: str | None) -> xr.Data
     if isinstance(data, xr.Dataset):
         names = [variable] if variable else list(data.data_vars)
         if not names or names[0] not in data.data_vars:
-            raise AnalysisInputError(f"variable {variable!r}: not in the store (has {', '.join(data.data_vars)})")
+            raise AnalysisInputError(
+                f"variable {variable!r}: not in the store (has {', '.join(data.data_vars)})"
+            )
         data = data[names[0]]
     for dim in ("stimulus", "unit"):
         if dim not in data.dims:
-            raise AnalysisInputError(f"dim {dim!r}: missing; responses need stimulus × unit "
-                                     f"[× time_bin] [× trial], got {data.dims}")
+            raise AnalysisInputError(
+                f"dim {dim!r}: missing; responses need stimulus × unit [× time_bin] [× trial], got {data.dims}"
+            )
     return data
 
 
@@ -142,8 +152,10 @@ def _halves(values: np.ndarray, draws: slice, w1: np.ndarray | None, w2: np.ndar
     (values, None) with no repeated trials."""
     if w1 is None:
         return values[None], None
-    return (np.einsum("sutr,dr->dsut", values, w1[draws], optimize=True),
-            np.einsum("sutr,dr->dsut", values, w2[draws], optimize=True))
+    return (
+        np.einsum("sutr,dr->dsut", values, w1[draws], optimize=True),
+        np.einsum("sutr,dr->dsut", values, w2[draws], optimize=True),
+    )
 
 
 def _draw_chunks(n_draws: int, per_draw_bytes: int) -> list[slice]:
@@ -168,29 +180,59 @@ def _summaries(per_unit: xr.DataArray, areas: np.ndarray, prefix: str) -> dict[s
         out.attrs = {"units": units, "description": description}
         return out
 
-    return {f"{prefix}_median": stack(medians, "1", f"median over target units of {prefix}"),
-            f"{prefix}_sem": stack(sems, "1", f"s.e.m. over target units of {prefix}"),
-            f"{prefix}_n_units": stack(counts, "1", "target units with a finite score")}
+    return {
+        f"{prefix}_median": stack(medians, "1", f"median over target units of {prefix}"),
+        f"{prefix}_sem": stack(sems, "1", f"s.e.m. over target units of {prefix}"),
+        f"{prefix}_n_units": stack(counts, "1", "target units with a finite score"),
+    }
 
 
-def _config_attrs(kind: str, mapping: Any, scheme: SplitScheme, n_draws: int, seed: int, temporal: str,
-                  repeated: bool, **extra: Any) -> dict[str, Any]:
+def _config_attrs(
+    kind: str,
+    mapping: Any,
+    scheme: SplitScheme,
+    n_draws: int,
+    seed: int,
+    temporal: str,
+    repeated: bool,
+    **extra: Any,
+) -> dict[str, Any]:
     import json
 
     from goalstore._version import __version__
 
-    return {"analysis": kind, "mapping": type(mapping).__name__, "mapping_params": json.dumps(
-        {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
-         for k, v in mapping.get_params().items()}),
-            "split_scheme": json.dumps(asdict(scheme)), "n_draws": int(n_draws), "seed": int(seed),
-            "temporal": temporal, "repeated_trials": int(repeated), "goalstore_version": __version__, **extra}
+    return {
+        "analysis": kind,
+        "mapping": type(mapping).__name__,
+        "mapping_params": json.dumps(
+            {
+                k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
+                for k, v in mapping.get_params().items()
+            }
+        ),
+        "split_scheme": json.dumps(asdict(scheme)),
+        "n_draws": int(n_draws),
+        "seed": int(seed),
+        "temporal": temporal,
+        "repeated_trials": int(repeated),
+        "goalstore_version": __version__,
+        **extra,
+    }
 
 
 # ---------------------------------------------------------------- public API
-def inter_animal_consistency(recording: xr.Dataset | xr.DataArray, mapping: str | Any = "ridge",
-                             pooled: bool = False, scheme: SplitScheme | None = None, n_draws: int = 100,
-                             seed: int = 0, temporal: str = "per_bin", variable: str | None = None,
-                             progress: bool = False, **mapping_params: Any) -> xr.Dataset:
+def inter_animal_consistency(
+    recording: xr.Dataset | xr.DataArray,
+    mapping: str | Any = "ridge",
+    pooled: bool = False,
+    scheme: SplitScheme | None = None,
+    n_draws: int = 100,
+    seed: int = 0,
+    temporal: str = "per_bin",
+    variable: str | None = None,
+    progress: bool = False,
+    **mapping_params: Any,
+) -> xr.Dataset:
     """Noise-corrected inter-animal consistency of every unit (thesis eq. 3.4).
 
     Within each area, every animal in turn is the target: its units are predicted from
@@ -240,9 +282,14 @@ def inter_animal_consistency(recording: xr.Dataset | xr.DataArray, mapping: str 
     for chunk in chunks:
         h1, h2 = _halves(values, chunk, w1, w2)
         for src, tgt in tasks:
-            scores = corrected_scores((h1[:, :, src], None if h2 is None else h2[:, :, src]),
-                                      (h1[:, :, tgt], None if h2 is None else h2[:, :, tgt]),
-                                      train, test, mapping, temporal)  # D × S × T × q
+            scores = corrected_scores(
+                (h1[:, :, src], None if h2 is None else h2[:, :, src]),
+                (h1[:, :, tgt], None if h2 is None else h2[:, :, tgt]),
+                train,
+                test,
+                mapping,
+                temporal,
+            )  # D × S × T × q
             finite = np.isfinite(scores)
             np.add.at(total, (slice(None), tgt), np.where(finite, scores, 0.0).sum(axis=(0, 1)))
             np.add.at(count, (slice(None), tgt), finite.sum(axis=(0, 1)))
@@ -250,21 +297,44 @@ def inter_animal_consistency(recording: xr.Dataset | xr.DataArray, mapping: str 
     bar.close()
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.where(count > 0, count, 1), np.nan).T  # unit × T
-    ds = _result(responses, mean, "consistency", "noise-corrected inter-animal consistency per target unit "
-                 "(mean over source animals, split-half draws and stimulus splits)")
+    ds = _result(
+        responses,
+        mean,
+        "consistency",
+        "noise-corrected inter-animal consistency per target unit "
+        "(mean over source animals, split-half draws and stimulus splits)",
+    )
     ds.update(_summaries(ds["consistency"], areas, "consistency"))
     if repeated:
         ds["internal_consistency"] = _internal(values, w1, w2, responses)
-    ds.attrs.update(_config_attrs("inter-animal consistency", mapping, scheme, n_draws_used, seed, temporal,
-                                  repeated, pooled=int(bool(pooled))))
+    ds.attrs.update(
+        _config_attrs(
+            "inter-animal consistency",
+            mapping,
+            scheme,
+            n_draws_used,
+            seed,
+            temporal,
+            repeated,
+            pooled=int(bool(pooled)),
+        )
+    )
     return ds
 
 
-def model_predictivity(recording: xr.Dataset | xr.DataArray, activations: xr.Dataset | xr.DataArray,
-                       mapping: str | Any = "ridge", scheme: SplitScheme | None = None, n_draws: int = 100,
-                       seed: int = 0, temporal: str = "per_bin", variable: str | None = None,
-                       activation_variable: str | None = None, progress: bool = False,
-                       **mapping_params: Any) -> xr.Dataset:
+def model_predictivity(
+    recording: xr.Dataset | xr.DataArray,
+    activations: xr.Dataset | xr.DataArray,
+    mapping: str | Any = "ridge",
+    scheme: SplitScheme | None = None,
+    n_draws: int = 100,
+    seed: int = 0,
+    temporal: str = "per_bin",
+    variable: str | None = None,
+    activation_variable: str | None = None,
+    progress: bool = False,
+    **mapping_params: Any,
+) -> xr.Dataset:
     """Noise-corrected predictivity of every recorded unit from each model layer.
 
     The model's units carry a ``layer`` coordinate; each layer is a source ``X`` with
@@ -282,9 +352,11 @@ def model_predictivity(recording: xr.Dataset | xr.DataArray, activations: xr.Dat
     model_ids = np.asarray(model["stimulus_id"].values)
     missing = np.setdiff1d(ids, model_ids)
     if missing.size:
-        raise AnalysisInputError(f"coordinate 'stimulus_id': {missing.size} recorded stimuli are missing from the "
-                                 f"activations (e.g. {', '.join(map(str, missing[:3]))}); source and target "
-                                 "must show the same stimuli")
+        raise AnalysisInputError(
+            f"coordinate 'stimulus_id': {missing.size} recorded stimuli are missing from the "
+            f"activations (e.g. {', '.join(map(str, missing[:3]))}); source and target "
+            "must show the same stimuli"
+        )
     import pandas as pd
 
     model = model.isel(stimulus=pd.Index(model_ids).get_indexer(ids))
@@ -300,7 +372,9 @@ def model_predictivity(recording: xr.Dataset | xr.DataArray, activations: xr.Dat
     if x_all.shape[2] == 1 and n_bins > 1:
         x_all = np.repeat(x_all, n_bins, axis=2)
     elif x_all.shape[2] != n_bins:
-        raise AnalysisInputError(f"dim 'time_bin': activations have {x_all.shape[2]} bins, the recording {n_bins}")
+        raise AnalysisInputError(
+            f"dim 'time_bin': activations have {x_all.shape[2]} bins, the recording {n_bins}"
+        )
     categories = np.asarray(responses[scheme.stratify].values) if scheme.stratify else None
     train, test = stimulus_splits(values.shape[0], scheme, categories)
     w1, w2 = split_half_weights(values.shape[3], n_draws, seed) if repeated else (None, None)
@@ -326,22 +400,39 @@ def model_predictivity(recording: xr.Dataset | xr.DataArray, activations: xr.Dat
         mean = np.where(count > 0, total / np.where(count > 0, count, 1), np.nan).transpose(0, 2, 1)
     per_layer = [_result(responses, m, "predictivity", "")["predictivity"] for m in mean]
     predictivity = xr.concat(per_layer, dim="layer").assign_coords(layer_name=("layer", layers))
-    predictivity.attrs = {"units": "1", "description": "noise-corrected predictivity of each recorded unit "
-                                                       "from a model layer (mean over split-half draws and "
-                                                       "stimulus splits)"}
+    predictivity.attrs = {
+        "units": "1",
+        "description": "noise-corrected predictivity of each recorded unit "
+        "from a model layer (mean over split-half draws and "
+        "stimulus splits)",
+    }
     ds = xr.Dataset({"predictivity": predictivity})
     areas = np.asarray(responses["area"].values).astype(str)
     ds.update(_summaries(ds["predictivity"], areas, "predictivity"))
     score = ds["predictivity_median"].mean("time_bin") if "time_bin" in ds.dims else ds["predictivity_median"]
     best = score.fillna(-np.inf).argmax("layer")
-    ds["best_layer_index"] = best.assign_attrs(units="1", description="index along layer of the best layer "
-                                                                      "(highest median predictivity)")
-    ds["best_layer_predictivity"] = ds["predictivity_median"].isel(layer=best).drop_vars(
-        ["layer_name"], errors="ignore").assign_attrs(units="1", description="median predictivity of the best "
-                                                                            "layer per area")
-    ds.attrs.update(_config_attrs("model predictivity", mapping, scheme, n_draws_used, seed, temporal, repeated,
-                                  model=str(model.attrs.get("model", model.name or "model")),
-                                  best_layers=[layers[int(i)] for i in np.atleast_1d(best.values)]))
+    ds["best_layer_index"] = best.assign_attrs(
+        units="1", description="index along layer of the best layer (highest median predictivity)"
+    )
+    ds["best_layer_predictivity"] = (
+        ds["predictivity_median"]
+        .isel(layer=best)
+        .drop_vars(["layer_name"], errors="ignore")
+        .assign_attrs(units="1", description="median predictivity of the best layer per area")
+    )
+    ds.attrs.update(
+        _config_attrs(
+            "model predictivity",
+            mapping,
+            scheme,
+            n_draws_used,
+            seed,
+            temporal,
+            repeated,
+            model=str(model.attrs.get("model", model.name or "model")),
+            best_layers=[layers[int(i)] for i in np.atleast_1d(best.values)],
+        )
+    )
     return ds
 
 
@@ -351,15 +442,17 @@ def _internal(values: np.ndarray, w1: np.ndarray, w2: np.ndarray, responses: xr.
     for chunk in _draw_chunks(len(w1), 16 * int(np.prod(values.shape[:3]))):
         a, b = _halves(values, chunk, w1, w2)
         total += spearman_brown(pearson(a, b, axis=1)).sum(axis=0)
-    return _result(responses, total / len(w1), "internal_consistency",
-                   "Spearman-Brown corrected split-half reliability across all stimuli "
-                   "(mean over split-half draws)")["internal_consistency"]
+    return _result(
+        responses,
+        total / len(w1),
+        "internal_consistency",
+        "Spearman-Brown corrected split-half reliability across all stimuli (mean over split-half draws)",
+    )["internal_consistency"]
 
 
 def _result(responses: xr.DataArray, per_unit: np.ndarray, name: str, description: str) -> xr.Dataset:
     """A dataset of one unit [× time_bin] variable carrying the recording's unit / bin coordinates."""
-    unit_coords = {c: ("unit", responses[c].values) for c in responses.coords
-                   if responses[c].dims == ("unit",)}
+    unit_coords = {c: ("unit", responses[c].values) for c in responses.coords if responses[c].dims == ("unit",)}
     dims: tuple[str, ...] = ("unit",)
     coords = dict(unit_coords)
     values = per_unit[:, 0] if "time_bin" not in responses.dims else per_unit
@@ -383,11 +476,18 @@ def mapping_label(mapping: str | Any) -> str:
 
 
 # ------------------------------------------------------------- whole analysis
-def consistency_analysis(recording: xr.Dataset | xr.DataArray, mappings: tuple[str, ...] = ("ridge",),
-                         pooled: bool = False, scheme: SplitScheme | None = None, n_draws: int = 100,
-                         seed: int = 0, temporal: tuple[str, ...] = ("per_bin",),
-                         model: xr.Dataset | xr.DataArray | None = None, variable: str | None = None,
-                         progress: bool = False) -> xr.Dataset:
+def consistency_analysis(
+    recording: xr.Dataset | xr.DataArray,
+    mappings: tuple[str, ...] = ("ridge",),
+    pooled: bool = False,
+    scheme: SplitScheme | None = None,
+    n_draws: int = 100,
+    seed: int = 0,
+    temporal: tuple[str, ...] = ("per_bin",),
+    model: xr.Dataset | xr.DataArray | None = None,
+    variable: str | None = None,
+    progress: bool = False,
+) -> xr.Dataset:
     """Inter-animal consistency (and, with ``model``, predictivity per layer) for each mapping and
     temporal mode, as one labelled dataset (dims ``mapping`` × ``temporal`` × …).
 
@@ -410,21 +510,30 @@ def consistency_analysis(recording: xr.Dataset | xr.DataArray, mappings: tuple[s
     for name in regressions:
         per_mode, pred_mode = [], []
         for mode in temporal:
-            part = inter_animal_consistency(recording, name, pooled, scheme, n_draws, seed, mode, variable,
-                                            progress)
+            part = inter_animal_consistency(
+                recording, name, pooled, scheme, n_draws, seed, mode, variable, progress
+            )
             if "internal_consistency" in part:
                 internal = part["internal_consistency"]
                 part = part.drop_vars("internal_consistency")
             per_mode.append(part)
             if model is not None:
-                pred_mode.append(model_predictivity(recording, model, name, scheme, n_draws, seed, mode, variable,
-                                                    progress=progress))
-        parts.append(xr.concat(per_mode, dim="temporal", data_vars="all", coords="minimal",
-                               compat="override").assign_coords(temporal_mode=("temporal", list(temporal))))
+                pred_mode.append(
+                    model_predictivity(
+                        recording, model, name, scheme, n_draws, seed, mode, variable, progress=progress
+                    )
+                )
+        parts.append(
+            xr.concat(
+                per_mode, dim="temporal", data_vars="all", coords="minimal", compat="override"
+            ).assign_coords(temporal_mode=("temporal", list(temporal)))
+        )
         if pred_mode:
-            pred_parts.append(xr.concat(pred_mode, dim="temporal", data_vars="all", coords="minimal",
-                                        compat="override")
-                              .assign_coords(temporal_mode=("temporal", list(temporal))))
+            pred_parts.append(
+                xr.concat(
+                    pred_mode, dim="temporal", data_vars="all", coords="minimal", compat="override"
+                ).assign_coords(temporal_mode=("temporal", list(temporal)))
+            )
     ds = xr.Dataset()
     if parts:
         ds = xr.concat(parts, dim="mapping", data_vars="all", coords="minimal", compat="override")
@@ -434,7 +543,9 @@ def consistency_analysis(recording: xr.Dataset | xr.DataArray, mappings: tuple[s
         if pred_parts:
             pred = xr.concat(pred_parts, dim="mapping", data_vars="all", coords="minimal", compat="override")
             pred = pred.assign_coords(mapping_name=("mapping", regressions))
-            ds = xr.merge([ds, pred[[v for v in pred.data_vars]]], compat="override", combine_attrs="drop_conflicts")
+            ds = xr.merge(
+                [ds, pred[[v for v in pred.data_vars]]], compat="override", combine_attrs="drop_conflicts"
+            )
             ds.attrs["best_layers"] = json_best_layers(pred)
     if "rsa" in names:
         responses = _responses(recording, variable)
@@ -443,12 +554,21 @@ def consistency_analysis(recording: xr.Dataset | xr.DataArray, mappings: tuple[s
             import pandas as pd
 
             ids = np.asarray(responses["stimulus_id"].values)
-            model_da = model_da.isel(stimulus=pd.Index(np.asarray(model_da["stimulus_id"].values)).get_indexer(ids))
+            model_da = model_da.isel(
+                stimulus=pd.Index(np.asarray(model_da["stimulus_id"].values)).get_indexer(ids)
+            )
         rsa = rsa_consistency(responses, pooled, n_draws, seed, model_da)
         ds = xr.merge([ds, rsa], compat="override", combine_attrs="override" if not parts else "drop_conflicts")
     ds.attrs.update(parts[0].attrs if parts else {})
-    ds.attrs.update({"mappings": ",".join(names), "temporal_modes": ",".join(temporal),
-                     "pooled": int(bool(pooled)), "n_draws": int(n_draws), "seed": int(seed)})
+    ds.attrs.update(
+        {
+            "mappings": ",".join(names),
+            "temporal_modes": ",".join(temporal),
+            "pooled": int(bool(pooled)),
+            "n_draws": int(n_draws),
+            "seed": int(seed),
+        }
+    )
     ds.attrs.pop("mapping", None)
     ds.attrs.pop("mapping_params", None)
     ds.attrs.pop("temporal", None)
@@ -467,15 +587,19 @@ def json_best_layers(ds: xr.Dataset) -> str:
             best = ds["best_layer_index"].isel(mapping=m, temporal=t)
             out.setdefault(mapping, {})[mode] = {
                 str(area): str(ds["layer_name"].values[int(i)])
-                for area, i in zip(ds["area_name"].values.tolist(), np.atleast_1d(best.values), strict=True)}
+                for area, i in zip(ds["area_name"].values.tolist(), np.atleast_1d(best.values), strict=True)
+            }
     return json.dumps(out)
 
 
 def _listify(values: Any) -> Any:
     arr = np.asarray(values, dtype=float)
     clean = np.where(np.isfinite(arr), arr, np.nan)
-    return [None if np.isnan(v) else float(v) for v in clean.ravel()] if clean.ndim else \
-        (None if np.isnan(clean) else float(clean))
+    return (
+        [None if np.isnan(v) else float(v) for v in clean.ravel()]
+        if clean.ndim
+        else (None if np.isnan(clean) else float(clean))
+    )
 
 
 def summary(result: xr.Dataset) -> dict[str, Any]:
@@ -485,11 +609,17 @@ def summary(result: xr.Dataset) -> dict[str, Any]:
 
     has_bins = "time_bin" in result.dims
     modes = result["temporal_mode"].values.tolist() if "temporal_mode" in result.coords else []
-    key = (lambda m, t: m if len(modes) <= 1 else f"{m}:{t}")
-    out: dict[str, Any] = {"areas": {}, "time_bins_ms": (result["time_bin_start"].values.tolist()
-                                                         if has_bins else None),
-                           "config": {k: result.attrs.get(k) for k in ("mappings", "temporal_modes", "pooled",
-                                                                        "n_draws", "seed", "split_scheme")}}
+    def key(m: str, t: str) -> str:
+        return m if len(modes) <= 1 else f"{m}:{t}"
+
+    out: dict[str, Any] = {
+        "areas": {},
+        "time_bins_ms": (result["time_bin_start"].values.tolist() if has_bins else None),
+        "config": {
+            k: result.attrs.get(k)
+            for k in ("mappings", "temporal_modes", "pooled", "n_draws", "seed", "split_scheme")
+        },
+    }
     if "consistency" in result:
         units = result["unit_id"].values.astype(str)
         unit_areas = result["area"].values.astype(str)
@@ -504,10 +634,12 @@ def summary(result: xr.Dataset) -> dict[str, Any]:
                         "median": _listify(result["consistency_median"].isel(**sel, area=a).values),
                         "sem": _listify(result["consistency_sem"].isel(**sel, area=a).values),
                         "n_units": int(mask.sum()),
-                        "units": {u: _listify(v) for u, v in zip(units[mask], per_unit, strict=True)}}
+                        "units": {u: _listify(v) for u, v in zip(units[mask], per_unit, strict=True)},
+                    }
             if "internal_consistency" in result:
                 entry["internal_consistency_median"] = _listify(
-                    np.nanmedian(result["internal_consistency"].values[mask], axis=0))
+                    np.nanmedian(result["internal_consistency"].values[mask], axis=0)
+                )
             if "predictivity" in result:
                 best = json.loads(result.attrs.get("best_layers", "{}"))
                 entry["predictivity"] = {}
@@ -516,18 +648,35 @@ def summary(result: xr.Dataset) -> dict[str, Any]:
                         sel = dict(mapping=m, temporal=t, area=a)
                         entry["predictivity"][key(mapping, mode)] = {
                             "best_layer": best.get(mapping, {}).get(mode, {}).get(area),
-                            "layers": {str(layer): {"median": _listify(result["predictivity_median"].isel(
-                                **sel, layer=k).values), "sem": _listify(result["predictivity_sem"].isel(
-                                **sel, layer=k).values)} for k, layer in enumerate(result["layer_name"].values)}}
+                            "layers": {
+                                str(layer): {
+                                    "median": _listify(
+                                        result["predictivity_median"].isel(**sel, layer=k).values
+                                    ),
+                                    "sem": _listify(result["predictivity_sem"].isel(**sel, layer=k).values),
+                                }
+                                for k, layer in enumerate(result["layer_name"].values)
+                            },
+                        }
     if "rsa_consistency" in result:
         for a, area in enumerate(result["area_name"].values.astype(str)):
             entry = out["areas"].setdefault(area, {})
             values = result["rsa_consistency"].isel(area=a)
-            entry["rsa"] = {"per_animal": {str(animal): _listify(values.isel(target_animal=j).values)
-                                           for j, animal in enumerate(result["target_animal_name"].values)},
-                            "median": _listify(values.median("target_animal", skipna=True).values)}
+            entry["rsa"] = {
+                "per_animal": {
+                    str(animal): _listify(values.isel(target_animal=j).values)
+                    for j, animal in enumerate(result["target_animal_name"].values)
+                },
+                "median": _listify(values.median("target_animal", skipna=True).values),
+            }
             if "rsa_predictivity" in result:
-                entry["rsa"]["layers"] = {str(layer): _listify(result["rsa_predictivity"].isel(layer=k, area=a)
-                                                               .median("target_animal", skipna=True).values)
-                                          for k, layer in enumerate(result["layer_name"].values)}
+                entry["rsa"]["layers"] = {
+                    str(layer): _listify(
+                        result["rsa_predictivity"]
+                        .isel(layer=k, area=a)
+                        .median("target_animal", skipna=True)
+                        .values
+                    )
+                    for k, layer in enumerate(result["layer_name"].values)
+                }
     return out

@@ -77,7 +77,9 @@ class RidgeMapping(RegressorMixin, BaseEstimator):
         y_mean = y.mean(axis=-2, keepdims=True)
         u, s, vt = np.linalg.svd(x - x_mean, full_matrices=False)
         d = s / (s * s + self.alpha)
-        coef = np.matmul(np.swapaxes(vt, -1, -2) * d[..., None, :], np.matmul(np.swapaxes(u, -1, -2), y - y_mean))
+        coef = np.matmul(
+            np.swapaxes(vt, -1, -2) * d[..., None, :], np.matmul(np.swapaxes(u, -1, -2), y - y_mean)
+        )
         return coef, x_mean, y_mean
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> RidgeMapping:
@@ -133,9 +135,14 @@ class ElasticNetMapping(RegressorMixin, BaseEstimator):
 
     column_independent = True
 
-    def __init__(self, alphas: tuple[float, ...] | None = None,
-                 l1_ratios: tuple[float, ...] = (0.1, 0.5, 0.9, 1.0), cv: int = 2, max_iter: int = 2000,
-                 random_state: int = 0):
+    def __init__(
+        self,
+        alphas: tuple[float, ...] | None = None,
+        l1_ratios: tuple[float, ...] = (0.1, 0.5, 0.9, 1.0),
+        cv: int = 2,
+        max_iter: int = 2000,
+        random_state: int = 0,
+    ):
         self.alphas = alphas
         self.l1_ratios = l1_ratios
         self.cv = cv
@@ -183,8 +190,9 @@ class ElasticNetMapping(RegressorMixin, BaseEstimator):
 class LassoMapping(ElasticNetMapping):
     """L1 regression (elastic net with ``l1_ratio = 1``), ``alpha`` chosen per target unit by CV."""
 
-    def __init__(self, alphas: tuple[float, ...] | None = None, cv: int = 2, max_iter: int = 2000,
-                 random_state: int = 0):
+    def __init__(
+        self, alphas: tuple[float, ...] | None = None, cv: int = 2, max_iter: int = 2000, random_state: int = 0
+    ):
         super().__init__(alphas=alphas, l1_ratios=(1.0,), cv=cv, max_iter=max_iter, random_state=random_state)
 
 
@@ -199,7 +207,8 @@ MAPPINGS: dict[str, type] = {
 
 
 def mapping_name(name: str) -> str:
-    """Canonical spelling of a mapping name (``one-to-one`` → ``one_to_one``, ``elastic_net`` → ``elasticnet``)."""
+    """Canonical spelling of a mapping name (``one-to-one`` → ``one_to_one``, ``elastic_net`` →
+    ``elasticnet``)."""
     key = str(name).strip().lower().replace("-", "_")
     return {"elastic_net": "elasticnet", "onetoone": "one_to_one", "1to1": "one_to_one"}.get(key, key)
 
@@ -213,8 +222,10 @@ def make_mapping(mapping: str | Any, **params: Any) -> Any:
     key = mapping_name(mapping)
     if key not in MAPPINGS:
         close = difflib.get_close_matches(key, [*MAPPINGS, "rsa"], n=3, cutoff=0.4)
-        raise AnalysisInputError(f"mapping {mapping!r}: unknown; expected one of {', '.join([*MAPPINGS, 'rsa'])}"
-                                 + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        raise AnalysisInputError(
+            f"mapping {mapping!r}: unknown; expected one of {', '.join([*MAPPINGS, 'rsa'])}"
+            + (f" (did you mean {', '.join(close)}?)" if close else "")
+        )
     return MAPPINGS[key](**params)
 
 

@@ -54,7 +54,9 @@ def split_half_weights(n_trials: int, n_draws: int, seed: int) -> tuple[np.ndarr
     average equally many trials.  Deterministic given ``seed``.
     """
     if n_trials < 2:
-        raise AnalysisInputError(f"dim 'trial': {n_trials} trial(s) is too few for split halves; need at least 2")
+        raise AnalysisInputError(
+            f"dim 'trial': {n_trials} trial(s) is too few for split halves; need at least 2"
+        )
     if n_draws < 1:
         raise AnalysisInputError(f"n_draws must be at least 1; got {n_draws}")
     rng = np.random.default_rng(seed)
@@ -64,7 +66,7 @@ def split_half_weights(n_trials: int, n_draws: int, seed: int) -> tuple[np.ndarr
     w2 = np.zeros((n_draws, n_trials))
     rows = np.arange(n_draws)[:, None]
     w1[rows, order[:, :half]] = 1.0 / half
-    w2[rows, order[:, half:2 * half]] = 1.0 / half
+    w2[rows, order[:, half : 2 * half]] = 1.0 / half
     return w1, w2
 
 
@@ -94,17 +96,24 @@ def check_finite(responses: xr.DataArray, name: str = "responses") -> None:
         if "unit" in responses.dims:
             unit_axis = responses.dims.index("unit")
             per_unit = bad.any(axis=tuple(i for i in range(bad.ndim) if i != unit_axis))
-            ids = responses["unit_id"].values[per_unit] if "unit_id" in responses.coords \
+            ids = (
+                responses["unit_id"].values[per_unit]
+                if "unit_id" in responses.coords
                 else np.flatnonzero(per_unit)
+            )
             where = f" in unit(s) {', '.join(map(str, ids[:5]))}{' …' if len(ids) > 5 else ''}"
-        raise AnalysisInputError(f"{name}: {int(bad.sum())} NaN or infinite value(s){where}; "
-                                 "drop or impute them before computing consistency")
+        raise AnalysisInputError(
+            f"{name}: {int(bad.sum())} NaN or infinite value(s){where}; "
+            "drop or impute them before computing consistency"
+        )
 
 
 def _sb_corr_core(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
     if np.isnan(h1).any() or np.isnan(h2).any():
-        raise AnalysisInputError("responses: NaN values in a unit chunk; split-half reliability needs "
-                                 "complete responses (drop or impute the units first)")
+        raise AnalysisInputError(
+            "responses: NaN values in a unit chunk; split-half reliability needs "
+            "complete responses (drop or impute the units first)"
+        )
     return spearman_brown(pearson(h1, h2, axis=-1))
 
 
@@ -120,14 +129,24 @@ def split_half_reliability(responses: xr.DataArray, n_draws: int = 100, seed: in
     if "stimulus" not in responses.dims:
         raise AnalysisInputError("dim 'stimulus': missing; reliability correlates across stimuli")
     if responses.sizes["stimulus"] < 3:
-        raise AnalysisInputError(f"dim 'stimulus': {responses.sizes['stimulus']} stimuli are too few "
-                                 "to correlate; need at least 3")
+        raise AnalysisInputError(
+            f"dim 'stimulus': {responses.sizes['stimulus']} stimuli are too few to correlate; need at least 3"
+        )
     if responses.chunks is None:
         check_finite(responses)
     h1, h2 = split_halves(responses, n_draws, seed)
-    result = xr.apply_ufunc(_sb_corr_core, h1, h2, input_core_dims=[["stimulus"], ["stimulus"]],
-                            dask="parallelized", output_dtypes=[np.float64])
-    result.attrs = {"units": "1", "description": "Spearman-Brown corrected split-half correlation "
-                                                 "across stimuli, per split-half draw",
-                    "n_draws": int(n_draws), "seed": int(seed)}
+    result = xr.apply_ufunc(
+        _sb_corr_core,
+        h1,
+        h2,
+        input_core_dims=[["stimulus"], ["stimulus"]],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+    )
+    result.attrs = {
+        "units": "1",
+        "description": "Spearman-Brown corrected split-half correlation across stimuli, per split-half draw",
+        "n_draws": int(n_draws),
+        "seed": int(seed),
+    }
     return result

@@ -43,7 +43,9 @@ def _triangles(halves: np.ndarray) -> np.ndarray:
     return upper_triangle(rdm(halves.transpose(0, 3, 1, 2)))
 
 
-def rsa_scores(source: tuple[np.ndarray, np.ndarray | None], target: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def rsa_scores(
+    source: tuple[np.ndarray, np.ndarray | None], target: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
     """Noise-corrected RSA per (draw × time bin); arrays are (draw × stimulus × unit × T), a source
     without a second half is deterministic (reliability 1)."""
     a1 = _triangles(source[0])
@@ -66,8 +68,13 @@ def _values(responses: xr.DataArray) -> np.ndarray:
     return values
 
 
-def rsa_consistency(responses: xr.DataArray, pooled: bool = False, n_draws: int = 100, seed: int = 0,
-                    model: xr.DataArray | None = None) -> xr.Dataset:
+def rsa_consistency(
+    responses: xr.DataArray,
+    pooled: bool = False,
+    n_draws: int = 100,
+    seed: int = 0,
+    model: xr.DataArray | None = None,
+) -> xr.Dataset:
     """Noise-corrected RSA consistency per area and target animal (and time bin).
 
     Sources are the other animals of the area (pairwise, averaged; or ``pooled``), and,
@@ -88,12 +95,15 @@ def rsa_consistency(responses: xr.DataArray, pooled: bool = False, n_draws: int 
     model_out = None
     if model is not None:
         check_finite(model, "activations")
-        mvals = np.asarray(model.transpose(*[d for d in ("stimulus", "unit", "time_bin") if d in model.dims]).values,
-                           dtype=np.float64)
+        mvals = np.asarray(
+            model.transpose(*[d for d in ("stimulus", "unit", "time_bin") if d in model.dims]).values,
+            dtype=np.float64,
+        )
         mvals = mvals[:, :, None] if mvals.ndim == 2 else mvals
         if mvals.shape[0] != values.shape[0]:
-            raise AnalysisInputError(f"dim 'stimulus': the model has {mvals.shape[0]} stimuli, the recording "
-                                     f"{values.shape[0]}")
+            raise AnalysisInputError(
+                f"dim 'stimulus': the model has {mvals.shape[0]} stimuli, the recording {values.shape[0]}"
+            )
         mvals = np.repeat(mvals, n_bins, axis=2) if mvals.shape[2] == 1 else mvals
         layer_of = np.asarray(model["layer"].values).astype(str)
         layers = list(dict.fromkeys(layer_of.tolist()))
@@ -105,26 +115,36 @@ def rsa_consistency(responses: xr.DataArray, pooled: bool = False, n_draws: int 
                 continue
             others = [a for a in animal_names if a != target and ((areas == area) & (animals == a)).any()]
             groups = [others] if pooled else [[a] for a in others]
-            scores = [rsa_scores((h1[:, :, src], h2[:, :, src]), (h1[:, :, tgt], h2[:, :, tgt]))
-                      for src in ((areas == area) & np.isin(animals, g) for g in groups if g)]
+            scores = [
+                rsa_scores((h1[:, :, src], h2[:, :, src]), (h1[:, :, tgt], h2[:, :, tgt]))
+                for src in ((areas == area) & np.isin(animals, g) for g in groups if g)
+            ]
             if scores:
                 out[i, j] = np.nanmean(np.concatenate(scores), axis=0)
             for k, layer in enumerate(layers):
                 x = mvals[None, :, layer_of == layer]
                 model_out[k, i, j] = np.nanmean(rsa_scores((x, None), (h1[:, :, tgt], h2[:, :, tgt])), axis=0)
-    coords: dict[str, Any] = {"area_name": ("area", area_names), "target_animal_name": ("target_animal", animal_names)}
+    coords: dict[str, Any] = {
+        "area_name": ("area", area_names),
+        "target_animal_name": ("target_animal", animal_names),
+    }
     dims: tuple[str, ...] = ("area", "target_animal", "time_bin")
     for c in responses.coords:
         if responses[c].dims == ("time_bin",):
             coords[c] = ("time_bin", responses[c].values, responses[c].attrs)
     squeeze = "time_bin" not in responses.dims
     ds = xr.Dataset(coords=coords)
-    ds["rsa_consistency"] = (dims[:2] if squeeze else dims, out[..., 0] if squeeze else out,
-                             {"units": "1", "description": "noise-corrected RSA consistency per target animal"})
+    ds["rsa_consistency"] = (
+        dims[:2] if squeeze else dims,
+        out[..., 0] if squeeze else out,
+        {"units": "1", "description": "noise-corrected RSA consistency per target animal"},
+    )
     if model_out is not None:
-        ds["rsa_predictivity"] = (("layer", *(dims[:2] if squeeze else dims)), model_out[..., 0] if squeeze
-                                  else model_out, {"units": "1", "description": "noise-corrected RSA of each "
-                                                                                "model layer per target animal"})
+        ds["rsa_predictivity"] = (
+            ("layer", *(dims[:2] if squeeze else dims)),
+            model_out[..., 0] if squeeze else model_out,
+            {"units": "1", "description": "noise-corrected RSA of each model layer per target animal"},
+        )
         ds = ds.assign_coords(layer_name=("layer", layers))
     ds.attrs.update({"rsa_pooled": int(bool(pooled)), "rsa_n_draws": int(n_draws), "rsa_seed": int(seed)})
     return ds

@@ -27,15 +27,18 @@ class SplitScheme:
             raise AnalysisInputError(f"train_fraction must lie in (0, 1); got {self.train_fraction}")
 
 
-def stimulus_splits(n_stimuli: int, scheme: SplitScheme,
-                    categories: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def stimulus_splits(
+    n_stimuli: int, scheme: SplitScheme, categories: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Train and test stimulus indices, each (split × stimuli in that part), sorted per split.
 
     With ``categories`` (one label per stimulus), each category contributes
     ``round(train_fraction · n_c)`` stimuli to training (at least one, and at least one
     left for testing when it has two or more), so every split has the same sizes.
     """
-    labels = np.zeros(n_stimuli, dtype=int) if categories is None else np.unique(categories, return_inverse=True)[1]
+    labels = (
+        np.zeros(n_stimuli, dtype=int) if categories is None else np.unique(categories, return_inverse=True)[1]
+    )
     if len(labels) != n_stimuli:
         raise AnalysisInputError(f"stratification coordinate has {len(labels)} values for {n_stimuli} stimuli")
     rng = np.random.default_rng(scheme.seed)
@@ -44,7 +47,7 @@ def stimulus_splits(n_stimuli: int, scheme: SplitScheme,
         train = []
         for c in np.unique(labels):
             members = np.flatnonzero(labels == c)
-            k = int(round(scheme.train_fraction * len(members)))
+            k = round(scheme.train_fraction * len(members))
             k = min(max(k, 1), len(members) - 1) if len(members) > 1 else k
             train.append(rng.permutation(members)[:k])
         train_idx = np.sort(np.concatenate(train))
@@ -52,6 +55,8 @@ def stimulus_splits(n_stimuli: int, scheme: SplitScheme,
         tests.append(np.setdiff1d(np.arange(n_stimuli), train_idx))
     train_arr, test_arr = np.stack(trains), np.stack(tests)
     if train_arr.shape[1] < 2 or test_arr.shape[1] < 3:
-        raise AnalysisInputError(f"dim 'stimulus': a split of {n_stimuli} stimuli gives {train_arr.shape[1]} "
-                                 f"training and {test_arr.shape[1]} test stimuli; need at least 2 and 3")
+        raise AnalysisInputError(
+            f"dim 'stimulus': a split of {n_stimuli} stimuli gives {train_arr.shape[1]} "
+            f"training and {test_arr.shape[1]} test stimuli; need at least 2 and 3"
+        )
     return train_arr, test_arr

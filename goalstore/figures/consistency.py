@@ -36,8 +36,9 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
         for k, label in enumerate(labels):
             ax.bar(np.arange(len(areas)) + k * width, median[k], width, yerr=sem[k], label=label, capsize=3)
         ax.set_xticks(np.arange(len(areas)) + width * (len(labels) - 1) / 2, areas)
-        ax.set(ylabel="noise-corrected consistency\n(median ± s.e.m. over units)",
-               title="inter-animal consistency")
+        ax.set(
+            ylabel="noise-corrected consistency\n(median ± s.e.m. over units)", title="inter-animal consistency"
+        )
         ax.axhline(0, color="grey", lw=0.8)
         ax.legend(fontsize=8)
         paths.append(save_figure(fig, out / "consistency.png"))
@@ -48,8 +49,12 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
             for m, mapping in enumerate(mappings):
                 for k, mode in enumerate(modes):
                     for a, area in enumerate(areas):
-                        ax.plot(t, result["consistency_median"].isel(mapping=m, temporal=k, area=a).values,
-                                marker="o", label=f"{area} {mapping} {mode}")
+                        ax.plot(
+                            t,
+                            result["consistency_median"].isel(mapping=m, temporal=k, area=a).values,
+                            marker="o",
+                            label=f"{area} {mapping} {mode}",
+                        )
             ax.set(xlabel="time bin start (ms)", ylabel="median consistency", title="consistency over time")
             ax.legend(fontsize=7)
             paths.append(save_figure(fig, out / "consistency_over_time.png"))
@@ -64,8 +69,9 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
                     sel = dict(mapping=m, temporal=k, area=a)
                     pm = _over_bins(result["predictivity_median"].isel(**sel))
                     ps = _over_bins(result["predictivity_sem"].isel(**sel))
-                    line = ax.errorbar(np.arange(len(layers)), pm, yerr=ps, marker="o", capsize=3,
-                                       label=f"{mapping} {mode}")
+                    line = ax.errorbar(
+                        np.arange(len(layers)), pm, yerr=ps, marker="o", capsize=3, label=f"{mapping} {mode}"
+                    )
                     ceiling = float(np.mean(_over_bins(result["consistency_median"].isel(**sel))))
                     ax.axhline(ceiling, color=line[0].get_color(), ls="--", lw=1)
             ax.set_xticks(np.arange(len(layers)), layers, rotation=45)
@@ -76,7 +82,7 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
     if "rsa_consistency" in result:
         fig, ax = plt.subplots(figsize=(5, 3.6))
         values = _over_bins(result["rsa_consistency"])  # area × animal
-        for a, area in enumerate(areas):
+        for a in range(len(areas)):
             ax.scatter(np.full(values.shape[1], a), values[a], label=None)
         ax.set_xticks(np.arange(len(areas)), areas)
         ax.set(ylabel="noise-corrected RSA (per target animal)", title="RSA consistency")
