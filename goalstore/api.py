@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import intake
+from intake import import_name
 import pandas as pd
 
 from goalstore import catalog as _catalog
@@ -61,7 +62,10 @@ def open(reference: str, home: str | Path | None = None) -> Any:
         raise VersionSpecError(f"{name}@{version}: entry {name!r} has only version "
                                f"{meta.get('version')}")
     if meta.get("remote"):
-        return _open_file(name, fetch(name, home), meta.get("format"))
+        path = fetch(name, home)
+        if meta.get("loader"):  # an external layout: the entry's loader converts it to canonical form
+            return import_name(meta["loader"])(path, **(meta.get("loader_kwargs") or {}))
+        return _open_file(name, path, meta.get("format"))
     if meta.get("origin") == "package":  # vendored data, read through its goalstore loader
         return _catalog.merged_catalog(root.catalog_path)[name].read()
     return _open_file(name, Path(get_entry_url(name, home)), meta.get("format"))
