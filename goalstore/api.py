@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import intake
-from intake import import_name
 import pandas as pd
+from intake import import_name
 
 from goalstore import catalog as _catalog
 from goalstore import remote, versioning
