@@ -277,3 +277,28 @@ def test_consistency_bad_input():
         )
     with pytest.raises(AnalysisInputError, match="need at least 2 and 3"):
         inter_animal_consistency(ds, scheme=SplitScheme(2, 0.95))
+
+
+def test_lazy_recordings_are_read_in_unit_blocks_with_identical_results(monkeypatch):
+    import goalstore.analyses.consistency as consistency
+
+    ds = virtual_animals(n_animals=3, units_per_animal=10, n_stimuli=30, n_time_bins=2, n_trials=4, seed=8)
+    model = virtual_model(n_stimuli=30, seed=8)
+    eager = inter_animal_consistency(ds, "ridge", n_draws=3, scheme=SplitScheme(2, 0.5))
+    eager_pred = model_predictivity(ds, model, "ridge", n_draws=3, scheme=SplitScheme(2, 0.5))
+    loaded = []
+    original = consistency._load
+    monkeypatch.setattr(consistency, "_CHUNK_BYTES", 200_000)  # a few units per block
+    monkeypatch.setattr(consistency, "_load", lambda r, u: loaded.append(len(u)) or original(r, u))
+    lazy = ds.chunk({"unit": 5})
+    np.testing.assert_allclose(
+        inter_animal_consistency(lazy, "ridge", n_draws=3, scheme=SplitScheme(2, 0.5))["consistency"],
+        eager["consistency"],
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        model_predictivity(lazy, model, "ridge", n_draws=3, scheme=SplitScheme(2, 0.5))["predictivity"],
+        eager_pred["predictivity"],
+        atol=1e-12,
+    )
+    assert max(loaded) < 30  # never the whole recording at once

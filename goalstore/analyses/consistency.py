@@ -221,6 +221,31 @@ def _config_attrs(
 
 
 # ---------------------------------------------------------------- public API
+def _unit_blocks(units: np.ndarray, per_unit_bytes: int, budget: int | None = None) -> list[np.ndarray]:
+    """``units`` in blocks whose loaded data stay near ``budget`` bytes (recordings larger than RAM)."""
+    size = max(1, (budget or _CHUNK_BYTES) // max(per_unit_bytes, 1))
+    return [units[i : i + size] for i in range(0, len(units), size)] or [units]
+
+
+def _load(responses: xr.DataArray, units: np.ndarray) -> np.ndarray:
+    """The responses of ``units`` as float64 (stimulus × unit × T [× trial]); NaN refused, naming the unit."""
+    block = responses.isel(unit=units)
+    values = _as_array(block)
+    if not np.isfinite(values).all():
+        check_finite(block)
+    return values
+
+
+def _shape(responses: xr.DataArray) -> tuple[int, int, bool]:
+    """(stimuli, time bins, repeated trials?) without reading data."""
+    n_bins = responses.sizes.get("time_bin", 1)
+    return responses.sizes["stimulus"], n_bins, responses.sizes.get("trial", 1) > 1
+
+
+def _squeeze_trials(values: np.ndarray, repeated: bool) -> np.ndarray:
+    return values[..., 0] if values.ndim == 4 and not repeated else values
+
+
 def inter_animal_consistency(
     recording: xr.Dataset | xr.DataArray,
     mapping: str | Any = "ridge",
@@ -240,28 +265,25 @@ def inter_animal_consistency(
     ``pooled``, from the concatenated units of all other animals.  Returns a dataset
     with ``consistency`` per target unit (and time bin), ``consistency_median`` /
     ``_sem`` / ``_n_units`` per area, and the units' split-half ``internal_consistency``.
+
+    A lazily opened recording is read per mapping problem: the source units plus a block of
+    target units at a time, so memory is bounded by a source animal and a target block.
     """
     scheme = scheme or SplitScheme(seed=seed)
     responses = _responses(recording, variable)
-    check_finite(responses)
     mapping = make_mapping(mapping, **mapping_params)
-    values = _as_array(responses)  # stimulus × unit × T [× trial]
-    repeated = values.ndim == 4 and values.shape[3] > 1
-    if values.ndim == 4 and not repeated:
-        values = values[..., 0]
-    if not repeated and "trial" in responses.dims and responses.sizes["trial"] < 2 and n_draws > 1:
-        n_draws = 1
+    n_stimuli, n_bins, repeated = _shape(responses)
+    n_trials = responses.sizes.get("trial", 1)
     animals = np.asarray(responses["animal"].values).astype(str)
     areas = np.asarray(responses["area"].values).astype(str)
-    categories = np.asarray(responses[scheme.stratify].values) if scheme.stratify else None
     if scheme.stratify and scheme.stratify not in responses.coords:
         raise AnalysisInputError(f"coordinate {scheme.stratify!r}: not on the stimuli; cannot stratify by it")
-    train, test = stimulus_splits(values.shape[0], scheme, categories)
-    w1, w2 = split_half_weights(values.shape[3], n_draws, seed) if repeated else (None, None)
+    categories = np.asarray(responses[scheme.stratify].values) if scheme.stratify else None
+    train, test = stimulus_splits(n_stimuli, scheme, categories)
+    w1, w2 = split_half_weights(n_trials, n_draws, seed) if repeated else (None, None)
     n_draws_used = n_draws if repeated else 1
-    q_total, n_bins = values.shape[1], values.shape[2]
-    total = np.zeros((n_bins, q_total))
-    count = np.zeros((n_bins, q_total))
+    total = np.zeros((n_bins, len(animals)))
+    count = np.zeros((n_bins, len(animals)))
     tasks = []  # (source unit indices, target unit indices) of one mapping problem
     for area in sorted(set(areas.tolist())):
         in_area = areas == area
@@ -276,15 +298,24 @@ def inter_animal_consistency(
         for src, tgt in tasks:
             merged.setdefault(src.tobytes(), [src]).append(tgt)
         tasks = [(v[0], np.concatenate(v[1:])) for v in merged.values()]
-    per_draw = 8 * values.shape[0] * values.shape[1] * n_bins * 6 * scheme.n_splits
-    chunks = _draw_chunks(n_draws_used, per_draw)
-    bar = _progress(len(chunks) * len(tasks), progress, "consistency")
-    for chunk in chunks:
-        h1, h2 = _halves(values, chunk, w1, w2)
-        for src, tgt in tasks:
+    per_unit = 8 * n_stimuli * n_bins * (n_trials + 6 * scheme.n_splits)
+    jobs = []
+    for src, tgt in tasks:
+        blocks = (
+            [tgt]
+            if not getattr(mapping, "column_independent", False)
+            else _unit_blocks(tgt, per_unit, max(_CHUNK_BYTES - per_unit * len(src), _CHUNK_BYTES // 4))
+        )
+        jobs += [(src, block) for block in blocks]
+    bar = _progress(len(jobs), progress, "consistency")
+    for src, tgt in jobs:
+        values = _squeeze_trials(_load(responses, np.concatenate([src, tgt])), repeated)
+        s_idx, t_idx = np.arange(len(src)), np.arange(len(src), len(src) + len(tgt))
+        for chunk in _draw_chunks(n_draws_used, 8 * n_stimuli * values.shape[1] * n_bins * 6 * scheme.n_splits):
+            h1, h2 = _halves(values, chunk, w1, w2)
             scores = corrected_scores(
-                (h1[:, :, src], None if h2 is None else h2[:, :, src]),
-                (h1[:, :, tgt], None if h2 is None else h2[:, :, tgt]),
+                (h1[:, :, s_idx], None if h2 is None else h2[:, :, s_idx]),
+                (h1[:, :, t_idx], None if h2 is None else h2[:, :, t_idx]),
                 train,
                 test,
                 mapping,
@@ -293,7 +324,7 @@ def inter_animal_consistency(
             finite = np.isfinite(scores)
             np.add.at(total, (slice(None), tgt), np.where(finite, scores, 0.0).sum(axis=(0, 1)))
             np.add.at(count, (slice(None), tgt), finite.sum(axis=(0, 1)))
-            bar.update(1)
+        bar.update(1)
     bar.close()
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.where(count > 0, count, 1), np.nan).T  # unit × T
@@ -306,7 +337,7 @@ def inter_animal_consistency(
     )
     ds.update(_summaries(ds["consistency"], areas, "consistency"))
     if repeated:
-        ds["internal_consistency"] = _internal(values, w1, w2, responses)
+        ds["internal_consistency"] = _internal(responses, w1, w2, per_unit)
     ds.attrs.update(
         _config_attrs(
             "inter-animal consistency",
@@ -341,12 +372,14 @@ def model_predictivity(
     ``X¹ = X²``.  Stimuli are matched by ``stimulus_id`` (a recorded stimulus missing from
     the activations is an error).  Activations without ``time_bin`` are used for every
     bin.  Returns ``predictivity`` (layer × unit [× time_bin]), per-layer medians per area,
-    and the ``best_layer`` per area (highest median, averaged over bins).
+    and the ``best_layer`` per area (highest median, averaged over bins).  A lazily opened
+    recording is read in blocks of units, so memory does not grow with the recording.
     """
+    import pandas as pd
+
     scheme = scheme or SplitScheme(seed=seed)
     responses = _responses(recording, variable)
     model = _responses(activations, activation_variable)
-    check_finite(responses)
     check_finite(model, "activations")
     ids = np.asarray(responses["stimulus_id"].values)
     model_ids = np.asarray(model["stimulus_id"].values)
@@ -357,18 +390,13 @@ def model_predictivity(
             f"activations (e.g. {', '.join(map(str, missing[:3]))}); source and target "
             "must show the same stimuli"
         )
-    import pandas as pd
-
     model = model.isel(stimulus=pd.Index(model_ids).get_indexer(ids))
     if "layer" not in model.coords:
         raise AnalysisInputError("coordinate 'layer': missing on the activations' units")
     mapping = make_mapping(mapping, **mapping_params)
-    values = _as_array(responses)
-    repeated = values.ndim == 4 and values.shape[3] > 1
-    if values.ndim == 4 and not repeated:
-        values = values[..., 0]
+    n_stimuli, n_bins, repeated = _shape(responses)
+    n_trials = responses.sizes.get("trial", 1)
     x_all = _as_array(model)
-    n_bins = values.shape[2]
     if x_all.shape[2] == 1 and n_bins > 1:
         x_all = np.repeat(x_all, n_bins, axis=2)
     elif x_all.shape[2] != n_bins:
@@ -376,24 +404,32 @@ def model_predictivity(
             f"dim 'time_bin': activations have {x_all.shape[2]} bins, the recording {n_bins}"
         )
     categories = np.asarray(responses[scheme.stratify].values) if scheme.stratify else None
-    train, test = stimulus_splits(values.shape[0], scheme, categories)
-    w1, w2 = split_half_weights(values.shape[3], n_draws, seed) if repeated else (None, None)
+    train, test = stimulus_splits(n_stimuli, scheme, categories)
+    w1, w2 = split_half_weights(n_trials, n_draws, seed) if repeated else (None, None)
     n_draws_used = n_draws if repeated else 1
     layers = list(dict.fromkeys(np.asarray(model["layer"].values).astype(str).tolist()))
     layer_of = np.asarray(model["layer"].values).astype(str)
-    total = np.zeros((len(layers), n_bins, values.shape[1]))
+    n_units = responses.sizes["unit"]
+    total = np.zeros((len(layers), n_bins, n_units))
     count = np.zeros_like(total)
-    per_draw = 8 * values.shape[0] * values.shape[1] * n_bins * 6 * scheme.n_splits
-    chunks = _draw_chunks(n_draws_used, per_draw)
-    bar = _progress(len(chunks) * len(layers), progress, "predictivity")
-    for chunk in chunks:
-        h1, h2 = _halves(values, chunk, w1, w2)
+    per_unit = 8 * n_stimuli * n_bins * (n_trials + 6 * scheme.n_splits)
+    blocks = (
+        _unit_blocks(np.arange(n_units), per_unit)
+        if getattr(mapping, "column_independent", False)
+        else [np.arange(n_units)]
+    )
+    bar = _progress(len(blocks) * len(layers), progress, "predictivity")
+    for block in blocks:
+        values = _squeeze_trials(_load(responses, block), repeated)
+        chunks = _draw_chunks(n_draws_used, 8 * n_stimuli * len(block) * n_bins * 6 * scheme.n_splits)
         for li, layer in enumerate(layers):
             x = x_all[None, :, layer_of == layer]
-            scores = corrected_scores((x, None), (h1, h2), train, test, mapping, temporal)
-            finite = np.isfinite(scores)
-            total[li] += np.where(finite, scores, 0.0).sum(axis=(0, 1))
-            count[li] += finite.sum(axis=(0, 1))
+            for chunk in chunks:
+                h1, h2 = _halves(values, chunk, w1, w2)
+                scores = corrected_scores((x, None), (h1, h2), train, test, mapping, temporal)
+                finite = np.isfinite(scores)
+                total[li][:, block] += np.where(finite, scores, 0.0).sum(axis=(0, 1))
+                count[li][:, block] += finite.sum(axis=(0, 1))
             bar.update(1)
     bar.close()
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -436,12 +472,15 @@ def model_predictivity(
     return ds
 
 
-def _internal(values: np.ndarray, w1: np.ndarray, w2: np.ndarray, responses: xr.DataArray) -> xr.DataArray:
-    """Split-half internal consistency across all stimuli (mean over draws), unit × T."""
-    total = np.zeros(values.shape[1:3])
-    for chunk in _draw_chunks(len(w1), 16 * int(np.prod(values.shape[:3]))):
-        a, b = _halves(values, chunk, w1, w2)
-        total += spearman_brown(pearson(a, b, axis=1)).sum(axis=0)
+def _internal(responses: xr.DataArray, w1: np.ndarray, w2: np.ndarray, per_unit: int) -> xr.DataArray:
+    """Split-half internal consistency across all stimuli (mean over draws), unit × T, read in unit blocks."""
+    n_units = responses.sizes["unit"]
+    total = np.zeros((n_units, responses.sizes.get("time_bin", 1)))
+    for block in _unit_blocks(np.arange(n_units), per_unit):
+        values = _load(responses, block)
+        for chunk in _draw_chunks(len(w1), 16 * int(np.prod(values.shape[:3]))):
+            a, b = _halves(values, chunk, w1, w2)
+            total[block] += spearman_brown(pearson(a, b, axis=1)).sum(axis=0)
     return _result(
         responses,
         total / len(w1),
@@ -609,6 +648,7 @@ def summary(result: xr.Dataset) -> dict[str, Any]:
 
     has_bins = "time_bin" in result.dims
     modes = result["temporal_mode"].values.tolist() if "temporal_mode" in result.coords else []
+
     def key(m: str, t: str) -> str:
         return m if len(modes) <= 1 else f"{m}:{t}"
 

@@ -117,13 +117,15 @@ def _sb_corr_core(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
     return spearman_brown(pearson(h1, h2, axis=-1))
 
 
-def split_half_reliability(responses: xr.DataArray, n_draws: int = 100, seed: int = 0) -> xr.DataArray:
+def split_half_reliability(responses: xr.DataArray, n_draws: int = 100, seed: int = 0,
+                           chunk_bytes: int = 128 * 2**20) -> xr.DataArray:
     """Spearman–Brown corrected split-half correlation per unit and draw (notes §1).
 
     ``responses`` has dims ``stimulus`` and ``trial`` (plus ``unit``, ``time_bin`` …);
     the result has ``bootstrap`` and the remaining dims, correlation across stimuli.
-    Average over ``bootstrap`` for the internal consistency.  Lazy for dask input: each
-    unit chunk needs (draws × stimuli × chunk units × bins) float64 of memory twice.
+    Average over ``bootstrap`` for the internal consistency.  Lazy for dask input, with unit
+    chunks made small enough that one task's working memory (the two halves and their
+    centred products, float64) stays near ``chunk_bytes``.
     NaN input is an error (at compute time for dask input).
     """
     if "stimulus" not in responses.dims:
@@ -134,6 +136,12 @@ def split_half_reliability(responses: xr.DataArray, n_draws: int = 100, seed: in
         )
     if responses.chunks is None:
         check_finite(responses)
+    elif "unit" in responses.dims:  # bound the memory of one task: halves and their products in float64
+        per_unit = 8 * 6 * n_draws * responses.sizes["stimulus"] * int(np.prod(
+            [responses.sizes[d] for d in responses.dims if d not in ("unit", "stimulus", "trial")]))
+        units = max(1, min(responses.sizes["unit"], chunk_bytes // max(per_unit, 1)))
+        if max(responses.data.chunks[responses.get_axis_num("unit")]) > units:
+            responses = responses.chunk({"unit": units})
     h1, h2 = split_halves(responses, n_draws, seed)
     result = xr.apply_ufunc(
         _sb_corr_core,
