@@ -74,9 +74,8 @@ def main(argv: list[str]) -> int:
         if not path.exists():
             t0 = time.perf_counter()
             write(path, n_units)
-            print(
-                f"wrote {n_units:,} × {N_STIMULI} × {N_TRIALS} float32 to zarr in {time.perf_counter() - t0:.0f} s"
-            )
+            took = time.perf_counter() - t0
+            print(f"wrote {n_units:,} × {N_STIMULI} × {N_TRIALS} float32 to zarr in {took:.0f} s")
         print(f"split-half reliability ({N_DRAWS} draws), lazily from zarr, in a fresh process:")
         done = subprocess.run(
             [sys.executable, __file__, "--measure", str(path)], capture_output=True, text=True
