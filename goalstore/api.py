@@ -169,8 +169,12 @@ def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[st
     inputs = []
     for name in spec.inputs(**merged):
         meta = root.registered(name)
-        if meta is not None:  # built in this store root: a dataset path datalad can track
+        if meta is not None and meta.get("path"):  # built in this store root: a path datalad can track
             inputs.append(meta["path"])
+        elif meta is not None and meta.get("remote"):  # a remote entry's verified download
+            local = remote.local_path(root.path / root.layout.downloads, name, meta["remote"])
+            if local.exists():
+                inputs.append(str(local.relative_to(root.path)))
     versioning.run(root.path, command, outputs, message=f"build {spec.name}", inputs=inputs)
     return {name: root.metadata(name) for name, _ in products}
 
@@ -324,6 +328,18 @@ def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
     return report
 
 
+def _check_analysis_input(name: str, kind: str, home: str | Path | None) -> None:
+    """Refuse an entry of the wrong kind up front, and download a remote entry (saving it in the store
+    root) before the analysis runs inside ``datalad run``."""
+    from goalstore.errors import AnalysisInputError
+
+    meta = describe(name, home)  # raises, with close names, for an unknown entry
+    if meta.get("kind") not in (None, kind):
+        raise AnalysisInputError(f"entry {name!r} is a {meta.get('kind')!r} entry; expected {kind}")
+    if meta.get("remote"):
+        fetch(name, home)
+
+
 def analyze_consistency(recording: str, mappings: str = "ridge", pooled: bool = False, n_splits: int = 10,
                         n_draws: int = 100, model: str = "", temporal: str = "per_bin",
                         train_fraction: float = 0.5, stratify: str = "", seed: int = 0,
@@ -346,11 +362,9 @@ def analyze_consistency(recording: str, mappings: str = "ridge", pooled: bool = 
     SplitScheme(int(n_splits), float(train_fraction), stratify or None, int(seed))
     if int(n_draws) < 1:
         raise AnalysisInputError(f"n_draws must be at least 1; got {n_draws}")
-    root = _root(home)
     for store, kinds in ((recording, ("recording",)), (model, ("activations",))):
-        kind = (root.metadata(store) or {}).get("kind") if store else None
-        if kind is not None and kind not in kinds:
-            raise AnalysisInputError(f"store {store!r} is a {kind!r} store; expected {kinds[0]}")
+        if store:
+            _check_analysis_input(store, kinds[0], home)
     built = build("consistency", home=home, recording=recording, mappings=mappings, pooled=bool(pooled),
                   n_splits=int(n_splits), train_fraction=float(train_fraction), stratify=stratify or "",
                   n_draws=int(n_draws), seed=int(seed), temporal=temporal, model=model or "")
@@ -374,6 +388,7 @@ def analyze_spatial(maps: str, field_threshold: float = 0.3, min_field_bins: int
 
     if not 0 < float(field_threshold) < 1 or int(min_field_bins) < 1:
         raise AnalysisInputError("field_threshold must lie in (0, 1) and min_field_bins be at least 1")
+    _check_analysis_input(maps, "recording", home)
     built = build("spatial-scores", home=home, maps=maps, field_threshold=float(field_threshold),
                   min_field_bins=int(min_field_bins))
     name, store = next(iter(built.items()))

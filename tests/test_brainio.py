@@ -14,15 +14,16 @@ from goalstore.schema import validate
 from goalstore.sources.brainio import from_brainio, load_assembly
 
 
-def _assembly(tmp_path, extra_repetition=True):
+def _assembly(tmp_path, extra_repetition=True, n_images=3):
     """A small brainio-layout file: 3 images × 4 repetitions (shuffled rows), 5 neuroids, 2 time bins;
     the value encodes (image, repetition, neuroid, bin) so the layout can be checked exactly."""
     rng = np.random.default_rng(0)
-    rows = [(i, r) for i in range(3) for r in range(4)] + ([(1, 4)] if extra_repetition else [])
+    rows = [(i, r) for i in range(n_images) for r in range(4)] + ([(1, 4)] if extra_repetition else [])
     rows = [rows[k] for k in rng.permutation(len(rows))]
     image = np.array([f"img{i}" for i, _ in rows])
     rep = np.array([r for _, r in rows])
-    values = np.array(
+    noise = rng.standard_normal((len(rows), 5, 2)) if n_images > 3 else 0.0
+    values = noise + np.array(
         [[[1000 * i + 100 * r + 10 * n + t for t in range(2)] for n in range(5)] for i, r in rows], dtype=float
     )
     da = xr.DataArray(
@@ -99,3 +100,23 @@ def test_majajhong2015_entry_is_remote_with_checksum_and_loader(home, tmp_path):
     assert meta["loader"] == "goalstore.sources.brainio:load_assembly"
     with pytest.raises(ChecksumError):  # a file that is not the published one is refused
         goalstore.add_file("MajajHong2015", _assembly(tmp_path))
+
+
+def test_consistency_of_a_remote_brainio_entry_runs_through_the_cli(home, tmp_path, capsys):
+    import json
+
+    from goalstore.cli import main
+
+    path = _assembly(tmp_path, extra_repetition=False, n_images=12)
+    goalstore.api.register_remote(
+        "toy-assembly",
+        path.as_uri(),
+        f"sha1:{pooch.file_hash(str(path), alg='sha1')}",
+        "netcdf",
+        kind="recording",
+        loader="goalstore.sources.brainio:load_assembly",
+    )
+    assert main(["analyze", "consistency", "toy-assembly", "--bootstrap", "2", "--splits", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["store"] == "consistency-toy-assembly" and set(report["areas"]) == {"IT", "V4"}
+    assert main(["analyze", "consistency", "toy-assembly", "--model", "toy-assembly"]) == 12  # not activations
