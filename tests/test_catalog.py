@@ -44,7 +44,7 @@ def test_merged_catalog_search(home, recording):
     assert set(goalstore.search(areas="IT")["name"]) == {"rec", "MajajHong2015"}
     assert set(goalstore.search(species="MACAQUE")["name"]) == {"MajajHong2015"}
     assert goalstore.search(species="zebrafish").empty
-    assert list(goalstore.search(dims="trial")["name"]) == ["rec"]
+    assert list(goalstore.search(dims="trial")["name"]) == ["MajajHong2015", "rec"]  # opens canonical
     with pytest.raises(SchemaError, match="search field 'colour'"):
         goalstore.search(colour="red")
 
