@@ -152,10 +152,9 @@ def _halves(values: np.ndarray, draws: slice, w1: np.ndarray | None, w2: np.ndar
     (values, None) with no repeated trials."""
     if w1 is None:
         return values[None], None
-    return (
-        np.einsum("sutr,dr->dsut", values, w1[draws], optimize=True),
-        np.einsum("sutr,dr->dsut", values, w2[draws], optimize=True),
-    )
+    flat = values.reshape(-1, values.shape[-1]).T  # trial × (stimulus·unit·T), a view
+    shape = (-1, *values.shape[:-1])
+    return np.matmul(w1[draws], flat).reshape(shape), np.matmul(w2[draws], flat).reshape(shape)
 
 
 def _draw_chunks(n_draws: int, per_draw_bytes: int) -> list[slice]:

@@ -63,8 +63,11 @@ class OneToOneMapping(RegressorMixin, BaseEstimator):
 class RidgeMapping(RegressorMixin, BaseEstimator):
     """L2-regularised linear regression with intercept (scikit-learn's ``Ridge`` objective).
 
-    Solved through the SVD of the centred source, ``w = V diag(s / (s² + α)) Uᵀ Y``, so one
-    decomposition serves every target unit, and batches of sources are decomposed at once.
+    ``fit`` solves through the SVD of the centred source, ``w = V diag(s / (s² + α)) Uᵀ Y``.
+    The batched path solves whichever system is smaller, once for all target units and for
+    all batch elements at once: with fewer training stimuli than source units the dual
+    ``ŷ = X* Xᵀ (X Xᵀ + αI)⁻¹ Y`` (an n × n system; the weights are never formed), otherwise
+    the primal ``(XᵀX + αI) w = XᵀY``.  All three are the same estimator.
     """
 
     column_independent = True
@@ -96,8 +99,21 @@ class RidgeMapping(RegressorMixin, BaseEstimator):
         return out[:, 0] if self._y_1d else out
 
     def fit_predict_batch(self, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-        coef, x_mean, y_mean = self._solve(x_train, y_train)
-        return np.matmul(x_test - x_mean, coef) + y_mean
+        if self.alpha <= 0:  # unregularised: only the SVD is safe for rank-deficient sources
+            coef, x_mean, y_mean = self._solve(x_train, y_train)
+            return np.matmul(x_test - x_mean, coef) + y_mean
+        x_mean = x_train.mean(axis=-2, keepdims=True)
+        y_mean = y_train.mean(axis=-2, keepdims=True)
+        xc, yc, xt = x_train - x_mean, y_train - y_mean, x_test - x_mean
+        n, p = xc.shape[-2:]
+        xc_t = np.swapaxes(xc, -1, -2)
+        if n <= p:  # dual: n × n
+            gram = np.matmul(xc, xc_t)
+            gram[..., np.arange(n), np.arange(n)] += self.alpha
+            return np.matmul(np.matmul(xt, xc_t), np.linalg.solve(gram, yc)) + y_mean
+        gram = np.matmul(xc_t, xc)  # primal: p × p
+        gram[..., np.arange(p), np.arange(p)] += self.alpha
+        return np.matmul(xt, np.linalg.solve(gram, np.matmul(xc_t, yc))) + y_mean
 
 
 class PLSMapping(RegressorMixin, BaseEstimator):
