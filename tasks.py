@@ -98,7 +98,8 @@ def main_job() -> None:
 
 
 def test(extra: list[str]) -> None:
-    _run([str(VENV / "bin" / "ruff"), "check", "goalstore", "builders", "tests", "benchmarks", "examples", "tasks.py"])
+    _run([str(VENV / "bin" / "ruff"), "check", "goalstore", "builders", "tests", "benchmarks", "examples",
+          "tasks.py"])
     marker = [] if "--slow" in extra else ["-m", "not slow"]
     rest = [a for a in extra if a != "--slow"]
     _run([str(_python()), "-m", "pytest", *marker, *rest])
