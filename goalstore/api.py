@@ -284,6 +284,18 @@ def lr_classifier_view(name: str, home: str | Path | None = None, statistics: An
     return classifier_view(root.path / meta["path"], FINITE_24 if statistics == "finite" else statistics)
 
 
+def _result_report(built: dict[str, dict[str, Any]], summary: Any, figures: str, out: str | Path | None,
+                   home: str | Path | None) -> dict[str, Any]:
+    """The report of an analysis that built one result store: its name, version, ``summary`` of it,
+    and (with ``out``) the PNGs written by the ``write_figures`` of module ``figures``."""
+    name, store = next(iter(built.items()))
+    result = open(name, home=home).load()
+    report = {"store": name, "version": store["version"], **summary(result), "figures": []}
+    if out is not None:
+        report["figures"] = [str(p) for p in import_name(f"{figures}:write_figures")(result, Path(out))]
+    return report
+
+
 def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
                         observables: str = "all,weights,activations,activity_change", holdouts: str = "",
                         periods: str = "", n_samples: str = "3", fast: bool = False, seed: int = 0,
@@ -318,14 +330,7 @@ def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
                   observables=observables, holdouts=holdouts, periods=periods, n_samples=n_samples,
                   fast=bool(fast), seed=int(seed), workers=int(workers), scheduler=scheduler or "",
                   fractions=fractions, noise=noise, n_splits=int(n_splits), cv=int(cv))
-    name, store = next(iter(built.items()))
-    result = open(name, home=home).load()
-    report = {"store": name, "version": store["version"], **summary(result), "figures": []}
-    if out is not None:
-        from goalstore.figures.lr_identification import write_figures
-
-        report["figures"] = [str(p) for p in write_figures(result, Path(out))]
-    return report
+    return _result_report(built, summary, "goalstore.figures.lr_identification", out, home)
 
 
 def _check_analysis_input(name: str, kind: str, home: str | Path | None) -> None:
@@ -368,14 +373,7 @@ def analyze_consistency(recording: str, mappings: str = "ridge", pooled: bool = 
     built = build("consistency", home=home, recording=recording, mappings=mappings, pooled=bool(pooled),
                   n_splits=int(n_splits), train_fraction=float(train_fraction), stratify=stratify or "",
                   n_draws=int(n_draws), seed=int(seed), temporal=temporal, model=model or "")
-    name, store = next(iter(built.items()))
-    result = open(name, home=home).load()
-    report = {"store": name, "version": store["version"], **summary(result), "figures": []}
-    if out is not None:
-        from goalstore.figures.consistency import write_figures
-
-        report["figures"] = [str(p) for p in write_figures(result, Path(out))]
-    return report
+    return _result_report(built, summary, "goalstore.figures.consistency", out, home)
 
 
 def analyze_spatial(maps: str, field_threshold: float = 0.3, min_field_bins: int = 8,
@@ -391,11 +389,4 @@ def analyze_spatial(maps: str, field_threshold: float = 0.3, min_field_bins: int
     _check_analysis_input(maps, "recording", home)
     built = build("spatial-scores", home=home, maps=maps, field_threshold=float(field_threshold),
                   min_field_bins=int(min_field_bins))
-    name, store = next(iter(built.items()))
-    result = open(name, home=home).load()
-    report = {"store": name, "version": store["version"], **summary(result), "figures": []}
-    if out is not None:
-        from goalstore.figures.spatial import write_figures
-
-        report["figures"] = [str(p) for p in write_figures(result, Path(out))]
-    return report
+    return _result_report(built, summary, "goalstore.figures.spatial", out, home)

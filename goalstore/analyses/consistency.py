@@ -508,11 +508,6 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, disable=not enabled, desc=desc, unit="fit")
 
 
-def mapping_label(mapping: str | Any) -> str:
-    """The name a mapping is reported under (``ridge``, ``pls`` …, or the estimator's class name)."""
-    return mapping_name(mapping) if isinstance(mapping, str) else type(mapping).__name__
-
-
 # ------------------------------------------------------------- whole analysis
 def consistency_analysis(
     recording: xr.Dataset | xr.DataArray,
@@ -584,7 +579,6 @@ def consistency_analysis(
             ds = xr.merge(
                 [ds, pred[[v for v in pred.data_vars]]], compat="override", combine_attrs="drop_conflicts"
             )
-            ds.attrs["best_layers"] = json_best_layers(pred)
     if "rsa" in names:
         responses = _responses(recording, variable)
         model_da = None if model is None else _responses(model, None)

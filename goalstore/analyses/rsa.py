@@ -59,11 +59,11 @@ def rsa_scores(
 
 
 def _values(responses: xr.DataArray) -> np.ndarray:
-    order = [d for d in ("stimulus", "unit", "time_bin", "trial") if d in responses.dims]
-    values = np.asarray(responses.transpose(*order).values, dtype=np.float64)
-    if "time_bin" not in responses.dims:
-        values = values[:, :, None]
-    if "trial" not in responses.dims or values.shape[3] < 2:
+    """stimulus × unit × time bin × trial (float64), refusing data without repeated trials."""
+    from goalstore.analyses.consistency import _as_array
+
+    values = _as_array(responses)
+    if values.ndim != 4 or values.shape[3] < 2:
         raise AnalysisInputError("dim 'trial': noise-corrected RSA needs at least 2 repeated trials")
     return values
 
