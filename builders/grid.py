@@ -5,7 +5,8 @@ The paper grid (thesis §6.3; notes §5) has 22 architecture–task pairs × 4 r
 seeds = 1,056 runs of 100 epochs, checkpointed every 5 epochs (21 samples).
 ``tiny`` keeps the full rule/batch/seed grid on scikit-learn's digits with two
 scaled-down architectures (96 runs × 21 checkpoints) so it trains on a CPU in
-minutes.  A grid can also be read from a JSON or YAML file with the fields of
+minutes (and keeps the raw matrices of its ``fc1`` layer at six checkpoints for the
+measurement-realism analysis).  A grid can also be read from a JSON or YAML file with the fields of
 :class:`GridSpec`.
 """
 
@@ -84,8 +85,9 @@ class GridSpec:
 
 PRESETS: dict[str, GridSpec] = {
     "paper": GridSpec("paper", PAPER_PAIRS),
+    # keeps fc1's raw weights, outputs and input gradients at 6 checkpoints (measurement realism)
     "tiny": GridSpec("tiny", (("digits", "knet4"), ("digits", "knet5")), epochs=20, checkpoint_every=1,
-                     width=0.25, val_size=128),
+                     width=0.25, val_size=128, keep_raw_layers=("fc1",), keep_raw_epochs=(0, 4, 8, 12, 16, 20)),
 }
 
 

@@ -123,8 +123,9 @@ def record_layers(model: torch.nn.Module, observed: Iterable, stimuli: torch.Ten
     """All 45 statistics of every observed layer at ``stimuli`` (one checkpoint).
 
     Returns rows ``{layer, layer_index, layer_position, observable, function, statistic,
-    value}`` and, for layers named in ``keep_raw``, their raw per-unit matrices
-    (``activations``: stimulus × unit, ``input_gradient``: stimulus × input unit).
+    value}`` and, for layers named in ``keep_raw``, their raw matrices (``activations``:
+    stimulus × unit, ``input_gradient``: stimulus × input unit, ``weights``: the layer's
+    forward weights, flattened).
     """
     observed = list(observed)
     captured: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -152,7 +153,8 @@ def record_layers(model: torch.nn.Module, observed: Iterable, stimuli: torch.Ten
                 with torch.enable_grad():
                     (grad,) = torch.autograd.grad(layer.block(x).sum(), x)
                 raw[layer.name] = {"activations": outputs.reshape(outputs.shape[0], -1).cpu(),
-                                   "input_gradient": grad.reshape(grad.shape[0], -1).cpu()}
+                                   "input_gradient": grad.reshape(grad.shape[0], -1).cpu(),
+                                   "weights": layer.block.layer.weight.detach().reshape(-1).cpu().clone()}
     finally:
         for hook in hooks:
             hook.remove()

@@ -16,10 +16,21 @@ For a layer with input ``x``, output ``r = W x`` and backward weights ``B``
 layer, and the (transposed) convolution with ``B`` for a convolution.
 
 A rule is one :class:`LearningRule`: the primitive weights that define its
-regulariser ``R(B)`` (``B`` follows gradient descent on ``R``), the optimiser of
-the forward weights, and whether ``B`` is tied to ``W`` (backprop) or mirrors
-``W``'s update (Kolen–Pollack).  Adding a rule is adding one entry to
-:data:`RULES`; the training loop is the same for all.
+regulariser ``R(B)`` (``B`` follows gradient descent on ``R``), its optimiser pair
+— the *forward* optimiser stepping ``W`` on the (pseudo)gradient and the
+*alignment* optimiser stepping ``B`` on ``∂R/∂B`` (``None`` where ``B`` is not
+learned: tied to ``W`` for backprop, fixed for feedback alignment) — and whether
+``B`` is tied to ``W`` (backprop) or mirrors ``W``'s update (Kolen–Pollack).
+Adding a rule is adding one entry to :data:`RULES`; the training loop is the
+same for all.
+
+Optimiser pairs (thesis §6.3.8, Table 5.5): SGDM = backprop with SGD + Nesterov
+momentum 0.9; Adam = backprop with Adam; FA steps ``W`` with Adam on the
+pseudogradient (``B`` fixed); IA steps ``W`` with SGD + Nesterov momentum 0.9 (the
+SGDM base learning rate) and minimises its alignment loss on ``B`` with Adam.  The
+other alignment rules (WM, SA, AA) follow IA's pair; Kolen–Pollack steps ``B``
+with ``W``'s own optimiser, so that ``B`` receives exactly ``W``'s (transposed) update.
+Each optimiser runs at its own base learning rate (:data:`BASE_LR`), scaled alike.
 """
 
 from __future__ import annotations
@@ -36,17 +47,39 @@ from builders.layers import RuleConv2d, RuleLinear, rule_layers
 PRIMITIVES = ("decay", "amp", "null", "sparse", "self")
 
 
+#: Base learning rate of each optimiser at batch size 256 (scaled linearly with the batch size).
+BASE_LR = {"sgdm": 0.1, "adam": 1e-3}
+OPTIMIZERS = tuple(BASE_LR)
+
+
 @dataclass(frozen=True)
 class LearningRule:
     """One learning rule (see module docstring); metaparameters are the primitive weights."""
 
     name: str
     primitives: dict[str, float] = field(default_factory=dict)
-    optimizer: str = "sgdm"  #: optimiser of the forward weights: "sgdm" (Nesterov 0.9) or "adam"
+    forward_optimizer: str = "sgdm"  #: optimiser of the forward weights W: "sgdm" (Nesterov 0.9) or "adam"
+    alignment_optimizer: str | None = None  #: optimiser of B on ∂R/∂B; None: B is not learned
     tied: bool = False  #: backprop: B ≡ W
     mirror: bool = False  #: Kolen–Pollack: B receives W's update (plus its regulariser)
-    backward_optimizer: str = "sgdm"  #: optimiser stepping B on ∂R/∂B
     description: str = ""
+
+    def __post_init__(self) -> None:
+        for which, name in (("forward", self.forward_optimizer), ("alignment", self.alignment_optimizer)):
+            if name is not None and name not in OPTIMIZERS:
+                raise ValueError(f"rule {self.name!r}: unknown {which} optimiser {name!r}; expected "
+                                 f"{' or '.join(OPTIMIZERS)}")
+        learns_b = bool(self.primitives) or self.mirror
+        if learns_b and (self.tied or self.alignment_optimizer is None):
+            raise ValueError(f"rule {self.name!r}: B is learned (regulariser or mirror) so it needs an "
+                             "alignment optimiser and cannot be tied")
+        if not learns_b and self.alignment_optimizer is not None:
+            raise ValueError(f"rule {self.name!r}: B is not learned; its alignment optimiser must be None")
+
+    @property
+    def optimizers(self) -> tuple[str, str | None]:
+        """The (forward, alignment) optimiser pair."""
+        return self.forward_optimizer, self.alignment_optimizer
 
     def with_metaparameters(self, **weights: float) -> LearningRule:
         unknown = set(weights) - set(PRIMITIVES)
@@ -56,15 +89,23 @@ class LearningRule:
 
 
 RULES: dict[str, LearningRule] = {r.name: r for r in (
-    LearningRule("sgdm", optimizer="sgdm", tied=True, description="backprop, SGD with Nesterov momentum 0.9"),
-    LearningRule("adam", optimizer="adam", tied=True, description="backprop, Adam"),
-    LearningRule("fa", optimizer="adam", description="feedback alignment: B fixed random, R = 0"),
-    LearningRule("wm", {"amp": 1.0, "decay": 0.1}, description="weight mirror: α·amp + β·decay"),
-    LearningRule("ia", {"amp": 1.0, "decay": 0.1, "null": 0.1}, optimizer="adam",
-                 description="information alignment: α·amp + β·decay + γ·null"),
-    LearningRule("sa", {"self": 1.0, "decay": 1.0}, description="symmetric alignment: α·self + β·decay"),
-    LearningRule("aa", {"amp": 1.0, "sparse": 0.1}, description="activation alignment: α·amp + β·sparse"),
-    LearningRule("kp", {"decay": 0.1}, mirror=True,
+    LearningRule("sgdm", forward_optimizer="sgdm", alignment_optimizer=None, tied=True,
+                 description="backprop, SGD with Nesterov momentum 0.9"),
+    LearningRule("adam", forward_optimizer="adam", alignment_optimizer=None, tied=True,
+                 description="backprop, Adam"),
+    LearningRule("fa", forward_optimizer="adam", alignment_optimizer=None,
+                 description="feedback alignment: B fixed random, R = 0; W by Adam on the pseudogradient"),
+    LearningRule("wm", {"amp": 1.0, "decay": 0.1}, forward_optimizer="sgdm", alignment_optimizer="adam",
+                 description="weight mirror: α·amp + β·decay"),
+    LearningRule("ia", {"amp": 1.0, "decay": 0.1, "null": 0.1}, forward_optimizer="sgdm",
+                 alignment_optimizer="adam",
+                 description="information alignment: α·amp + β·decay + γ·null; W by SGD + Nesterov "
+                             "momentum, B by Adam"),
+    LearningRule("sa", {"self": 1.0, "decay": 1.0}, forward_optimizer="sgdm", alignment_optimizer="adam",
+                 description="symmetric alignment: α·self + β·decay"),
+    LearningRule("aa", {"amp": 1.0, "sparse": 0.1}, forward_optimizer="sgdm", alignment_optimizer="adam",
+                 description="activation alignment: α·amp + β·sparse"),
+    LearningRule("kp", {"decay": 0.1}, forward_optimizer="sgdm", alignment_optimizer="sgdm", mirror=True,
                  description="Kolen–Pollack: B receives W's update plus decay"),
 )}
 
@@ -123,36 +164,44 @@ class RuleTrainer:
     """Applies a learning rule to a model: sets layers up, owns both optimisers, steps them.
 
     ``step(loss)`` back-propagates ``loss`` (through B where untied), then updates W with
-    the forward optimiser and B with the backward optimiser on ``∂R/∂B`` (plus W's
-    gradient for Kolen–Pollack).
+    the forward optimiser and B with the alignment optimiser on ``∂R/∂B`` (plus W's
+    gradient for Kolen–Pollack).  ``lr`` is the forward learning rate and
+    ``alignment_lr`` the alignment one (default: ``lr`` rescaled by the two optimisers'
+    base rates, ``lr · BASE_LR[alignment] / BASE_LR[forward]``); ``set_lr`` keeps that ratio.
     """
 
-    def __init__(self, model: nn.Module, rule: LearningRule, lr: float, weight_decay: float = 0.0):
+    def __init__(self, model: nn.Module, rule: LearningRule, lr: float, weight_decay: float = 0.0,
+                 alignment_lr: float | None = None):
         self.model, self.rule = model, rule
         self.layers = rule_layers(model)
         needs_io = any(w and p not in ("decay", "self") for p, w in rule.primitives.items())
         for layer in self.layers:
             layer.untied = not rule.tied
             layer.keep_io = needs_io
-            layer.backward_weight.requires_grad_(not rule.tied and (bool(rule.primitives) or rule.mirror))
+            layer.backward_weight.requires_grad_(rule.alignment_optimizer is not None)
         backward = {id(layer.backward_weight) for layer in self.layers}
         forward_params = [p for p in model.parameters() if id(p) not in backward]
-        self.forward_optimizer = _optimizer(rule.optimizer, forward_params, lr, weight_decay)
+        self.forward_optimizer = _optimizer(rule.forward_optimizer, forward_params, lr, weight_decay)
+        if alignment_lr is None and rule.alignment_optimizer is not None:
+            alignment_lr = lr * BASE_LR[rule.alignment_optimizer] / BASE_LR[rule.forward_optimizer]
+        self._ratio = (alignment_lr / lr) if alignment_lr is not None and lr else 1.0
         learned_b = [layer.backward_weight for layer in self.layers if layer.backward_weight.requires_grad]
-        self.backward_optimizer = _optimizer(rule.backward_optimizer, learned_b, lr, 0.0) if learned_b else None
+        self.alignment_optimizer = _optimizer(rule.alignment_optimizer, learned_b, alignment_lr, 0.0) \
+            if learned_b else None
 
     def set_lr(self, lr: float) -> None:
-        for optimizer in (self.forward_optimizer, self.backward_optimizer):
+        """Set the forward learning rate (the alignment one follows at the fixed ratio)."""
+        for optimizer, value in ((self.forward_optimizer, lr), (self.alignment_optimizer, lr * self._ratio)):
             if optimizer is not None:
                 for group in optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = value
 
     def step(self, loss: torch.Tensor) -> None:
         self.forward_optimizer.zero_grad(set_to_none=True)
-        if self.backward_optimizer is not None:
-            self.backward_optimizer.zero_grad(set_to_none=True)
+        if self.alignment_optimizer is not None:
+            self.alignment_optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.backward_optimizer is not None:
+        if self.alignment_optimizer is not None:
             for layer in self.layers:
                 b = layer.backward_weight
                 active = any(self.rule.primitives.values())
@@ -163,8 +212,8 @@ class RuleTrainer:
                     grad = grad + layer.weight.grad
                 b.grad = grad
         self.forward_optimizer.step()
-        if self.backward_optimizer is not None:
-            self.backward_optimizer.step()
+        if self.alignment_optimizer is not None:
+            self.alignment_optimizer.step()
 
 
 def _optimizer(name: str, params: Iterable[torch.Tensor], lr: float, weight_decay: float):
@@ -176,5 +225,5 @@ def _optimizer(name: str, params: Iterable[torch.Tensor], lr: float, weight_deca
     raise ValueError(f"unknown optimiser {name!r}; expected sgdm or adam")
 
 
-__all__ = ["PAPER_RULES", "PRIMITIVES", "RULES", "LearningRule", "RuleConv2d", "RuleLinear", "RuleTrainer",
-           "get_rule", "primitive", "regulariser"]
+__all__ = ["BASE_LR", "OPTIMIZERS", "PAPER_RULES", "PRIMITIVES", "RULES", "LearningRule", "RuleConv2d",
+           "RuleLinear", "RuleTrainer", "get_rule", "primitive", "regulariser"]

@@ -20,10 +20,21 @@ import torch.nn.functional as F
 from builders.architectures import build_architecture
 from builders.device import resolve_device
 from builders.observables import record_layers
-from builders.rules import get_rule
+from builders.rules import BASE_LR, get_rule
 from builders.tasks import TaskData, augment, load_task, nt_xent
 
-BASE_LR = {"sgdm": 0.1, "adam": 1e-3}  #: at batch size 256; scaled linearly with the batch size
+#: SGDM base learning rates (batch 256) by architecture family (thesis Table 5.5); others use BASE_LR.
+SGDM_BASE_LR = {"resnet": 0.125, "alexnet": 0.0125}
+
+
+def base_learning_rate(optimizer: str, architecture: str) -> float:
+    """Base learning rate (batch size 256) of ``optimizer`` for ``architecture``: SGD + Nesterov
+    momentum 0.125 for ResNets, 0.0125 for AlexNets, 0.1 otherwise; Adam 1e-3."""
+    if optimizer == "sgdm":
+        for family, lr in SGDM_BASE_LR.items():
+            if architecture.startswith(family):
+                return lr
+    return BASE_LR[optimizer]
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,7 @@ class RunConfig:
     width: float = 1.0
     input_size: int | None = None
     val_size: int = 512
-    base_lr: float | None = None  #: at batch 256; None → BASE_LR of the rule's optimiser
+    base_lr: float | None = None  #: forward lr at batch 256; None → base_learning_rate of the rule's optimiser
     metaparameters: dict[str, float] = field(default_factory=dict)  #: primitive weights override
     keep_raw_layers: tuple[str, ...] = ()  #: layers whose raw per-unit matrices are kept
     keep_raw_epochs: tuple[int, ...] = ()  #: checkpoints at which they are kept (empty: all)
@@ -49,7 +60,12 @@ class RunConfig:
 
     @property
     def run_id(self) -> str:
+        """Readable prefix + a digest of every field that affects the result, including the rule's
+        definition (optimiser pair, primitives), so a changed rule never reuses an old run."""
         fields = {k: v for k, v in asdict(self).items() if k != "data_path"}
+        rule = asdict(get_rule(self.learning_rule))
+        rule.pop("description")
+        fields["rule"] = rule
         digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()
         return f"{self.task}-{self.architecture}-{self.learning_rule}-b{self.batch_size}-" \
                f"m{self.model_seed}-d{self.data_seed}-{digest[:10]}"
@@ -58,12 +74,17 @@ class RunConfig:
         return asdict(self)
 
 
-def learning_rate(config: RunConfig, schedule: str, epoch: float) -> float:
-    """Learning rate at (fractional) ``epoch``: rescaled linearly with the batch size; constant
-    (CIFAR-10, digits) or a linear warm-up over the first 5% of training then ×0.1 at 30%, 60%
-    and 80% of it (the 100-epoch ImageNet-style schedule)."""
+def learning_rate(config: RunConfig, schedule: str, epoch: float, optimizer: str | None = None) -> float:
+    """Learning rate of ``optimizer`` (default: the rule's forward optimiser) at (fractional)
+    ``epoch``: its base rate (``config.base_lr`` for the forward one if set, else
+    :func:`base_learning_rate`) rescaled linearly with the batch size; constant (CIFAR-10, digits)
+    or a linear warm-up over the first 5% of training then ×0.1 at 30%, 60% and 80% of it (the
+    100-epoch ImageNet-style schedule)."""
     rule = get_rule(config.learning_rule)
-    lr = (config.base_lr or BASE_LR[rule.optimizer]) * config.batch_size / 256
+    forward = optimizer is None or optimizer == rule.forward_optimizer
+    optimizer = optimizer or rule.forward_optimizer
+    base = config.base_lr if forward and config.base_lr else base_learning_rate(optimizer, config.architecture)
+    lr = base * config.batch_size / 256
     if schedule == "constant":
         return lr
     fraction = epoch / config.epochs
@@ -121,7 +142,9 @@ def train_run(config: RunConfig, device: str = "cpu", data: TaskData | None = No
                                contrastive=data.contrastive).to(torch_device)
     from builders.rules import RuleTrainer
 
-    trainer = RuleTrainer(model, rule, learning_rate(config, data.schedule, 0.0))
+    alignment_lr = learning_rate(config, data.schedule, 0.0, rule.alignment_optimizer) \
+        if rule.alignment_optimizer else None
+    trainer = RuleTrainer(model, rule, learning_rate(config, data.schedule, 0.0), alignment_lr=alignment_lr)
     generator = torch.Generator().manual_seed(config.data_seed)
     val_index = torch.randperm(len(data.val), generator=torch.Generator().manual_seed(1))[: config.val_size]
     stimuli = data.val.batch(val_index)[0].to(torch_device)

@@ -251,20 +251,23 @@ def build_lr_corpus(preset: str = "tiny", device: str = "cpu", workers: int = 1,
                  scheduler=scheduler or "")
 
 
-def import_lr_identify(path: str | Path, trust_pickle: bool = False,
+def import_lr_identify(path: str | Path, trust_pickle: bool = False, name: str = "lr-corpus-lr-identify",
                        home: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """Import the published lr-identify ``dataset.pkl`` layout as store ``lr-corpus-lr-identify``."""
-    from goalstore.sources.lr_identify import UntrustedPickleError
+    """Import a corpus in the published lr-identify ``dataset.pkl`` layout as stores ``name``
+    (the long ``lr_observables`` table) and ``name-view`` (its classifier view), through
+    ``datalad run``.  Several corpora can live side by side under different names.
 
+    The pickle is read and checked here first (observable names, shapes, ``X_cat``), so a bad
+    file is refused with its own error and exit code before anything runs.
+    """
+    from goalstore.sources.lr_identify import read_lr_identify
+    from goalstore.store import check_name
+
+    check_name(name)
+    check_name(f"{name}-view")
     path = Path(path).resolve()
-    if not trust_pickle:
-        raise UntrustedPickleError(f"{path} is a pickle, which can run code when loaded; import it only "
-                                   "if you trust its source, with --trust-pickle")
-    if not path.is_file():
-        from goalstore.errors import CorruptStoreError
-
-        raise CorruptStoreError(f"{path}: no such file")
-    return build("lr-identify", home=home, path=str(path), trust_pickle=True)
+    read_lr_identify(path, trust_pickle)  # decide (refuse untrusted, unreadable or unmappable) before doing
+    return build("lr-identify", home=home, path=str(path), trust_pickle=True, name=name)
 
 
 def lr_classifier_view(name: str, home: str | Path | None = None, statistics: Any = "finite") -> Any:
@@ -279,8 +282,10 @@ def lr_classifier_view(name: str, home: str | Path | None = None, statistics: An
     if meta.get("table_kind") != "lr_observables":
         raise SchemaError(f"store {name!r} is not an lr_observables corpus table")
     stored = root.registered(f"{name}-view")
-    if statistics == "finite" and stored is not None and name != "lr-corpus-lr-identify":
-        return load_view(root.path / stored["path"])  # the stored view: a fast wide read
+    if statistics == "finite" and stored is not None:
+        view = load_view(root.path / stored["path"])  # the stored view: a fast wide read
+        if set(view.statistics) <= set(FINITE_24):
+            return view
     return classifier_view(root.path / meta["path"], FINITE_24 if statistics == "finite" else statistics)
 
 

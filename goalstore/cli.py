@@ -176,7 +176,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from goalstore.api import import_lr_identify
 
-    built = import_lr_identify(args.path, args.trust_pickle, home=args.home)
+    built = import_lr_identify(args.path, args.trust_pickle, name=args.name, home=args.home)
     if args.json:
         _print_json(built)
     else:
@@ -398,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow unpickling the file (a pickle can run code: only for trusted files)")
+    p.add_argument("--name", default="lr-corpus-lr-identify",
+                   help="store name of the imported corpus (its classifier view is NAME-view); "
+                        "default lr-corpus-lr-identify")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("produce", parents=[common],

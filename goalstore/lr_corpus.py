@@ -122,15 +122,24 @@ def classifier_view(source: Any,
         table["value"].to_numpy()[keep]
     first_rows = np.flatnonzero(keep)[np.unique(example_index, return_index=True)[1]]
     meta = table.select(list(GROUP_COLUMNS)).take(pa.array(first_rows)).to_pandas()
+    return view_from_cube(cube, order, [int(e) for e in epochs], meta)
+
+
+def view_from_cube(cube: np.ndarray, statistics: list[tuple[str, str, str]], epochs: list[int],
+                   meta: pd.DataFrame) -> ClassifierView:
+    """A :class:`ClassifierView` from an example × statistic × checkpoint array and one row of
+    ``GROUP_COLUMNS`` per example, in the canonical example order (run, layer index, layer), so
+    any source of the same corpus gives the same view."""
+    meta = meta[list(GROUP_COLUMNS)].reset_index(drop=True)
     for column in ("task", "architecture", "learning_rule", "layer_position", "run_id", "layer"):
         meta[column] = meta[column].astype(str)
     meta["curriculum"] = "b" + meta["batch_size"].astype(str) + "-d" + meta["data_seed"].astype(str)
     canonical = meta.sort_values(["run_id", "layer_index", "layer"], kind="stable").index.to_numpy()
-    meta, cube = meta.loc[canonical].reset_index(drop=True), cube[canonical]  # same order for any source
-    names = [f"{'/'.join(s)}@{int(e)}" for s in order for e in epochs]
+    meta, cube = meta.loc[canonical].reset_index(drop=True), cube[canonical]
+    names = [f"{'/'.join(s)}@{int(e)}" for s in statistics for e in epochs]
     features = pd.DataFrame(cube.reshape(cube.shape[0], -1), columns=names)
     return ClassifierView(features, meta["learning_rule"].rename("learning_rule"), meta, cube,
-                          list(order), [int(e) for e in epochs])
+                          list(statistics), [int(e) for e in epochs])
 
 
 def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -177,17 +186,19 @@ def load_view(path: str | Path) -> ClassifierView:
 
 
 def units_dataset(work_dir: str | Path, records: list[dict[str, Any]]) -> Any:
-    """Raw per-unit matrices kept by a sweep as one canonical array store (kind ``corpus``).
+    """Raw matrices kept by a sweep as one canonical array store (kind ``corpus``).
 
-    Dims example (run × kept layer) × checkpoint × stimulus × unit; variables
-    ``activations`` (layer outputs) and ``input_gradient`` (∂Σ outputs/∂inputs,
-    per input unit), NaN-padded to the widest layer (``n_units`` and
-    ``n_input_units`` give each example's true sizes).  None if nothing was kept.
+    Dims example (run × kept layer) × checkpoint × stimulus × unit (× weight for the
+    weights); variables ``activations`` (layer outputs), ``input_gradient`` (∂Σ outputs/∂inputs,
+    per input unit) and ``weights`` (the layer's forward weights, flattened), NaN-padded to the
+    widest layer (``n_units``, ``n_input_units`` and ``n_weights`` give each example's true
+    sizes).  None if nothing was kept.
     """
     import xarray as xr
 
     from goalstore.schema import SCHEMA_VERSION
 
+    kinds = ("activations", "input_gradient", "weights")
     blocks: dict[tuple[str, str], dict[int, dict[str, np.ndarray]]] = {}
     for record in records:
         path = Path(work_dir) / record["run_id"] / "raw.npz"
@@ -201,39 +212,49 @@ def units_dataset(work_dir: str | Path, records: list[dict[str, Any]]) -> Any:
         return None
     examples = sorted(blocks)
     epochs = sorted({e for b in blocks.values() for e in b})
-    n_stimuli = max(a.shape[0] for b in blocks.values() for d in b.values() for a in d.values())
-    width = max(a.shape[1] for b in blocks.values() for d in b.values() for a in d.values())
-    shape = (len(examples), len(epochs), n_stimuli, width)
-    data = {k: np.full(shape, np.nan, dtype=np.float32) for k in ("activations", "input_gradient")}
-    sizes = {k: np.zeros(len(examples), dtype=np.int32) for k in ("activations", "input_gradient")}
+    arrays = [d[k] for b in blocks.values() for d in b.values() for k in ("activations", "input_gradient")]
+    n_stimuli = max(a.shape[0] for a in arrays)
+    width = max(a.shape[1] for a in arrays)
+    n_weights = max((d["weights"].size for b in blocks.values() for d in b.values() if "weights" in d),
+                     default=0)
+    shapes = {"activations": (n_stimuli, width), "input_gradient": (n_stimuli, width), "weights": (n_weights,)}
+    data = {k: np.full((len(examples), len(epochs), *shapes[k]), np.nan, dtype=np.float32) for k in kinds}
+    sizes = {k: np.zeros(len(examples), dtype=np.int32) for k in kinds}
     for i, key in enumerate(examples):
-        for epoch, kinds in blocks[key].items():
-            for kind, array in kinds.items():
-                data[kind][i, epochs.index(epoch), : array.shape[0], : array.shape[1]] = array
-                sizes[kind][i] = array.shape[1]
+        for epoch, found in blocks[key].items():
+            for kind, array in found.items():
+                index = (i, epochs.index(epoch), *(slice(0, n) for n in array.shape))
+                data[kind][index] = array
+                sizes[kind][i] = array.shape[-1]
     by_run = {r["run_id"]: r for r in records}
     units = {"units": "a.u."}
-    return xr.Dataset(
-        {"activations": (("example", "checkpoint", "stimulus", "unit"), data["activations"], units),
-         "input_gradient": (("example", "checkpoint", "stimulus", "unit"), data["input_gradient"], units),
-         "n_units": ("example", sizes["activations"], {"units": "count"}),
-         "n_input_units": ("example", sizes["input_gradient"], {"units": "count"})},
-        coords={
-            "example_id": ("example", [f"{run}/{layer}" for run, layer in examples]),
-            "run_id": ("example", [run for run, _ in examples]),
-            "layer_name": ("example", [layer for _, layer in examples]),
-            "learning_rule": ("example", [by_run[run]["learning_rule"] for run, _ in examples]),
-            "epoch": ("checkpoint", np.asarray(epochs)),
-            "stimulus_id": ("stimulus", [f"val{i}" for i in range(n_stimuli)]),
-            "unit_id": ("unit", [f"u{i}" for i in range(width)]),
-            "animal": ("unit", ["network"] * width),
-            "area": ("unit", ["kept layer"] * width),
-        },
-        attrs={"kind": "corpus", "species": "artificial neural network",
-               "modality": "raw per-unit layer outputs and input gradients", "source": "goalstore builders",
-               "license": "MIT", "citation": "Nayebi et al. (2020), NeurIPS", "schema_version": SCHEMA_VERSION,
-               "description": "NaN-padded to the widest kept layer; n_units / n_input_units give true sizes"},
-    )
+    count = {"units": "count"}
+    variables = {
+        "activations": (("example", "checkpoint", "stimulus", "unit"), data["activations"], units),
+        "input_gradient": (("example", "checkpoint", "stimulus", "unit"), data["input_gradient"], units),
+        "n_units": ("example", sizes["activations"], count),
+        "n_input_units": ("example", sizes["input_gradient"], count)}
+    coords = {
+        "example_id": ("example", [f"{run}/{layer}" for run, layer in examples]),
+        "run_id": ("example", [run for run, _ in examples]),
+        "layer_name": ("example", [layer for _, layer in examples]),
+        "learning_rule": ("example", [by_run[run]["learning_rule"] for run, _ in examples]),
+        "epoch": ("checkpoint", np.asarray(epochs)),
+        "stimulus_id": ("stimulus", [f"val{i}" for i in range(n_stimuli)]),
+        "unit_id": ("unit", [f"u{i}" for i in range(width)]),
+        "animal": ("unit", ["network"] * width),
+        "area": ("unit", ["kept layer"] * width),
+    }
+    if n_weights:
+        variables["weights"] = (("example", "checkpoint", "weight"), data["weights"], units)
+        variables["n_weights"] = ("example", sizes["weights"], count)
+        coords["weight_index"] = ("weight", np.arange(n_weights))
+    return xr.Dataset(variables, coords=coords, attrs={
+        "kind": "corpus", "species": "artificial neural network",
+        "modality": "raw per-unit layer outputs, input gradients and weights", "source": "goalstore builders",
+        "license": "MIT", "citation": "Nayebi et al. (2020), NeurIPS", "schema_version": SCHEMA_VERSION,
+        "description": "NaN-padded to the widest kept layer; n_units / n_input_units / n_weights give "
+                       "true sizes"})
 
 
 def corpus_names(grid_name: str) -> tuple[str, str, str]:

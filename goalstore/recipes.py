@@ -201,14 +201,18 @@ def _lr_corpus(home: Any, preset: str = "tiny", device: str = "cpu", workers: in
                if (units := units_dataset(work_dir, records)) is not None else {})}
 
 
-def _lr_identify(home: Any, path: str = "", trust_pickle: bool = False) -> dict[str, Product]:
-    from goalstore.lr_corpus import classifier_view, view_frame
-    from goalstore.sources.lr_identify import load_lr_identify
+def _lr_identify(home: Any, path: str = "", trust_pickle: bool = False,
+                 name: str = "lr-corpus-lr-identify") -> dict[str, Product]:
+    import pyarrow as pa
 
-    observables = load_lr_identify(path, _flag(trust_pickle))
-    return {"lr-corpus-lr-identify": Product(observables, "lr_observables", "parquet"),
-            "lr-corpus-lr-identify-view": Product(view_frame(classifier_view(observables, None)),
-                                                   "lr_view", "parquet")}
+    from goalstore.lr_corpus import FINITE_24, view_frame
+    from goalstore.sources.lr_identify import lr_identify_view, observable_batches, read_lr_identify
+
+    corpus = read_lr_identify(path, _flag(trust_pickle))
+    schema = next(observable_batches(corpus, max_rows=1)).schema
+    stream = pa.RecordBatchReader.from_batches(schema, observable_batches(corpus))  # bounded memory
+    return {str(name): Product(stream, "lr_observables", "parquet"),
+            f"{name}-view": Product(view_frame(lr_identify_view(corpus, FINITE_24)), "lr_view", "parquet")}
 
 
 def _lr_identification(home: Any, corpus: str = "lr-corpus-tiny", classifiers: str = "rf,svm",
@@ -308,9 +312,9 @@ def _recipes() -> dict[str, Recipe]:
                        "scheduler": "", "fractions": "", "noise": "", "n_splits": 10, "cv": 5},
                description="classify learning rules from a corpus' observable trajectories"),
         Recipe("lr-identify", _lr_identify,
-               outputs=lambda **_: [("lr-corpus-lr-identify", "parquet"),
-                                    ("lr-corpus-lr-identify-view", "parquet")],
-               params={"path": "", "trust_pickle": False},
+               outputs=lambda name="lr-corpus-lr-identify", **_: [(str(name), "parquet"),
+                                                                  (f"{name}-view", "parquet")],
+               params={"path": "", "trust_pickle": False, "name": "lr-corpus-lr-identify"},
                description="import the published lr-identify dataset.pkl into a corpus store"),
     ]
     for cell_type in CELL_TYPES:

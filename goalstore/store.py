@@ -166,16 +166,19 @@ class StoreRoot:
         """Validate and atomically write ``obj`` as store ``name``; return its catalog metadata.
 
         ``obj`` is an ``xarray.Dataset`` (``fmt`` zarr [default] or netcdf; ``kind``
-        the expected store kind) or a pandas DataFrame / pyarrow Table (``kind`` =
-        table kind; written as a Parquet dataset partitioned as declared).
+        the expected store kind) or a pandas DataFrame / pyarrow Table / pyarrow
+        ``RecordBatchReader`` (``kind`` = table kind; written as a Parquet dataset
+        partitioned as declared; a reader is validated and written batch by batch, so a
+        table larger than memory streams through).
         With ``save=False`` the change is left for the caller (``datalad run``) to save.
         """
-        is_table = isinstance(obj, (pd.DataFrame, pa.Table))
+        is_table = isinstance(obj, (pd.DataFrame, pa.Table, pa.RecordBatchReader))
         if is_table:
             if kind is None:
                 raise SchemaError(f"table store {name!r}: no table kind given; expected one of "
                                   f"{', '.join(TABLES)}")
-            obj = validate_table(obj, kind)
+            if not isinstance(obj, pa.RecordBatchReader):
+                obj = validate_table(obj, kind)
             fmt = "parquet"
         else:
             validate_array(obj, kind)
@@ -188,7 +191,7 @@ class StoreRoot:
             new = self.scratch / f"new-{uuid.uuid4().hex}{Path(relpath).suffix}"
             try:
                 if is_table:
-                    _write_table(obj, new, TABLES[kind].partition_by)
+                    shape = _write_table(obj, new, kind)
                     _reopen_table(new, kind)
                 else:
                     _write_array(obj, new, fmt)
@@ -201,7 +204,8 @@ class StoreRoot:
             if previous and previous.get("checksum") == checksum and final.exists():
                 _remove(new)  # identical content: keep the stored version untouched
                 return previous
-            metadata = self._describe(name, obj, kind, fmt, relpath, checksum, is_table)
+            metadata = self._describe(name, shape if is_table else obj, kind, fmt, relpath, checksum,
+                                      is_table)
             metadata.update(extra_metadata or {})
             self._swap(new, final)
             self._register(name, fmt, relpath, metadata)
@@ -229,11 +233,12 @@ class StoreRoot:
         versions = versioning.history(self.path, relpath)
         common = {"format": fmt, "checksum": checksum, "version": len(versions) + 1,
                   "origin": "store", "path": relpath, "goalstore_version": __version__}
-        if is_table:
+        if is_table:  # obj: the written table's (rows, columns)
+            rows, columns = obj
             return {**common, "kind": "table", "table_kind": kind,
                     "family": FAMILY_OF_KIND.get(kind, "results"),
-                    "dims": {"row": obj.num_rows}, "sizes": {"row": obj.num_rows},
-                    "columns": obj.column_names, "description": TABLES[kind].description,
+                    "dims": {"row": rows}, "sizes": {"row": rows},
+                    "columns": columns, "description": TABLES[kind].description,
                     **TABLES[kind].catalog}
         attrs = obj.attrs
         if "area" in obj.coords:
@@ -425,15 +430,31 @@ def _open_array(path: Path, fmt: str, name: str | None = None) -> xr.Dataset:
         raise CorruptStoreError(f"{label}: cannot read {path}: {exc}") from None
 
 
-def _write_table(table: pa.Table, path: Path, partition_by: tuple[str, ...]) -> None:
-    # fixed file names, so identical content gives an identical store (and checksum)
-    pq.write_to_dataset(table, root_path=str(path), partition_cols=list(partition_by) or None,
-                        existing_data_behavior="error", basename_template="part-{i}.parquet")
+def _write_table(table: pa.Table | pa.RecordBatchReader, path: Path, kind: str) -> tuple[int, list[str]]:
+    """Write a validated table, or a reader's batches each validated, as a Parquet dataset
+    partitioned as ``kind`` declares; return (rows, columns).  File names are fixed (batch and
+    part number), so identical content gives an identical store (and checksum)."""
+    partition_by = list(TABLES[kind].partition_by) or None
+    tables = (validate_table(pa.Table.from_batches([b]), kind) for b in table) \
+        if isinstance(table, pa.RecordBatchReader) else iter([table])
+    rows, columns = 0, None
+    for i, part in enumerate(tables):
+        pq.write_to_dataset(part, root_path=str(path), partition_cols=partition_by,
+                            existing_data_behavior="overwrite_or_ignore",
+                            basename_template="part-{i}.parquet" if i == 0 else f"part-{i}-{{i}}.parquet")
+        rows += part.num_rows
+        columns = columns or part.column_names
+    if columns is None:
+        raise SchemaError(f"table {kind!r}: no rows to write")
+    return rows, columns
 
 
 def _reopen_table(path: Path, kind: str) -> None:
-    dataset = pq.ParquetDataset(str(path), partitioning="hive")
-    validate_table(dataset.read(), kind)
+    """Read the written dataset back, batch by batch (bounded memory), through the schema."""
+    import pyarrow.dataset as pads
+
+    for batch in pads.dataset(str(path), format="parquet", partitioning="hive").to_batches():
+        validate_table(pa.Table.from_batches([batch]), kind)
 
 
 def _open_table(path: Path, name: str):

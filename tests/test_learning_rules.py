@@ -124,7 +124,7 @@ def test_primitives_match_their_formulas_on_a_linear_layer():
 def test_symmetric_alignment_drives_b_towards_w():
     torch.manual_seed(4)
     net = _net()
-    trainer = RuleTrainer(net, get_rule("sa"), lr=0.05)
+    trainer = RuleTrainer(net, get_rule("sa"), lr=0.05, alignment_lr=0.01)  # B by Adam
     layers = [m for m in net if isinstance(m, RuleLinear)]
     def gap() -> float:
         return sum(float((m.backward_weight - m.weight).detach().norm()) for m in layers)

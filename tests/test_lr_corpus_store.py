@@ -91,7 +91,7 @@ def _write_lr_identify(path, n=6, seed=0):
                            ("batch_size", int), ("layer", "U8")])
     obs_keys = ["weights_abs_mean", "activations_raw_norm", "activity_change_square_mean"]
     data = {"X": rng.random((n, 21, 3)), "Y": np.arange(n) % 4, "meta": meta, "obs_keys": obs_keys,
-            "X_cat": np.zeros((n, 1))}
+            "X_cat": np.eye(3)[np.arange(n) % 3][:, None, :].repeat(21, axis=1)}
     path.write_bytes(pickle.dumps(data))
     return data
 

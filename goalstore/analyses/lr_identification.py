@@ -542,20 +542,52 @@ def summary(result: Any) -> dict[str, Any]:
 
 # ----------------------------------------------- measurement realism (units × noise)
 REALISM_STATISTICS = {
+    "weights": [("weights", f, s) for f in ("abs", "raw") for s in ("mean", "median", "norm", "q3", "var")]
+    + [("weights", "square", s) for s in ("mean", "median", "q3")],
     "activations": [("activations", f, s) for f in ("abs", "raw") for s in ("mean", "median", "norm", "q3")],
     "activity_change": [("activity_change", f, "mean") for f in ("raw", "abs", "square")],
 }
+_FUNCTIONS = {"raw": lambda v: v, "abs": np.abs, "square": np.square}
+
+
+def _statistic(values: np.ndarray, statistic: str) -> np.ndarray:
+    """One statistic over the last axis, ignoring NaN (= not kept / padding)."""
+    if statistic == "mean":
+        return np.nanmean(values, axis=-1)
+    if statistic == "median":
+        return np.nanmedian(values, axis=-1)
+    if statistic == "norm":
+        return np.sqrt(np.nansum(values**2, axis=-1))
+    if statistic == "q3":
+        return np.nanpercentile(values, 75, axis=-1)
+    if statistic == "var":
+        return np.nanvar(values, axis=-1)
+    raise ValueError(f"unknown statistic {statistic!r}")
+
+
+def _keep_mask(rng: np.random.Generator, sizes: np.ndarray, width: int, fraction: float) -> np.ndarray:
+    """Per example, a random ``fraction`` (at least one) of its first ``sizes`` entries (padding never)."""
+    keys = rng.random((len(sizes), width))
+    keys[np.arange(width)[None, :] >= sizes[:, None]] = np.inf
+    ranks = keys.argsort(axis=1).argsort(axis=1)
+    kept = np.maximum(1, np.round(fraction * sizes)).astype(int)
+    return ranks < kept[:, None]
 
 
 def measured_statistics(units: Any, fraction: float, sigma: float, seed: int) -> dict[str, np.ndarray]:
-    """Recompute activation and activity-change statistics from raw per-unit matrices after keeping
-    a random ``fraction`` of each example's units and adding white Gaussian noise of s.d. ``sigma``.
+    """Recompute weight, activation and activity-change statistics from the raw matrices after
+    keeping a random ``fraction`` of each example's synapses / units and adding white Gaussian noise
+    of s.d. ``sigma`` (thesis §6.3.6).
 
-    ``units`` is the corpus' ``-units`` store (example × checkpoint × stimulus × unit, NaN-padded).
-    Activations: per stimulus over the kept units, then averaged over stimuli.  Activity change: the
-    input gradient of the kept input units, noised, summed and divided by the layer's output count,
-    per stimulus; then the function and the average over stimuli.  Returns, per observable, an
-    example × statistic × checkpoint array (same statistic order as ``REALISM_STATISTICS``).
+    ``units`` is the corpus' ``-units`` store (example × checkpoint × stimulus × unit, and
+    example × checkpoint × weight for ``weights``; NaN-padded).  Weights: the 13 finite weight
+    statistics over the kept, noised synapses of the layer (the same synapses at every
+    checkpoint, as a chronic measurement would see them).  Activations: per stimulus over the kept
+    units, then averaged over stimuli.  Activity change: the input gradient of the kept input
+    units, noised, summed and divided by the layer's output count, per stimulus,
+    ``(1/n_out) Σ_{in kept} (∂Σ_out y/∂x_in + ε)``; then the function and the average over stimuli.
+    Returns, per observable, an example × statistic × checkpoint array (statistic order of
+    ``REALISM_STATISTICS``); ``weights`` only when the store has raw weights.
     """
     if not 0 < fraction <= 1 or sigma < 0:
         raise ValueError(f"unit fraction must be in (0, 1] and noise >= 0; got {fraction}, {sigma}")
@@ -564,44 +596,36 @@ def measured_statistics(units: Any, fraction: float, sigma: float, seed: int) ->
     grad = np.asarray(units["input_gradient"].values, dtype=float)
     n_out = np.asarray(units["n_units"].values)
     n_in = np.asarray(units["n_input_units"].values)
-
-    def keep_mask(sizes: np.ndarray, width: int) -> np.ndarray:
-        keys = rng.random((len(sizes), width))
-        keys[np.arange(width)[None, :] >= sizes[:, None]] = np.inf  # padding is never kept
-        ranks = keys.argsort(axis=1).argsort(axis=1)
-        kept = np.maximum(1, np.round(fraction * sizes)).astype(int)
-        return ranks < kept[:, None]
-
-    act_mask = keep_mask(n_out, act.shape[-1])[:, None, None, :]
-    grad_mask = keep_mask(n_in, grad.shape[-1])[:, None, None, :]
+    act_mask = _keep_mask(rng, n_out, act.shape[-1], fraction)[:, None, None, :]
+    grad_mask = _keep_mask(rng, n_in, grad.shape[-1], fraction)[:, None, None, :]
     act = np.where(act_mask, act + sigma * rng.standard_normal(act.shape), np.nan)
     grad = np.where(grad_mask, grad + sigma * rng.standard_normal(grad.shape), 0.0)
-    stats = []
-    for transformed in (np.abs(act), act):  # functions abs, raw (REALISM_STATISTICS order)
-        for statistic in ("mean", "median", "norm", "q3"):
-            if statistic == "mean":
-                value = np.nanmean(transformed, axis=-1)
-            elif statistic == "median":
-                value = np.nanmedian(transformed, axis=-1)
-            elif statistic == "norm":
-                value = np.sqrt(np.nansum(transformed**2, axis=-1))
-            else:
-                value = np.nanpercentile(transformed, 75, axis=-1)
-            stats.append(value.mean(axis=-1))  # average over stimuli → example × checkpoint
+    out = {}
+    if "weights" in units:
+        weights = np.asarray(units["weights"].values, dtype=float)
+        mask = _keep_mask(rng, np.asarray(units["n_weights"].values), weights.shape[-1], fraction)[:, None, :]
+        weights = np.where(mask, weights + sigma * rng.standard_normal(weights.shape), np.nan)
+        out["weights"] = np.stack([_statistic(_FUNCTIONS[f](weights), s)
+                                   for _, f, s in REALISM_STATISTICS["weights"]], axis=1)
+    # per stimulus over units, then the average over stimuli → example × checkpoint
+    out["activations"] = np.stack([_statistic(_FUNCTIONS[f](act), s).mean(axis=-1)
+                                   for _, f, s in REALISM_STATISTICS["activations"]], axis=1)
     change = grad.sum(axis=-1) / n_out[:, None, None]
-    changes = [change.mean(-1), np.abs(change).mean(-1), (change**2).mean(-1)]
-    return {"activations": np.stack(stats, axis=1), "activity_change": np.stack(changes, axis=1)}
+    out["activity_change"] = np.stack([_FUNCTIONS[f](change).mean(-1)
+                                       for _, f, _ in REALISM_STATISTICS["activity_change"]], axis=1)
+    return out
 
 
 def realism_surface(units: Any, fractions: tuple[float, ...], sigmas: tuple[float, ...],
                     n_splits: int = 5, cv: int = 3, seed: int = 0, executor: Any = None) -> Any:
-    """Accuracy of a (fast-grid) random forest per observable, unit fraction and noise level."""
+    """Accuracy of a (fast-grid) random forest per observable (weights when the store keeps them,
+    activations, activity change), kept fraction and noise level (see :func:`measured_statistics`)."""
     import xarray as xr
 
     y = np.asarray(units["learning_rule"].values).astype(str)
     splits = balanced_splits(y, n_splits, 0.25, seed)
     estimator, grid = classifier_grid("rf", True, units.sizes["checkpoint"], seed)
-    observables = list(REALISM_STATISTICS)
+    observables = [o for o in REALISM_STATISTICS if o != "weights" or "weights" in units]
     surface = np.full((len(observables), len(fractions), len(sigmas), n_splits), np.nan)
     for f, fraction in enumerate(fractions):
         for s, sigma in enumerate(sigmas):
@@ -615,4 +639,4 @@ def realism_surface(units: Any, fractions: tuple[float, ...], sigmas: tuple[floa
         "unit_fraction_value": ("unit_fraction", list(fractions)),
         "noise_sigma": ("noise", list(sigmas)), "split_index": ("split", np.arange(n_splits))},
         attrs={"units": "1", "description": "random forest accuracy on statistics recomputed from a "
-                                            "random fraction of units with added Gaussian noise"})
+                                            "random fraction of synapses / units with added Gaussian noise"})

@@ -61,6 +61,8 @@ DIMS: dict[str, Dim] = {
         Dim("checkpoint", "one saved training checkpoint", coords=("epoch",), unique="epoch"),
         Dim("example", "one example of a classification data set", coords=("example_id",),
             unique="example_id"),
+        Dim("weight", "one forward weight of a model layer (its weight tensor flattened)",
+            coords=("weight_index",), unique="weight_index"),
         # dims of analysis results
         Dim("state", "one state of a fitted Markov chain (0 = synapse absent)", coords=("state_id",),
             unique="state_id", optional_coords=("state_lower", "state_upper")),
