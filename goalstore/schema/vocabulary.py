@@ -108,6 +108,8 @@ DIMS: dict[str, Dim] = {
         Dim("radius", "an annulus radius of a spatial autocorrelogram", coords=("radius_bins",),
             unique="radius_bins"),
         Dim("image", "one image of an object-solution-time analysis", coords=("image_id",), unique="image_id"),
+        Dim("offset", "sessions relative to an event (a synapse's addition or elimination)",
+            coords=("offset_sessions",), unique="offset_sessions", optional_coords=("offset_days",)),
     )
 }
 
@@ -120,6 +122,7 @@ COORD_UNITS: dict[str, str] = {
     "day": "day",
     "depth": "um",
     "lag_days": "day",
+    "offset_days": "day",
 }
 
 
