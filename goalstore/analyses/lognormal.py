@@ -54,3 +54,15 @@ def lognormal_per_session(weights: np.ndarray) -> LognormalFit:
     """:func:`fit_lognormal` of each session's non-zero weights."""
     fits = np.array([fit_lognormal(col[col > 0]) for col in weights.T])
     return LognormalFit(*fits.T, n=(weights > 0).sum(axis=0))
+
+
+def log_histograms(weights: np.ndarray, n_bins: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """Density of ``ln w`` per session over ``n_bins`` equal-width bins spanning all non-zero weights.
+
+    Returns the bin edges (n_bins + 1,) and the densities (T, n_bins), each row integrating to 1.
+    """
+    logs = np.log(weights[weights > 0])
+    edges = np.linspace(logs.min(), logs.max(), n_bins + 1)
+    density = np.array([np.histogram(np.log(col[col > 0]), bins=edges, density=True)[0]
+                        for col in weights.T])
+    return edges, density

@@ -170,6 +170,7 @@ def synapse_dynamics(data: Any, config: SynapseDynamicsConfig | None = None) -> 
             full[where] = getattr(events, field)
             aligned[f"{name}_{field}"] = full
     lognorm = lognormal.lognormal_per_session(weights)
+    log_edges, log_density = lognormal.log_histograms(weights)
 
     units = _weight_units(data)
     prob = {"units": "1"}
@@ -222,6 +223,8 @@ def synapse_dynamics(data: Any, config: SynapseDynamicsConfig | None = None) -> 
             "lognormal_ks_pvalue": ("session", lognorm.ks_pvalue, {"units": "1", "description":
                                     "KS p-value (conservative: parameters estimated from the data)"}),
             "lognormal_n": ("session", lognorm.n, {"units": "count"}),
+            "log_weight_density": (("session", "log_weight_bin"), log_density, {"units": "1", "description":
+                                   "histogram density of ln w of the non-zero weights"}),
             **{f"kesten_{k}": ((), point[f"kesten_{k}"], {"units": _param_units(k, units)})
                for k in kesten.PARAMETERS},
             **{f"kesten_{k}_boot": ("bootstrap", boot[f"kesten_{k}"], {"units": _param_units(k, units)})
@@ -243,6 +246,7 @@ def synapse_dynamics(data: Any, config: SynapseDynamicsConfig | None = None) -> 
             "bootstrap_id": ("bootstrap", np.arange(config.n_bootstrap)),
             "offset_sessions": ("offset", offsets),
             "offset_days": ("offset", offsets * _interval(days), {"units": "day"}),
+            "log_weight_center": ("log_weight_bin", 0.5 * (log_edges[1:] + log_edges[:-1])),
         },
         attrs={
             "kind": "result",

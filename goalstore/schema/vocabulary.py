@@ -110,6 +110,8 @@ DIMS: dict[str, Dim] = {
         Dim("image", "one image of an object-solution-time analysis", coords=("image_id",), unique="image_id"),
         Dim("offset", "sessions relative to an event (a synapse's addition or elimination)",
             coords=("offset_sessions",), unique="offset_sessions", optional_coords=("offset_days",)),
+        Dim("log_weight_bin", "one equal-width bin of log weights", coords=("log_weight_center",),
+            unique="log_weight_center"),
     )
 }
 
