@@ -131,10 +131,11 @@ def _change_figures(result: xr.Dataset, out: Path, cell: str) -> list[Path]:
     fig, axes = plt.subplots(1, n_sessions, figsize=(2.2 * n_sessions, 2.8), sharey=True, squeeze=False)
     centers = result["log_weight_center"].values
     width = float(centers[1] - centers[0]) if centers.size > 1 else 1.0
-    grid = np.linspace(centers[0] - width / 2, centers[-1] + width / 2, 200)
+    edges = np.append(centers - width / 2, centers[-1] + width / 2)
+    grid = np.linspace(edges[0], edges[-1], 200)
     for i, ax in enumerate(axes[0]):
         mu, sigma = float(result["lognormal_mu"][i]), float(result["lognormal_sigma"][i])
-        ax.bar(centers, result["log_weight_density"].values[i], width=width, color="C0", alpha=0.6)
+        ax.stairs(result["log_weight_density"].values[i], edges, fill=True, color="C0", alpha=0.6)
         ax.plot(grid, np.exp(-0.5 * ((grid - mu) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi)), "k-")
         ax.set_title(f"day {days[i]:g}\nKS D={float(result['lognormal_ks'][i]):.3f}", fontsize=8)
         ax.set_xlabel("ln w", fontsize=8)
