@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import goalstore
+from goalstore.api import analyze_synapses
 from goalstore.cli import main
 
 KEYS = {"n_states", "bin_edges", "transition_matrix", "stationary", "empirical", "survival_data",
@@ -49,5 +50,10 @@ def test_single_cell_type_and_bad_request(home, tmp_path, capsys):
     code = main(["analyze", "synapses", "--cell-type", "pv", "--bootstrap", "3", "--out",
                  str(tmp_path), "--json"])
     assert code == 0 and list(json.loads(capsys.readouterr().out)["cell_types"]) == ["pv"]
+    # the Python API gives the same report (the same request: no new version of the store)
+    pv = analyze_synapses("pv", 3, home=home)["cell_types"]["pv"]
+    assert pv["n_never_present_dropped"] == 7 and abs(pv["relative_change"]["mean"][6] - 0.24) < 0.02
+    assert pv["aligned_addition"]["offset"][0] == 0 and len(pv["lognormal"]["sigma"]) == 7
+    assert len(goalstore.history("synapse-dynamics-pv")) == 1
     code = main(["analyze", "synapses", "--bootstrap", "0", "--out", str(tmp_path)])
     assert code == 12 and "n_bootstrap" in capsys.readouterr().err
