@@ -68,6 +68,16 @@ def test_relative_change_reproduces_the_thesis(results, cell):
     assert low < mean < high
 
 
+def test_no_persistent_synapses_gives_nan_not_an_error():
+    weights = np.array([[1.0, 0.0, 2.0], [0.0, 1.5, 1.0], [2.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    result = synapse_dynamics(weights, SynapseDynamicsConfig(n_bins=2, n_merged=1, n_bootstrap=2,
+                                                             kesten_bins=2))
+    assert np.isnan(result["relative_change_mean"]).all() and int(result["relative_change_selected"]) == 0
+    assert np.isnan(result["lognormal_mu"].values[1])  # one non-zero weight on session 1
+    at_event = result["offset_sessions"].values == 0
+    assert result["aligned_addition_count"].values[at_event].tolist() == [3]
+
+
 # ---------------------------------------------------------------- aligned to addition / elimination
 def test_aligned_weights_known_answer():
     weights = np.array([

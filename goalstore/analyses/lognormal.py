@@ -51,8 +51,9 @@ def fit_lognormal(values: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def lognormal_per_session(weights: np.ndarray) -> LognormalFit:
-    """:func:`fit_lognormal` of each session's non-zero weights."""
-    fits = np.array([fit_lognormal(col[col > 0]) for col in weights.T])
+    """:func:`fit_lognormal` of each session's non-zero weights (NaN for a session with fewer than 2)."""
+    fits = np.array([fit_lognormal(col[col > 0]) if (col > 0).sum() >= 2 else (np.nan,) * 4
+                     for col in weights.T])
     return LognormalFit(*fits.T, n=(weights > 0).sum(axis=0))
 
 

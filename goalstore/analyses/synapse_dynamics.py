@@ -157,8 +157,13 @@ def synapse_dynamics(data: Any, config: SynapseDynamicsConfig | None = None) -> 
     simulated = kesten.simulate_kesten(params, weights[weights[:, 0] > 0, 0], n_sessions - 1,
                                        config.seed)
 
-    change = relative_change.relative_change(weights, config.change_low, config.change_high,
-                                             config.n_bootstrap, config.seed)
+    try:
+        change = relative_change.relative_change(weights, config.change_low, config.change_high,
+                                                 config.n_bootstrap, config.seed)
+    except AnalysisInputError:  # fewer than 2 persistent synapses: no relative change to report
+        nan = np.full(n_sessions, np.nan)
+        change = relative_change.RelativeChange(nan, nan, np.full((config.n_bootstrap, n_sessions), np.nan),
+                                                np.zeros(n_synapses, dtype=bool))
     eliminated = event_aligned.aligned_to_elimination(weights)
     added = event_aligned.aligned_to_addition(weights)
     offsets = np.arange(-(n_sessions - 1), n_sessions - 1)
