@@ -227,11 +227,38 @@ def cmd_analyze_synapses(args: argparse.Namespace) -> int:
     print(f"Synaptic weight dynamics ({next(iter(report['cell_types'].values()))['n_bootstrap']} "
           "bootstrap resamples over synapses)")
     print(_table(rows, list(rows[0])))
+    print(_table(_synapse_change_rows(report), ["cell type", "never-present rows dropped", "π₀",
+                                                "|ln w(t)/w(0)| (n)", "w at addition",
+                                                "w before elimination", "log-normal σ", "max KS D"]))
     for name, store in report["stores"].items():
         print(f"result store {name}: version {store['version']}")
     if report["figures"]:
         print(f"{len(report['figures'])} figures in {Path(report['figures'][0]).parent}")
     return 0
+
+
+def _mean_sem(aligned: dict, index: int) -> str:
+    if not aligned["n"]:
+        return "-"
+    sem = aligned["sem"][index]
+    return f"{aligned['mean'][index]:.3f}" + ("" if sem is None else f" ± {sem:.3f}")
+
+
+def _synapse_change_rows(report: dict) -> list[dict]:
+    rows = []
+    for cell, r in report["cell_types"].items():
+        change, logn = r["relative_change"], r["lognormal"]
+        add, elim = r["aligned_addition"], r["aligned_elimination"]
+        i = change["day"].index(24) if 24 in change["day"] else -1  # the thesis reports day 24
+        rows.append({"cell type": cell, "never-present rows dropped": r["n_never_present_dropped"],
+                     "π₀": f"{r['stationary'][0]:.4f}",
+                     "|ln w(t)/w(0)| (n)": f"day {change['day'][i]:g}: {change['mean'][i]:.3f} ± "
+                                           f"{change['sem'][i]:.3f} ({r['relative_change_n_synapses']})",
+                     "w at addition": _mean_sem(add, 0),
+                     "w before elimination": _mean_sem(elim, -1),
+                     "log-normal σ": f"{min(logn['sigma']):.3f}-{max(logn['sigma']):.3f}",
+                     "max KS D": f"{max(logn['ks_statistic']):.3f}"})
+    return rows
 
 
 def cmd_analyze_lr_identify(args: argparse.Namespace) -> int:

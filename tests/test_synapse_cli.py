@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import goalstore
+from goalstore.api import analyze_synapses
 from goalstore.cli import main
 
 KEYS = {"n_states", "bin_edges", "transition_matrix", "stationary", "empirical", "survival_data",
-        "survival_model", "kesten"}
+        "survival_model", "kesten", "n_never_present", "n_never_present_dropped", "relative_change",
+        "aligned_addition", "aligned_elimination", "lognormal"}
 KESTEN = {"a", "b", "c", "d", "r2_mean", "r2_var", "r2_mean_no_additive", "r2_var_no_additive",
           "n_values"}
 
@@ -24,7 +26,13 @@ def test_analyze_synapses_json_figures_and_versioned_results(home, tmp_path, cap
         assert summary["n_states"] == 21 and len(summary["bin_edges"]) == 21
         assert len(summary["survival_data"]) == (8 if cell == "pyr" else 7)
         assert abs(sum(summary["stationary"]) - 1) < 1e-9
-    assert len(report["figures"]) == 12 and all((out / p.split("/")[-1]).stat().st_size > 1000
+        assert set(summary["relative_change"]) == {"day", "mean", "sem"}
+        assert summary["relative_change"]["day"][6] == 24
+        assert {"day", "mean", "sem", "n"} <= set(summary["aligned_addition"]) & set(
+            summary["aligned_elimination"])
+        assert {"day", "mu", "sigma", "ks_statistic", "ks_pvalue", "n"} <= set(summary["lognormal"])
+        assert summary["n_never_present_dropped"] == (7 if cell == "pv" else 0)
+    assert len(report["figures"]) == 18 and all((out / p.split("/")[-1]).stat().st_size > 1000
                                                 for p in report["figures"])
     history = goalstore.history("synapse-dynamics-pv")
     assert "n_bootstrap=6" in history[0]["provenance"]["cmd"]
@@ -34,6 +42,7 @@ def test_analyze_synapses_json_figures_and_versioned_results(home, tmp_path, cap
     code = main(["analyze", "synapses", "--bootstrap", "6", "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0 and "pyr" in text and "pv" in text and "R² mean" in text
+    assert "never-present rows dropped" in text and "day 24: 0.240 ± 0.016" in text
     assert len(goalstore.history("synapse-dynamics-pv")) == 1
 
 
@@ -41,5 +50,10 @@ def test_single_cell_type_and_bad_request(home, tmp_path, capsys):
     code = main(["analyze", "synapses", "--cell-type", "pv", "--bootstrap", "3", "--out",
                  str(tmp_path), "--json"])
     assert code == 0 and list(json.loads(capsys.readouterr().out)["cell_types"]) == ["pv"]
+    # the Python API gives the same report (the same request: no new version of the store)
+    pv = analyze_synapses("pv", 3, home=home)["cell_types"]["pv"]
+    assert pv["n_never_present_dropped"] == 7 and abs(pv["relative_change"]["mean"][6] - 0.24) < 0.02
+    assert pv["aligned_addition"]["offset"][0] == 0 and len(pv["lognormal"]["sigma"]) == 7
+    assert len(goalstore.history("synapse-dynamics-pv")) == 1
     code = main(["analyze", "synapses", "--bootstrap", "0", "--out", str(tmp_path)])
     assert code == 12 and "n_bootstrap" in capsys.readouterr().err

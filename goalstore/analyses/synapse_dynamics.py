@@ -12,7 +12,16 @@ plain array) and returns one labelled result ``xarray.Dataset`` holding
   trajectories sampled from the chain;
 * survival of first-session synapses, data vs chain;
 * the Kesten fit (per-bin moments, a, b, c, d, R² with and without the additive
-  terms) with bootstrap resamples, and a simulation of the fitted process.
+  terms) with bootstrap resamples, and a simulation of the fitted process;
+* the relative weight change |ln(w(t)/w(0))| of mid-sized persistent synapses
+  with bootstrap resamples (:mod:`~goalstore.analyses.relative_change`), weights
+  aligned to additions and eliminations (:mod:`~goalstore.analyses.event_aligned`)
+  and a log-normal fit of each session's weights (:mod:`~goalstore.analyses.lognormal`).
+
+Rows absent on every session (``drop_never_present``, the default) are dropped
+first: they say nothing about a synapse's dynamics but add pure absent → absent
+transitions, inflating the absent state's stationary mass (the authors' pipeline
+drops them too).  Their number is the attr ``n_never_present``.
 
 :func:`fit_once` is the straightforward fit of one weight matrix;
 :func:`bootstrap_fits` evaluates all bootstrap resamples at once (resamples are
@@ -30,7 +39,7 @@ import numpy as np
 import xarray as xr
 
 from goalstore._version import __version__
-from goalstore.analyses import kesten, markov_chain
+from goalstore.analyses import event_aligned, kesten, lognormal, markov_chain, relative_change
 from goalstore.analyses.change_correlation import change_correlation
 from goalstore.analyses.resampling import bootstrap_indices, multiplicities
 from goalstore.analyses.weight_input import weight_matrix
@@ -50,6 +59,9 @@ class SynapseDynamicsConfig:
     n_random_starts: int = 2  #: random (Dirichlet) starting distributions besides the fixed ones
     n_sample_repeats: int = 10  #: chain trajectories sampled per synapse for the Markov check
     seed: int = 0
+    drop_never_present: bool = True  #: drop rows absent on every session before all fits
+    change_low: float = 25.0  #: lower percentile of day-0 weights for the relative change
+    change_high: float = 75.0  #: upper percentile of day-0 weights for the relative change
 
     def __post_init__(self) -> None:
         for name in ("n_bins", "n_merged", "kesten_bins", "n_bootstrap", "n_steps", "n_sample_repeats"):
@@ -57,6 +69,9 @@ class SynapseDynamicsConfig:
                 raise AnalysisInputError(f"{name}={getattr(self, name)}: expected at least 1")
         if self.n_random_starts < 0:
             raise AnalysisInputError(f"n_random_starts={self.n_random_starts}: expected >= 0")
+        if not 0.0 <= self.change_low < self.change_high <= 100.0:
+            raise AnalysisInputError(f"change_low={self.change_low}, change_high={self.change_high}: "
+                                     "expected 0 <= low < high <= 100")
 
 
 def _one_hot(index: np.ndarray, size: int) -> np.ndarray:
@@ -119,6 +134,9 @@ def synapse_dynamics(data: Any, config: SynapseDynamicsConfig | None = None) -> 
     """Markov-chain and Kesten-process fits of one cell type's weights, as a result store."""
     config = config or SynapseDynamicsConfig()
     weights = weight_matrix(data)
+    never_present = ~(weights > 0).any(axis=1)
+    if config.drop_never_present:
+        weights = weights[~never_present]
     n_synapses, n_sessions = weights.shape
     binning = markov_chain.state_binning(weights, config.n_bins, config.n_merged)
     n_states = binning.n_states
@@ -138,6 +156,26 @@ def synapse_dynamics(data: Any, config: SynapseDynamicsConfig | None = None) -> 
     params = {k: point[f"kesten_{k}"] for k in kesten.PARAMETERS}
     simulated = kesten.simulate_kesten(params, weights[weights[:, 0] > 0, 0], n_sessions - 1,
                                        config.seed)
+
+    try:
+        change = relative_change.relative_change(weights, config.change_low, config.change_high,
+                                                 config.n_bootstrap, config.seed)
+    except AnalysisInputError:  # fewer than 2 persistent synapses: no relative change to report
+        nan = np.full(n_sessions, np.nan)
+        change = relative_change.RelativeChange(nan, nan, np.full((config.n_bootstrap, n_sessions), np.nan),
+                                                np.zeros(n_synapses, dtype=bool))
+    eliminated = event_aligned.aligned_to_elimination(weights)
+    added = event_aligned.aligned_to_addition(weights)
+    offsets = np.arange(-(n_sessions - 1), n_sessions - 1)
+    aligned = {}
+    for name, events in (("elimination", eliminated), ("addition", added)):
+        where = np.searchsorted(offsets, events.offset)
+        for field in ("mean", "sem", "count"):
+            full = np.full(offsets.size, 0.0 if field == "count" else np.nan)
+            full[where] = getattr(events, field)
+            aligned[f"{name}_{field}"] = full
+    lognorm = lognormal.lognormal_per_session(weights)
+    log_edges, log_density = lognormal.log_histograms(weights)
 
     units = _weight_units(data)
     prob = {"units": "1"}
@@ -172,6 +210,26 @@ def synapse_dynamics(data: Any, config: SynapseDynamicsConfig | None = None) -> 
             "convergence_boot": (("bootstrap", "start", "step"), boot["convergence"], prob),
             "survival_data_boot": (("bootstrap", "session"), boot["survival_data"], prob),
             "survival_model_boot": (("bootstrap", "session"), boot["survival_model"], prob),
+            "relative_change_mean": ("session", change.mean, {"units": "1", "description":
+                                     "mean over mid-sized persistent synapses of |ln(w(t)/w(0))|"}),
+            "relative_change_sem": ("session", change.sem, {"units": "1"}),
+            "relative_change_boot": (("bootstrap", "session"), change.boot, {"units": "1"}),
+            "relative_change_selected": ((), change.n_synapses, {"units": "count", "description":
+                                         f"persistent synapses with day-0 weight in the {config.change_low:g}"
+                                         f"-{config.change_high:g}th percentile"}),
+            **{f"aligned_{name}_{field}": ("offset", aligned[f"{name}_{field}"],
+                                           {"units": "count" if field == "count" else units,
+                                            "description": f"weight aligned to the synapse's {name}"})
+               for name in ("addition", "elimination") for field in ("mean", "sem", "count")},
+            "lognormal_mu": ("session", lognorm.mu, {"units": "1", "description": "mean of ln w (ML)"}),
+            "lognormal_sigma": ("session", lognorm.sigma, {"units": "1", "description": "sd of ln w (ML)"}),
+            "lognormal_ks": ("session", lognorm.ks_statistic, {"units": "1", "description":
+                             "Kolmogorov-Smirnov distance of the non-zero weights to the fitted log-normal"}),
+            "lognormal_ks_pvalue": ("session", lognorm.ks_pvalue, {"units": "1", "description":
+                                    "KS p-value (conservative: parameters estimated from the data)"}),
+            "lognormal_n": ("session", lognorm.n, {"units": "count"}),
+            "log_weight_density": (("session", "log_weight_bin"), log_density, {"units": "1", "description":
+                                   "histogram density of ln w of the non-zero weights"}),
             **{f"kesten_{k}": ((), point[f"kesten_{k}"], {"units": _param_units(k, units)})
                for k in kesten.PARAMETERS},
             **{f"kesten_{k}_boot": ("bootstrap", boot[f"kesten_{k}"], {"units": _param_units(k, units)})
@@ -191,6 +249,9 @@ def synapse_dynamics(data: Any, config: SynapseDynamicsConfig | None = None) -> 
             "day": ("session", days, {"units": "day"}),
             "bin_index": ("bin", np.arange(config.kesten_bins)),
             "bootstrap_id": ("bootstrap", np.arange(config.n_bootstrap)),
+            "offset_sessions": ("offset", offsets),
+            "offset_days": ("offset", offsets * _interval(days), {"units": "day"}),
+            "log_weight_center": ("log_weight_bin", 0.5 * (log_edges[1:] + log_edges[:-1])),
         },
         attrs={
             "kind": "result",
@@ -206,6 +267,8 @@ def synapse_dynamics(data: Any, config: SynapseDynamicsConfig | None = None) -> 
             "config": json.dumps(asdict(config), sort_keys=True),
             "goalstore_version": __version__,
             "n_synapses": n_synapses,
+            "n_never_present": int(never_present.sum()),
+            "n_never_present_dropped": int(never_present.sum()) if config.drop_never_present else 0,
             "n_states": n_states,
         },
     )
@@ -272,5 +335,30 @@ def summary(result: xr.Dataset) -> dict[str, Any]:
         "kesten": {**{k: float(result[f"kesten_{k}"]) for k in kesten_keys},
                    "n_values": int(result["kesten_n_values"])},
         "n_bootstrap": int(result.sizes["bootstrap"]),
+        "n_never_present": int(result.attrs.get("n_never_present", 0)),
+        "n_never_present_dropped": int(result.attrs.get("n_never_present_dropped", 0)),
+        "relative_change": {"day": result["day"].values.tolist(),
+                            "mean": result["relative_change_mean"].values.tolist(),
+                            "sem": result["relative_change_sem"].values.tolist()},
+        "relative_change_n_synapses": int(result["relative_change_selected"]),
+        "aligned_addition": _aligned(result, "addition"),
+        "aligned_elimination": _aligned(result, "elimination"),
+        "lognormal": {"day": result["day"].values.tolist(),
+                      "mu": result["lognormal_mu"].values.tolist(),
+                      "sigma": result["lognormal_sigma"].values.tolist(),
+                      "ks_statistic": result["lognormal_ks"].values.tolist(),
+                      "ks_pvalue": result["lognormal_ks_pvalue"].values.tolist(),
+                      "n": result["lognormal_n"].values.astype(int).tolist()},
         "config": json.loads(result.attrs["config"]),
     }
+
+
+def _aligned(result: xr.Dataset, event: str) -> dict[str, list]:
+    """Offsets (sessions and days from the event) where the event was observed, and the weights."""
+    count = result[f"aligned_{event}_count"].values
+    keep = count > 0
+    return {"offset": result["offset_sessions"].values[keep].tolist(),
+            "day": result["offset_days"].values[keep].tolist(),
+            "mean": result[f"aligned_{event}_mean"].values[keep].tolist(),
+            "sem": [None if np.isnan(v) else float(v) for v in result[f"aligned_{event}_sem"].values[keep]],
+            "n": count[keep].astype(int).tolist()}

@@ -19,9 +19,8 @@ def _band(ax, x, boot: xr.DataArray, color: str, label: str | None = None) -> No
     ax.fill_between(x, low, high, color=color, alpha=0.25, lw=0, label=label)
 
 
-
 def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
-    """Write the six figures of one cell type's result into ``out``; return their paths."""
+    """Write the nine figures of one cell type's result into ``out``; return their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cell = result.attrs.get("cell_type", "cells")
@@ -93,4 +92,54 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
     right.set(xlabel="(mean weight)²", ylabel="var Δw", title=f"{cell}: Kesten variance")
     right.legend(fontsize=8)
     paths.append(save_figure(fig, out / f"{cell}_kesten_fits.png"))
+    paths += _change_figures(result, out, cell)
+    return paths
+
+
+def _change_figures(result: xr.Dataset, out: Path, cell: str) -> list[Path]:
+    """Relative weight change, weights aligned to addition / elimination, log-normal fits."""
+    paths = []
+    days = result["day"].values
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _band(ax, days, result["relative_change_boot"], "C0", label="95% bootstrap band")
+    ax.errorbar(days, result["relative_change_mean"].values, yerr=result["relative_change_sem"].values,
+                fmt="o-", color="C0", capsize=3, label="mean ± s.e.m.")
+    ax.set(xlabel="day", ylabel="|ln(w(t) / w(0))|",
+           title=f"{cell}: relative weight change ({int(result['relative_change_selected'])} persistent "
+                 "synapses, day-0 weight 25-75th pct.)")
+    ax.title.set_fontsize(9)
+    ax.legend()
+    paths.append(save_figure(fig, out / f"{cell}_relative_change.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    offset_days = result["offset_days"].values
+    for event, color, marker in (("addition", "C2", "o"), ("elimination", "C3", "s")):
+        count = result[f"aligned_{event}_count"].values
+        keep = count > 0
+        ax.errorbar(offset_days[keep], result[f"aligned_{event}_mean"].values[keep],
+                    yerr=np.nan_to_num(result[f"aligned_{event}_sem"].values[keep]), fmt=f"{marker}-",
+                    color=color, capsize=3, label=f"{event} (events: {int(count[keep].max())} at the event)")
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.axhline(float(result["data_mean_weight"].values[0]), color="grey", ls="--", lw=0.8,
+               label="mean weight of all synapses on day 0")
+    ax.set(xlabel="days from appearance (≥ 0) / disappearance (< 0)", ylabel="mean weight",
+           title=f"{cell}: weights aligned to addition and elimination")
+    ax.legend(fontsize=8)
+    paths.append(save_figure(fig, out / f"{cell}_aligned_weights.png"))
+
+    n_sessions = result.sizes["session"]
+    fig, axes = plt.subplots(1, n_sessions, figsize=(2.2 * n_sessions, 2.8), sharey=True, squeeze=False)
+    centers = result["log_weight_center"].values
+    width = float(centers[1] - centers[0]) if centers.size > 1 else 1.0
+    edges = np.append(centers - width / 2, centers[-1] + width / 2)
+    grid = np.linspace(edges[0], edges[-1], 200)
+    for i, ax in enumerate(axes[0]):
+        mu, sigma = float(result["lognormal_mu"][i]), float(result["lognormal_sigma"][i])
+        ax.stairs(result["log_weight_density"].values[i], edges, fill=True, color="C0", alpha=0.6)
+        ax.plot(grid, np.exp(-0.5 * ((grid - mu) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi)), "k-")
+        ax.set_title(f"day {days[i]:g}\nKS D={float(result['lognormal_ks'][i]):.3f}", fontsize=8)
+        ax.set_xlabel("ln w", fontsize=8)
+    axes[0][0].set_ylabel("density of ln w")
+    fig.suptitle(f"{cell}: log-normal fit per session", fontsize=10)
+    paths.append(save_figure(fig, out / f"{cell}_lognormal_fits.png"))
     return paths

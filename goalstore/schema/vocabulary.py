@@ -110,6 +110,10 @@ DIMS: dict[str, Dim] = {
         Dim("radius", "an annulus radius of a spatial autocorrelogram", coords=("radius_bins",),
             unique="radius_bins"),
         Dim("image", "one image of an object-solution-time analysis", coords=("image_id",), unique="image_id"),
+        Dim("offset", "sessions relative to an event (a synapse's addition or elimination)",
+            coords=("offset_sessions",), unique="offset_sessions", optional_coords=("offset_days",)),
+        Dim("log_weight_bin", "one equal-width bin of log weights", coords=("log_weight_center",),
+            unique="log_weight_center"),
     )
 }
 
@@ -122,6 +126,7 @@ COORD_UNITS: dict[str, str] = {
     "day": "day",
     "depth": "um",
     "lag_days": "day",
+    "offset_days": "day",
 }
 
 
