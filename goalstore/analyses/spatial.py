@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from scipy import ndimage
+from scipy.fft import next_fast_len
 
 from goalstore.errors import AnalysisInputError
 
@@ -108,15 +109,19 @@ def autocorrelograms(maps: np.ndarray, min_overlap: int = 20) -> np.ndarray:
     nx, ny = maps.shape[-2:]
     shape = (2 * nx - 1, 2 * ny - 1)
 
-    def xcorr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        fa = np.fft.rfft2(a, shape)
-        fb = np.fft.rfft2(b[..., ::-1, ::-1], shape)
-        return np.fft.irfft2(fa * fb, shape)
+    # each array's transform, and its flipped one's, once (6 forward transforms, not 12), padded to
+    # a fast FFT length (2n − 1 is often prime); lags beyond 2n − 1 are cropped
+    fast = (next_fast_len(shape[0], real=True), next_fast_len(shape[1], real=True))
+    spectra = {k: (np.fft.rfft2(a, fast), np.fft.rfft2(a[..., ::-1, ::-1], fast))
+               for k, a in (("v", valid), ("f", f), ("ff", f * f))}
 
-    n = np.rint(xcorr(valid, valid))
-    s1, s2 = xcorr(f, valid), xcorr(valid, f)
-    s11, s22 = xcorr(f * f, valid), xcorr(valid, f * f)
-    s12 = xcorr(f, f)
+    def xcorr(a: str, b: str) -> np.ndarray:
+        return np.fft.irfft2(spectra[a][0] * spectra[b][1], fast)[..., : shape[0], : shape[1]]
+
+    n = np.rint(xcorr("v", "v"))
+    s1, s2 = xcorr("f", "v"), xcorr("v", "f")
+    s11, s22 = xcorr("ff", "v"), xcorr("v", "ff")
+    s12 = xcorr("f", "f")
     num = n * s12 - s1 * s2
     den = (n * s11 - s1**2) * (n * s22 - s2**2)
     ok = (n >= min_overlap) & (den > 0)
@@ -124,16 +129,22 @@ def autocorrelograms(maps: np.ndarray, min_overlap: int = 20) -> np.ndarray:
         return np.where(ok, num / np.sqrt(np.where(ok, den, 1.0)), np.nan)
 
 
+def _ring_sums(values: np.ndarray, ring: np.ndarray, n_rings: int) -> np.ndarray:
+    """Per row of ``values`` (map × bin), the sums over the bins of each ring index (map × ring): one
+    ``bincount`` (a BLAS product with a one-hot matrix would be as exact, but multithreaded BLAS on
+    small products stalls on a busy machine)."""
+    index = (np.arange(len(values))[:, None] * n_rings + ring[None, :]).ravel()
+    return np.bincount(index, weights=values.ravel(), minlength=len(values) * n_rings).reshape(-1, n_rings)
+
+
 def _central_radius(acorrs: np.ndarray, radius: np.ndarray, threshold: float = 0.1) -> np.ndarray:
     """Per cell, the radius (bins) where the radially averaged autocorrelogram first falls below
     ``threshold``: the extent of the central peak, excluded from the annulus."""
     rbin = np.rint(radius).astype(int).ravel()
     n_r = rbin.max() + 1
-    onehot = np.zeros((rbin.size, n_r))
-    onehot[np.arange(rbin.size), rbin] = 1.0
     valid = np.isfinite(acorrs).reshape(len(acorrs), -1)
-    sums = np.where(valid, acorrs.reshape(len(acorrs), -1), 0.0) @ onehot
-    counts = valid.astype(float) @ onehot
+    sums = _ring_sums(np.where(valid, acorrs.reshape(len(acorrs), -1), 0.0), rbin, n_r)
+    counts = _ring_sums(valid.astype(float), rbin, n_r)
     with np.errstate(invalid="ignore", divide="ignore"):
         profile = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
     below = profile < threshold
@@ -163,31 +174,35 @@ def grid_scores(
         raise AnalysisInputError("maps: too small for an annulus beyond the central peak")
     valid = np.isfinite(acorrs)
     filled = np.where(valid, acorrs, 0.0)
-    rotated = {}
+    n_maps = len(acorrs)
+    # annulus (inner, outer] = rings inner+1 … outer, ring = ⌈radius⌉: the sums over an annulus are
+    # differences of cumulative sums over rings, so all outer radii cost one pass over the bins
+    ring = np.ceil(radius).astype(int).ravel()
+    radii_index = np.asarray(radii, dtype=int)
+    # an annulus must reach well beyond the central peak (outer ≥ 2 × its radius + 2 bins)
+    usable = radii_index[None, :] >= 2 * inner[:, None] + 2
+    a = filled.reshape(n_maps, -1)
+    corr = {}
+    # maps sharing a visited area (e.g. shuffles of one cell) share their valid mask: rotate each once
+    masks, mask_of = np.unique(valid.reshape(n_maps, -1), axis=0, return_inverse=True)
+    masks = masks.reshape(-1, *valid.shape[1:]).astype(float)
     for angle in (30, 60, 90, 120, 150):
         r = ndimage.rotate(filled, angle, axes=(1, 2), reshape=False, order=1, mode="constant", cval=0.0)
-        m = (
-            ndimage.rotate(valid.astype(float), angle, axes=(1, 2), reshape=False, order=1, mode="constant")
-            > 0.99
-        )
-        rotated[angle] = (r, m)
-    scores = np.full((len(acorrs), len(radii)), np.nan)
-    for k, outer in enumerate(radii):
-        # an annulus must reach well beyond the central peak (outer ≥ 2 × its radius + 2 bins)
-        usable = outer >= 2 * inner + 2
-        annulus = (radius[None] > inner[:, None, None]) & (radius[None] <= outer) & usable[:, None, None]
-        corr = {}
-        for angle, (r, m) in rotated.items():
-            use = annulus & valid & m
-            n = use.sum(axis=(1, 2)).astype(float)
-            a, b = np.where(use, filled, 0.0), np.where(use, r, 0.0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ma, mb = a.sum((1, 2)) / n, b.sum((1, 2)) / n
-                ca = np.where(use, a - ma[:, None, None], 0.0)
-                cb = np.where(use, b - mb[:, None, None], 0.0)
-                corr[angle] = (ca * cb).sum((1, 2)) / np.sqrt((ca * ca).sum((1, 2)) * (cb * cb).sum((1, 2)))
-            corr[angle] = np.where(n >= 20, corr[angle], np.nan)
-        scores[:, k] = (corr[60] + corr[120]) / 2 - (corr[30] + corr[90] + corr[150]) / 3
+        m = (ndimage.rotate(masks, angle, axes=(1, 2), reshape=False, order=1, mode="constant") > 0.99)[
+            mask_of.ravel()
+        ]
+        w = (valid & m).reshape(n_maps, -1).astype(float)
+        b = np.where(m, r, 0.0).reshape(n_maps, -1)
+        sums = []
+        for term in (w, w * a, w * b, w * a * a, w * b * b, w * a * b):  # n, Σa, Σb, Σa², Σb², Σab
+            cum = np.cumsum(_ring_sums(term, ring, ring.max() + 1), axis=1)
+            sums.append(cum[:, radii_index] - cum[np.arange(n_maps), inner][:, None])
+        n, sa, sb, saa, sbb, sab = sums
+        va, vb = n * saa - sa**2, n * sbb - sb**2
+        ok = usable & (n >= 20) & (va > 1e-12 * n * saa) & (vb > 1e-12 * n * sbb)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr[angle] = np.where(ok, (n * sab - sa * sb) / np.sqrt(np.where(ok, va * vb, 1.0)), np.nan)
+    scores = (corr[60] + corr[120]) / 2 - (corr[30] + corr[90] + corr[150]) / 3
     best = np.where(
         np.isfinite(scores).any(axis=1),
         np.nanmax(np.where(np.isfinite(scores), scores, -np.inf), axis=1),
