@@ -139,24 +139,31 @@ def test_result_store_summary_and_schema():
     assert "grid_p" not in spatial_scores(ds).data_vars  # n_shuffles = 0: thresholds only
 
 
-def test_analyze_spatial_shuffles_cli_and_api(home, capsys):
+def test_analyze_spatial_shuffles_cli(home, tmp_path, capsys):
     assert main(["build", "demo-rate-maps"]) == 0
     capsys.readouterr()
-    assert main(["analyze", "spatial", "demo-rate-maps", "--shuffles", "20", "--seed", "2", "--json"]) == 0
+    assert main(["analyze", "spatial", "demo-rate-maps", "--shuffles", "20", "--seed", "2", "--json",
+                 "--out", str(tmp_path)]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert (tmp_path / "spatial_shuffles.png").is_file()
     cell = report["cells"]["virtual-mouse_grid00"]
     assert cell["grid_p"] == pytest.approx(1 / 21) and cell["grid_threshold"] < cell["grid_score"]
     assert report["n_shuffles"] == 20 and report["n_grid_cells_shuffle"] == 4
     stored = goalstore.open("spatial-scores-demo-rate-maps")
     assert stored.attrs["n_shuffles"] == 20 and stored.attrs["shuffle_seed"] == 2
     assert "n_shuffles=20" in goalstore.history("spatial-scores-demo-rate-maps")[-1]["provenance"]["cmd"]
+
+
+def test_analyze_spatial_api_without_shuffles_keeps_the_thresholds_only(home):
+    goalstore.build("demo-rate-maps")
     report = analyze_spatial("demo-rate-maps", n_shuffles=0)
     assert report["n_shuffles"] == 0 and "grid_p" not in report["cells"]["virtual-mouse_grid00"]
+    assert report["n_grid_cells"] == 4
 
 
 def test_shuffle_bad_input(home, capsys):
     maps = _random_maps(2, seed=0)
-    for bad in (0, -3, 2.5, True):
+    for bad in (0, -3, 2.5, True, None, "many"):
         with pytest.raises(AnalysisInputError, match="n_shuffles"):
             map_shuffle_test(maps, n_shuffles=bad)
     with pytest.raises(AnalysisInputError, match="n_shuffles"):

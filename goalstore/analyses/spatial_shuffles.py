@@ -97,7 +97,11 @@ def _exceeds(score: np.ndarray, threshold: np.ndarray) -> np.ndarray:
 
 
 def _check_n_shuffles(n_shuffles: int) -> int:
-    if isinstance(n_shuffles, bool) or int(n_shuffles) != n_shuffles or int(n_shuffles) < 1:
+    try:
+        ok = not isinstance(n_shuffles, bool) and int(n_shuffles) == n_shuffles and int(n_shuffles) >= 1
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
         raise AnalysisInputError(f"n_shuffles must be a whole number of at least 1; got {n_shuffles!r}")
     return int(n_shuffles)
 
@@ -285,6 +289,7 @@ def spike_shuffle_test(
                                      sigma_bins)
         return maps.reshape(stop - start, n_cells, *maps.shape[1:])
 
-    # a chunk also holds the rolled counts and their indices (samples × shuffle × cell)
-    chunk = _shuffles_per_chunk(*observed.shape, max_chunk_bytes, extra_bytes=3 * 8 * n_samples * n_cells)
+    # a chunk also holds the rolled counts, their indices and the rate maps' bin indices and weights
+    # (each samples × shuffle × cell)
+    chunk = _shuffles_per_chunk(*observed.shape, max_chunk_bytes, extra_bytes=6 * 8 * n_samples * n_cells)
     return run_shuffle_test(observed, shuffled, n_shuffles, chunk, field_threshold, min_field_bins, progress)
