@@ -178,7 +178,9 @@ def grid_scores(
     # annulus (inner, outer] = rings inner+1 … outer, ring = ⌈radius⌉: the sums over an annulus are
     # differences of cumulative sums over rings, so all outer radii cost one pass over the bins
     ring = np.ceil(radius).astype(int).ravel()
+    n_rings = int(ring.max()) + 1
     radii_index = np.asarray(radii, dtype=int)
+    outer_ring = np.clip(radii_index, 0, n_rings - 1)  # an outer radius beyond the corners: every ring
     # an annulus must reach well beyond the central peak (outer ≥ 2 × its radius + 2 bins)
     usable = radii_index[None, :] >= 2 * inner[:, None] + 2
     a = filled.reshape(n_maps, -1)
@@ -195,8 +197,8 @@ def grid_scores(
         b = np.where(m, r, 0.0).reshape(n_maps, -1)
         sums = []
         for term in (w, w * a, w * b, w * a * a, w * b * b, w * a * b):  # n, Σa, Σb, Σa², Σb², Σab
-            cum = np.cumsum(_ring_sums(term, ring, ring.max() + 1), axis=1)
-            sums.append(cum[:, radii_index] - cum[np.arange(n_maps), inner][:, None])
+            cum = np.cumsum(_ring_sums(term, ring, n_rings), axis=1)
+            sums.append(cum[:, outer_ring] - cum[np.arange(n_maps), inner][:, None])
         n, sa, sb, saa, sbb, sab = sums
         va, vb = n * saa - sa**2, n * sbb - sb**2
         ok = usable & (n >= 20) & (va > 1e-12 * n * saa) & (vb > 1e-12 * n * sbb)
