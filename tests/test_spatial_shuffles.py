@@ -14,6 +14,7 @@ from scipy import ndimage
 import goalstore
 from goalstore.analyses.spatial import GRID_THRESHOLD, grid_scores, spatial_scores, summary
 from goalstore.analyses.spatial_shuffles import (
+    ShuffleTest,
     map_shuffle_test,
     null_statistics,
     run_shuffle_test,
@@ -99,6 +100,12 @@ def test_null_statistics_known_answer():
     np.testing.assert_allclose(threshold[:2], 95.0)  # the order statistic at or above the 95th percentile
     np.testing.assert_allclose(p[:2], [(1 + 2) / 101, 1 / 101])
     assert np.isnan(p[2])
+    mostly_nan = np.full((100, 1), np.nan)
+    mostly_nan[0] = 0.9
+    threshold, p = null_statistics(np.array([0.5]), mostly_nan)
+    assert np.isnan(threshold[0]) and p[0] == pytest.approx(2 / 101)
+    test = ShuffleTest(*(np.array([v]) for v in (0.5, np.nan, np.nan, np.nan, threshold[0], p[0], 0.1, 1.0)))
+    assert test.is_grid_cell.tolist() == [True] and test.is_border_cell.tolist() == [False]  # NaN border score
 
 
 def _trajectory(n_samples: int, seed: int) -> np.ndarray:
