@@ -382,16 +382,23 @@ def analyze_consistency(recording: str, mappings: str = "ridge", pooled: bool = 
 
 
 def analyze_spatial(maps: str, field_threshold: float = 0.3, min_field_bins: int = 8,
-                    out: str | Path | None = None, home: str | Path | None = None) -> dict[str, Any]:
+                    out: str | Path | None = None, home: str | Path | None = None, n_shuffles: int = 100,
+                    seed: int = 0) -> dict[str, Any]:
     """Grid and border scores of every cell of the rate-map store ``maps`` into the versioned
     result store ``spatial-scores-<maps>`` (through ``datalad run``); returns per-cell scores and
-    writes the score distributions as PNG into ``out``."""
+    writes the score distributions as PNG into ``out``.  With ``n_shuffles`` ≥ 1 (default 100;
+    0 = thresholds only) each cell is also tested against ``n_shuffles`` shuffled copies of its
+    map (seeded by ``seed``): per cell ``grid_threshold``, ``grid_p``, ``border_threshold``,
+    ``border_p``."""
     from goalstore.analyses.spatial import summary
+    from goalstore.analyses.spatial_shuffles import _check_n_shuffles
     from goalstore.errors import AnalysisInputError
 
     if not 0 < float(field_threshold) < 1 or int(min_field_bins) < 1:
         raise AnalysisInputError("field_threshold must lie in (0, 1) and min_field_bins be at least 1")
+    if n_shuffles != 0:
+        _check_n_shuffles(n_shuffles)
     _check_analysis_input(maps, "recording", home)
     built = build("spatial-scores", home=home, maps=maps, field_threshold=float(field_threshold),
-                  min_field_bins=int(min_field_bins))
+                  min_field_bins=int(min_field_bins), n_shuffles=int(n_shuffles), seed=int(seed))
     return _result_report(built, summary, "goalstore.figures.spatial", out, home)

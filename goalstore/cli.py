@@ -331,7 +331,8 @@ def cmd_analyze_consistency(args: argparse.Namespace) -> int:
 def cmd_analyze_spatial(args: argparse.Namespace) -> int:
     from goalstore.api import analyze_spatial
 
-    report = analyze_spatial(args.maps, args.field_threshold, args.min_field_bins, args.out, home=args.home)
+    report = analyze_spatial(args.maps, args.field_threshold, args.min_field_bins, args.out, home=args.home,
+                             n_shuffles=args.shuffles, seed=args.seed)
     if args.json:
         _print_json(report)
         return 0
@@ -339,12 +340,18 @@ def cmd_analyze_spatial(args: argparse.Namespace) -> int:
     def fmt(v: float | None) -> str:
         return "n/a" if v is None else f"{v:.3f}"
 
-    rows = [{"cell": c, "grid score": fmt(v["grid_score"]), "border score": fmt(v["border_score"])}
-            for c, v in report["cells"].items()]
+    columns = {"grid score": "grid_score", "border score": "border_score"}
+    if report["n_shuffles"]:
+        columns = {"grid score": "grid_score", "grid 95%": "grid_threshold", "grid p": "grid_p",
+                   "border score": "border_score", "border 95%": "border_threshold", "border p": "border_p"}
+    rows = [{"cell": c, **{k: fmt(v[n]) for k, n in columns.items()}} for c, v in report["cells"].items()]
     print(f"Spatial scores of {args.maps}: {report['n_grid_cells']} grid cells (score > "
           f"{report['thresholds']['grid']}), {report['n_border_cells']} border cells (score > "
           f"{report['thresholds']['border']}) of {report['n_cells']}")
-    print(_table(rows, ["cell", "grid score", "border score"]))
+    if report["n_shuffles"]:
+        print(f"shuffle test ({report['n_shuffles']} shuffled maps per cell; score > their 95th percentile): "
+              f"{report['n_grid_cells_shuffle']} grid cells, {report['n_border_cells_shuffle']} border cells")
+    print(_table(rows, ["cell", *columns]))
     print(f"result store {report['store']}: version {report['version']}")
     if report["figures"]:
         print(f"{len(report['figures'])} figures in {Path(report['figures'][0]).parent}")
@@ -495,6 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("maps", help="a rate-map store (unit × x × y), e.g. demo-rate-maps")
     a.add_argument("--field-threshold", type=float, default=0.3, help="field = bins above this × peak rate")
     a.add_argument("--min-field-bins", type=int, default=8, help="minimum field area in bins")
+    a.add_argument("--shuffles", type=int, default=100,
+                   help="shuffled maps per cell for the shuffle test (default 100; 0 = thresholds only)")
+    a.add_argument("--seed", type=int, default=0, help="seed of the shuffles")
     a.add_argument("--out", default="goalstore-out/spatial", help="directory for the PNG figures")
     a.set_defaults(func=cmd_analyze_spatial)
 

@@ -103,12 +103,13 @@ def _demo_rate_maps(home: Any, seed: int = 0) -> dict[str, Product]:
 
 
 def _spatial_scores(home: Any, maps: str = "demo-rate-maps", field_threshold: float = 0.3,
-                    min_field_bins: int = 8) -> dict[str, Product]:
+                    min_field_bins: int = 8, n_shuffles: int = 100, seed: int = 0) -> dict[str, Product]:
     import goalstore
     from goalstore.analyses.spatial import spatial_scores
 
     data = goalstore.open(str(maps), home=home)
-    result = spatial_scores(data, field_threshold=float(field_threshold), min_field_bins=int(min_field_bins))
+    result = spatial_scores(data, field_threshold=float(field_threshold), min_field_bins=int(min_field_bins),
+                            n_shuffles=int(n_shuffles), seed=int(seed), progress=True)
     result.attrs.update({k: str(data.attrs.get(k, "unknown")) for k in ("species", "modality", "license",
                                                                          "citation")})
     result.attrs.update({"kind": "result", "source": "goalstore.analyses.spatial", "maps": str(maps),
@@ -290,8 +291,9 @@ def _recipes() -> dict[str, Recipe]:
         Recipe("spatial-scores", _spatial_scores,
                outputs=lambda maps="demo-rate-maps", **_: [(f"spatial-scores-{maps}", "zarr")],
                inputs=lambda maps="demo-rate-maps", **_: [str(maps)],
-               params={"maps": "demo-rate-maps", "field_threshold": 0.3, "min_field_bins": 8},
-               description="grid and border scores of every cell of a rate-map store"),
+               params={"maps": "demo-rate-maps", "field_threshold": 0.3, "min_field_bins": 8,
+                       "n_shuffles": 100, "seed": 0},
+               description="grid and border scores of every cell of a rate-map store, with a shuffle test"),
         Recipe("synapse-dynamics", _synapse_dynamics,
                outputs=lambda cell_types="all", **_: [(f"synapse-dynamics-{c}", "zarr")
                                                       for c in _cell_types(str(cell_types))],

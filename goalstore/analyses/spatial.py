@@ -14,6 +14,8 @@ structuring element never connects two maps.
   single field (contiguous bins above 0.3 × peak with a minimum area), dM = rate-weighted
   mean distance of field bins to the nearest wall over half the box width.  "Border
   cell": score > 0.5.
+* **Shuffle test** (:mod:`goalstore.analyses.spatial_shuffles`): a cell is a grid (border)
+  cell when its score exceeds the 95th percentile of the scores of its own shuffled maps.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from scipy import ndimage
+from scipy.fft import next_fast_len
 
 from goalstore.errors import AnalysisInputError
 
@@ -106,15 +109,19 @@ def autocorrelograms(maps: np.ndarray, min_overlap: int = 20) -> np.ndarray:
     nx, ny = maps.shape[-2:]
     shape = (2 * nx - 1, 2 * ny - 1)
 
-    def xcorr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        fa = np.fft.rfft2(a, shape)
-        fb = np.fft.rfft2(b[..., ::-1, ::-1], shape)
-        return np.fft.irfft2(fa * fb, shape)
+    # each array's transform, and its flipped one's, once (6 forward transforms, not 12), padded to
+    # a fast FFT length (2n − 1 is often prime); lags beyond 2n − 1 are cropped
+    fast = (next_fast_len(shape[0], real=True), next_fast_len(shape[1], real=True))
+    spectra = {k: (np.fft.rfft2(a, fast), np.fft.rfft2(a[..., ::-1, ::-1], fast))
+               for k, a in (("v", valid), ("f", f), ("ff", f * f))}
 
-    n = np.rint(xcorr(valid, valid))
-    s1, s2 = xcorr(f, valid), xcorr(valid, f)
-    s11, s22 = xcorr(f * f, valid), xcorr(valid, f * f)
-    s12 = xcorr(f, f)
+    def xcorr(a: str, b: str) -> np.ndarray:
+        return np.fft.irfft2(spectra[a][0] * spectra[b][1], fast)[..., : shape[0], : shape[1]]
+
+    n = np.rint(xcorr("v", "v"))
+    s1, s2 = xcorr("f", "v"), xcorr("v", "f")
+    s11, s22 = xcorr("ff", "v"), xcorr("v", "ff")
+    s12 = xcorr("f", "f")
     num = n * s12 - s1 * s2
     den = (n * s11 - s1**2) * (n * s22 - s2**2)
     ok = (n >= min_overlap) & (den > 0)
@@ -122,16 +129,22 @@ def autocorrelograms(maps: np.ndarray, min_overlap: int = 20) -> np.ndarray:
         return np.where(ok, num / np.sqrt(np.where(ok, den, 1.0)), np.nan)
 
 
+def _ring_sums(values: np.ndarray, ring: np.ndarray, n_rings: int) -> np.ndarray:
+    """Per row of ``values`` (map × bin), the sums over the bins of each ring index (map × ring): one
+    ``bincount`` (a BLAS product with a one-hot matrix would be as exact, but multithreaded BLAS on
+    small products stalls on a busy machine)."""
+    index = (np.arange(len(values))[:, None] * n_rings + ring[None, :]).ravel()
+    return np.bincount(index, weights=values.ravel(), minlength=len(values) * n_rings).reshape(-1, n_rings)
+
+
 def _central_radius(acorrs: np.ndarray, radius: np.ndarray, threshold: float = 0.1) -> np.ndarray:
     """Per cell, the radius (bins) where the radially averaged autocorrelogram first falls below
     ``threshold``: the extent of the central peak, excluded from the annulus."""
     rbin = np.rint(radius).astype(int).ravel()
     n_r = rbin.max() + 1
-    onehot = np.zeros((rbin.size, n_r))
-    onehot[np.arange(rbin.size), rbin] = 1.0
     valid = np.isfinite(acorrs).reshape(len(acorrs), -1)
-    sums = np.where(valid, acorrs.reshape(len(acorrs), -1), 0.0) @ onehot
-    counts = valid.astype(float) @ onehot
+    sums = _ring_sums(np.where(valid, acorrs.reshape(len(acorrs), -1), 0.0), rbin, n_r)
+    counts = _ring_sums(valid.astype(float), rbin, n_r)
     with np.errstate(invalid="ignore", divide="ignore"):
         profile = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
     below = profile < threshold
@@ -161,31 +174,37 @@ def grid_scores(
         raise AnalysisInputError("maps: too small for an annulus beyond the central peak")
     valid = np.isfinite(acorrs)
     filled = np.where(valid, acorrs, 0.0)
-    rotated = {}
+    n_maps = len(acorrs)
+    # annulus (inner, outer] = rings inner+1 … outer, ring = ⌈radius⌉: the sums over an annulus are
+    # differences of cumulative sums over rings, so all outer radii cost one pass over the bins
+    ring = np.ceil(radius).astype(int).ravel()
+    n_rings = int(ring.max()) + 1
+    radii_index = np.asarray(radii, dtype=int)
+    outer_ring = np.clip(radii_index, 0, n_rings - 1)  # an outer radius beyond the corners: every ring
+    # an annulus must reach well beyond the central peak (outer ≥ 2 × its radius + 2 bins)
+    usable = radii_index[None, :] >= 2 * inner[:, None] + 2
+    a = filled.reshape(n_maps, -1)
+    corr = {}
+    # maps sharing a visited area (e.g. shuffles of one cell) share their valid mask: rotate each once
+    masks, mask_of = np.unique(valid.reshape(n_maps, -1), axis=0, return_inverse=True)
+    masks = masks.reshape(-1, *valid.shape[1:]).astype(float)
     for angle in (30, 60, 90, 120, 150):
         r = ndimage.rotate(filled, angle, axes=(1, 2), reshape=False, order=1, mode="constant", cval=0.0)
-        m = (
-            ndimage.rotate(valid.astype(float), angle, axes=(1, 2), reshape=False, order=1, mode="constant")
-            > 0.99
-        )
-        rotated[angle] = (r, m)
-    scores = np.full((len(acorrs), len(radii)), np.nan)
-    for k, outer in enumerate(radii):
-        # an annulus must reach well beyond the central peak (outer ≥ 2 × its radius + 2 bins)
-        usable = outer >= 2 * inner + 2
-        annulus = (radius[None] > inner[:, None, None]) & (radius[None] <= outer) & usable[:, None, None]
-        corr = {}
-        for angle, (r, m) in rotated.items():
-            use = annulus & valid & m
-            n = use.sum(axis=(1, 2)).astype(float)
-            a, b = np.where(use, filled, 0.0), np.where(use, r, 0.0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ma, mb = a.sum((1, 2)) / n, b.sum((1, 2)) / n
-                ca = np.where(use, a - ma[:, None, None], 0.0)
-                cb = np.where(use, b - mb[:, None, None], 0.0)
-                corr[angle] = (ca * cb).sum((1, 2)) / np.sqrt((ca * ca).sum((1, 2)) * (cb * cb).sum((1, 2)))
-            corr[angle] = np.where(n >= 20, corr[angle], np.nan)
-        scores[:, k] = (corr[60] + corr[120]) / 2 - (corr[30] + corr[90] + corr[150]) / 3
+        m = (ndimage.rotate(masks, angle, axes=(1, 2), reshape=False, order=1, mode="constant") > 0.99)[
+            mask_of.ravel()
+        ]
+        w = (valid & m).reshape(n_maps, -1).astype(float)
+        b = np.where(m, r, 0.0).reshape(n_maps, -1)
+        sums = []
+        for term in (w, w * a, w * b, w * a * a, w * b * b, w * a * b):  # n, Σa, Σb, Σa², Σb², Σab
+            cum = np.cumsum(_ring_sums(term, ring, n_rings), axis=1)
+            sums.append(cum[:, outer_ring] - cum[np.arange(n_maps), inner][:, None])
+        n, sa, sb, saa, sbb, sab = sums
+        va, vb = n * saa - sa**2, n * sbb - sb**2
+        ok = usable & (n >= 20) & (va > 1e-12 * n * saa) & (vb > 1e-12 * n * sbb)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr[angle] = np.where(ok, (n * sab - sa * sb) / np.sqrt(np.where(ok, va * vb, 1.0)), np.nan)
+    scores = (corr[60] + corr[120]) / 2 - (corr[30] + corr[90] + corr[150]) / 3
     best = np.where(
         np.isfinite(scores).any(axis=1),
         np.nanmax(np.where(np.isfinite(scores), scores, -np.inf), axis=1),
@@ -238,8 +257,18 @@ def spatial_scores(
     variable: str | None = None,
     field_threshold: float = 0.3,
     min_field_bins: int = 8,
+    n_shuffles: int = 0,
+    seed: int = 0,
+    progress: bool = False,
 ) -> xr.Dataset:
-    """Grid and border scores of every cell of a rate-map store (unit × x × y), labelled by unit."""
+    """Grid and border scores of every cell of a rate-map store (unit × x × y), labelled by unit.
+
+    With ``n_shuffles`` ≥ 1 also the shuffle test (:mod:`goalstore.analyses.spatial_shuffles`):
+    per cell the 95th percentile of its shuffled maps' scores (``grid_threshold``,
+    ``border_threshold``), the p-values (``grid_p``, ``border_p``) and the classification by
+    them (``is_grid_cell_shuffle``, ``is_border_cell_shuffle``); ``is_grid_cell`` and
+    ``is_border_cell`` stay the fixed-threshold rule.
+    """
     if isinstance(maps, xr.Dataset):
         name = variable or next(iter(maps.data_vars))
         if name not in maps.data_vars:
@@ -254,6 +283,10 @@ def spatial_scores(
     if np.isnan(values).all(axis=(1, 2)).any():
         bad = np.asarray(maps["unit_id"].values)[np.isnan(values).all(axis=(1, 2))]
         raise AnalysisInputError(f"rate maps: unit(s) {', '.join(map(str, bad[:5]))} have no visited bin")
+    if n_shuffles:
+        from goalstore.analyses.spatial_shuffles import _check_n_shuffles
+
+        _check_n_shuffles(n_shuffles)  # refuse bad input before scoring
     grid, per_radius, radii = grid_scores(values)
     border = border_scores(values, field_threshold, min_field_bins)
     unit_coords = {c: ("unit", maps[c].values) for c in maps.coords if maps[c].dims == ("unit",)}
@@ -282,26 +315,64 @@ def spatial_scores(
         },
         coords={**unit_coords, "radius_bins": ("radius", radii)},
     )
-    ds.attrs.update({"field_threshold": field_threshold, "min_field_bins": min_field_bins})
+    ds.attrs.update({"field_threshold": field_threshold, "min_field_bins": min_field_bins,
+                     "n_shuffles": int(n_shuffles)})
+    if n_shuffles:
+        ds = _add_shuffle_test(ds, values, int(n_shuffles), int(seed), field_threshold, min_field_bins,
+                               progress)
+    return ds
+
+
+def _add_shuffle_test(ds: xr.Dataset, values: np.ndarray, n_shuffles: int, seed: int, field_threshold: float,
+                      min_field_bins: int, progress: bool) -> xr.Dataset:
+    from goalstore.analyses.spatial_shuffles import SHUFFLE_PERCENTILE, map_shuffle_test
+
+    test = map_shuffle_test(values, n_shuffles, seed, field_threshold, min_field_bins, progress)
+    pct = f"{SHUFFLE_PERCENTILE:g}th percentile of the score over {n_shuffles} shuffled maps"
+    p_text = "(1 + #{shuffles with score >= observed}) / (1 + n_shuffles)"
+    ds = ds.assign(
+        grid_threshold=("unit", test.grid_threshold, {"units": "1", "description": f"grid score: {pct}"}),
+        grid_p=("unit", test.grid_p, {"units": "1", "description": f"grid score shuffle p-value {p_text}"}),
+        border_threshold=("unit", test.border_threshold,
+                          {"units": "1", "description": f"border score: {pct}"}),
+        border_p=("unit", test.border_p,
+                  {"units": "1", "description": f"border score shuffle p-value {p_text}"}),
+        is_grid_cell_shuffle=("unit", test.is_grid_cell,
+                              {"units": "1", "description": "grid score > grid_threshold"}),
+        is_border_cell_shuffle=("unit", test.is_border_cell,
+                                {"units": "1", "description": "border score > border_threshold"}),
+    )
+    ds.attrs.update({"shuffle_seed": seed, "shuffle_percentile": SHUFFLE_PERCENTILE,
+                     "shuffle": "rate-map spectral shuffle (goalstore.analyses.spatial_shuffles)"})
     return ds
 
 
 def summary(result: xr.Dataset) -> dict[str, Any]:
-    """Per cell ``grid_score`` and ``border_score`` (JSON-ready), plus the counts of grid and border cells."""
+    """Per cell ``grid_score`` and ``border_score`` (JSON-ready), plus the counts of grid and border cells;
+    after a shuffle test also per cell ``grid_threshold``, ``grid_p``, ``border_threshold``,
+    ``border_p`` and the counts by the shuffle rule."""
 
     def num(v: float) -> float | None:
         return None if not np.isfinite(v) else float(v)
 
+    names = ["grid_score", "border_score"]
+    shuffled = "grid_p" in result.data_vars
+    if shuffled:
+        names += ["grid_threshold", "grid_p", "border_threshold", "border_p"]
+    columns = [result[n].values for n in names]
     cells = {
-        str(u): {"grid_score": num(g), "border_score": num(b)}
-        for u, g, b in zip(
-            result["unit_id"].values, result["grid_score"].values, result["border_score"].values, strict=True
-        )
+        str(u): {n: num(v) for n, v in zip(names, row, strict=True)}
+        for u, *row in zip(result["unit_id"].values, *columns, strict=True)
     }
-    return {
+    out = {
         "cells": cells,
         "n_cells": len(cells),
         "n_grid_cells": int(result["is_grid_cell"].sum()),
         "n_border_cells": int(result["is_border_cell"].sum()),
         "thresholds": {"grid": GRID_THRESHOLD, "border": BORDER_THRESHOLD},
+        "n_shuffles": int(result.attrs.get("n_shuffles", 0)),
     }
+    if shuffled:
+        out["n_grid_cells_shuffle"] = int(result["is_grid_cell_shuffle"].sum())
+        out["n_border_cells_shuffle"] = int(result["is_border_cell_shuffle"].sum())
+    return out

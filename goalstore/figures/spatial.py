@@ -1,4 +1,5 @@
-"""PNG figures of a spatial-score result: grid and border score distributions."""
+"""PNG figures of a spatial-score result: grid and border score distributions, and (after a shuffle
+test) each cell's scores against the 95th percentile of its shuffles."""
 
 from __future__ import annotations
 
@@ -33,4 +34,26 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
     axes[2].axvline(GRID_THRESHOLD, color="grey", ls="--", lw=0.8)
     axes[2].axhline(BORDER_THRESHOLD, color="grey", ls="--", lw=0.8)
     axes[2].set(xlabel="grid score", ylabel="border score")
-    return [save_figure(fig, out / "spatial_scores.png")]
+    paths = [save_figure(fig, out / "spatial_scores.png")]
+    if "grid_p" in result.data_vars:
+        paths.append(_shuffle_figure(result, out))
+    return paths
+
+
+def _shuffle_figure(result: xr.Dataset, out: Path) -> Path:
+    """Each cell's score against the 95th percentile of its shuffles (above the diagonal: a grid or
+    border cell by the shuffle test), with the fixed threshold for comparison."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+    for ax, name, fixed in ((axes[0], "grid", GRID_THRESHOLD), (axes[1], "border", BORDER_THRESHOLD)):
+        score, threshold = result[f"{name}_score"].values, result[f"{name}_threshold"].values
+        passed = result[f"is_{name}_cell_shuffle"].values
+        ax.scatter(threshold[passed], score[passed], s=14, color="tab:red", label="> shuffle 95%")
+        ax.scatter(threshold[~passed], score[~passed], s=14, color="tab:blue", label="not")
+        finite = np.concatenate([score[np.isfinite(score)], threshold[np.isfinite(threshold)]])
+        lo, hi = (finite.min(), finite.max()) if finite.size else (-1.0, 1.0)
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8)
+        ax.axhline(fixed, color="grey", ls="--", lw=0.8, label=f"threshold {fixed}")
+        ax.set(xlabel=f"95th percentile of shuffles ({result.attrs.get('n_shuffles', '?')})",
+               ylabel=f"{name} score")
+        ax.legend(fontsize=7)
+    return save_figure(fig, out / "spatial_shuffles.png")
