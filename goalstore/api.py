@@ -306,9 +306,14 @@ def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
                         periods: str = "", n_samples: str = "3", fast: bool = False, seed: int = 0,
                         workers: int = 1, scheduler: str = "", out: str | Path | None = None,
                         home: str | Path | None = None, fractions: str = "",
-                        noise: str = "", n_splits: int = 10, cv: int = 5) -> dict[str, Any]:
+                        noise: str = "", n_splits: int = 10, cv: int = 5,
+                        relative_noise: bool = False) -> dict[str, Any]:
     """Classify learning rules on corpus ``corpus`` into result store ``lr-identification-<corpus>``
-    (through ``datalad run``); returns the summary, and writes PNG figures into ``out``."""
+    (through ``datalad run``); returns the summary, and writes PNG figures into ``out``.
+
+    ``fractions`` and ``noise`` (comma-separated) add the measurement-realism surface of weights,
+    activations and activity changes; ``relative_noise`` gives the noise s.d. in units of each
+    measured quantity's own s.d. instead of absolute units."""
     from goalstore.analyses.lr_identification import IdentificationConfig, summary
     from goalstore.errors import AnalysisInputError
 
@@ -334,7 +339,8 @@ def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
     built = build("lr-identification", home=home, corpus=corpus, classifiers=classifiers,
                   observables=observables, holdouts=holdouts, periods=periods, n_samples=n_samples,
                   fast=bool(fast), seed=int(seed), workers=int(workers), scheduler=scheduler or "",
-                  fractions=fractions, noise=noise, n_splits=int(n_splits), cv=int(cv))
+                  fractions=fractions, noise=noise, n_splits=int(n_splits), cv=int(cv),
+                  relative_noise=bool(relative_noise))
     return _result_report(built, summary, "goalstore.figures.lr_identification", out, home)
 
 

@@ -269,7 +269,7 @@ def cmd_analyze_lr_identify(args: argparse.Namespace) -> int:
                                  args.subsample or "", args.samples, args.fast, args.seed, args.workers,
                                  args.scheduler or "", args.out, home=args.home,
                                  fractions=args.unit_fractions or "", noise=args.noise or "",
-                                 n_splits=args.splits, cv=args.cv)
+                                 n_splits=args.splits, cv=args.cv, relative_noise=args.relative_noise)
     if args.json:
         _print_json(report)
         return 0
@@ -469,7 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--subsample", help="trajectory sampling periods in epochs, e.g. 5,15,25")
     a.add_argument("--samples", default="3", help="samples per trajectory for --subsample (comma-separated)")
     a.add_argument("--noise", help="measurement noise s.d. levels, e.g. 0,0.1,1 (needs CORPUS-units)")
-    a.add_argument("--unit-fractions", help="fractions of units kept, e.g. 0.05,0.25,1 (with --noise)")
+    a.add_argument("--unit-fractions",
+                   help="fractions of synapses / units kept, e.g. 0.05,0.25,1 (with --noise)")
+    a.add_argument("--relative-noise", action="store_true",
+                   help="--noise in units of each measured quantity's own s.d. (default: absolute)")
     a.add_argument("--fast", action="store_true", help="reduced grids for quick looks")
     a.add_argument("--splits", type=int, default=10, help="category-balanced 75/25 splits (default 10)")
     a.add_argument("--cv", type=int, default=5, help="cross-validation folds inside each split (default 5)")

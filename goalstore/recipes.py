@@ -220,7 +220,8 @@ def _lr_identification(home: Any, corpus: str = "lr-corpus-tiny", classifiers: s
                        observables: str = "all,weights,activations,activity_change", holdouts: str = "",
                        periods: str = "", n_samples: str = "3", fast: bool = False, seed: int = 0,
                        workers: int = 1, scheduler: str = "", fractions: str = "",
-                       noise: str = "", n_splits: int = 10, cv: int = 5) -> dict[str, Product]:
+                       noise: str = "", n_splits: int = 10, cv: int = 5,
+                       relative_noise: bool = False) -> dict[str, Product]:
     import goalstore
     from goalstore.analyses.lr_identification import IdentificationConfig, identify_learning_rules
 
@@ -232,7 +233,8 @@ def _lr_identification(home: Any, corpus: str = "lr-corpus-tiny", classifiers: s
                                   periods_epochs=tuple(int(p) for p in items(periods)),
                                   n_samples=tuple(int(n) for n in items(n_samples)), fast=_flag(fast),
                                   unit_fractions=tuple(float(f) for f in items(fractions)),
-                                  noise_levels=tuple(float(s) for s in items(noise)), seed=int(seed),
+                                  noise_levels=tuple(float(s) for s in items(noise)),
+                                  relative_noise=_flag(relative_noise), seed=int(seed),
                                   n_splits=int(n_splits), cv=int(cv))
     view = goalstore.lr_classifier_view(str(corpus), home=home)
     performance = None
@@ -311,7 +313,8 @@ def _recipes() -> dict[str, Recipe]:
                params={"corpus": "lr-corpus-tiny", "classifiers": "rf,svm",
                        "observables": "all,weights,activations,activity_change", "holdouts": "",
                        "periods": "", "n_samples": "3", "fast": False, "seed": 0, "workers": 1,
-                       "scheduler": "", "fractions": "", "noise": "", "n_splits": 10, "cv": 5},
+                       "scheduler": "", "fractions": "", "noise": "", "n_splits": 10, "cv": 5,
+                       "relative_noise": False},
                description="classify learning rules from a corpus' observable trajectories"),
         Recipe("lr-identify", _lr_identify,
                outputs=lambda name="lr-corpus-lr-identify", **_: [(str(name), "parquet"),

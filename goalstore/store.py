@@ -453,7 +453,8 @@ def _reopen_table(path: Path, kind: str) -> None:
     """Read the written dataset back, batch by batch (bounded memory), through the schema."""
     import pyarrow.dataset as pads
 
-    for batch in pads.dataset(str(path), format="parquet", partitioning="hive").to_batches():
+    for batch in pads.dataset(str(path), format="parquet", partitioning="hive").to_batches(
+            batch_readahead=1, fragment_readahead=1):
         validate_table(pa.Table.from_batches([batch]), kind)
 
 

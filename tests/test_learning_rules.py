@@ -153,3 +153,58 @@ def test_every_rule_trains_a_step_and_unknown_rule_lists_names():
         RuleTrainer(net, get_rule(name), lr=0.01).step(net(torch.randn(4, 6)).pow(2).mean())
     with pytest.raises(ValueError, match="expected one of sgdm, adam, fa"):
         get_rule("hebbian")
+
+
+def test_optimiser_pairs_follow_the_thesis():
+    """IA: W by SGD + Nesterov momentum 0.9, B by Adam; FA: W by Adam, B fixed (thesis §6.3.8)."""
+    assert get_rule("sgdm").optimizers == ("sgdm", None)
+    assert get_rule("adam").optimizers == ("adam", None)
+    assert get_rule("fa").optimizers == ("adam", None)
+    assert get_rule("ia").optimizers == ("sgdm", "adam")
+    assert all(len(rule.optimizers) == 2 for rule in RULES.values())
+    ia = RuleTrainer(_net(), get_rule("ia"), lr=0.1)
+    forward = ia.forward_optimizer
+    assert isinstance(forward, torch.optim.SGD)
+    assert forward.defaults["nesterov"] and forward.defaults["momentum"] == 0.9
+    assert isinstance(ia.alignment_optimizer, torch.optim.Adam)
+    assert ia.alignment_optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 1e-3 / 0.1)
+    ia.set_lr(0.05)  # the schedule scales both, keeping the ratio of their base rates
+    assert ia.alignment_optimizer.param_groups[0]["lr"] == pytest.approx(0.05 * 1e-3 / 0.1)
+    fa = RuleTrainer(_net(), get_rule("fa"), lr=1e-3)
+    assert isinstance(fa.forward_optimizer, torch.optim.Adam) and fa.alignment_optimizer is None
+    assert all(not layer.backward_weight.requires_grad for layer in fa.layers)
+
+
+def test_inconsistent_rules_are_refused():
+    from builders.rules import LearningRule
+
+    with pytest.raises(ValueError, match="alignment optimiser"):
+        LearningRule("bad", {"amp": 1.0}, alignment_optimizer=None)
+    with pytest.raises(ValueError, match="must be None"):
+        LearningRule("bad", alignment_optimizer="adam")
+    with pytest.raises(ValueError, match="unknown forward optimiser"):
+        LearningRule("bad", forward_optimizer="rmsprop")
+
+
+def test_base_learning_rates_by_optimiser_and_architecture():
+    from builders.training import RunConfig, learning_rate
+
+    def lr(rule, arch, batch=256, optimizer=None):
+        return learning_rate(RunConfig("t", arch, rule, batch, 0, 0), "constant", 0.0, optimizer)
+
+    assert lr("sgdm", "resnet18") == pytest.approx(0.125) and lr("sgdm", "alexnet") == pytest.approx(0.0125)
+    assert lr("ia", "resnet18", 512) == pytest.approx(0.25)  # IA's forward rate is SGDM's, × batch/256
+    assert lr("ia", "alexnet", 128, "adam") == pytest.approx(5e-4)  # its alignment rate: Adam's
+    assert lr("fa", "alexnet") == pytest.approx(1e-3) and lr("adam", "knet4") == pytest.approx(1e-3)
+
+
+def test_a_changed_rule_definition_changes_the_run_id(monkeypatch):
+    from dataclasses import replace
+
+    from builders import rules
+    from builders.training import RunConfig
+
+    config = RunConfig("digits", "knet4", "ia", 128, 0, 0)
+    before = config.run_id
+    monkeypatch.setitem(rules.RULES, "ia", replace(rules.RULES["ia"], forward_optimizer="adam"))
+    assert config.run_id != before  # a cached run of the old IA is never reused

@@ -183,7 +183,7 @@ def test_cli_on_a_built_corpus(home, tmp_path, capsys):
     assert main(["analyze", "lr-identify", "lr-corpus-id-runs"]) == 12
 
 
-def _units(n_per=12, seed=0, signal=2.0):
+def _units(n_per=12, seed=0, signal=2.0, weight_signal=None):
     import xarray as xr
 
     rng = np.random.default_rng(seed)
@@ -193,10 +193,16 @@ def _units(n_per=12, seed=0, signal=2.0):
     act[y == "ia"] += signal  # ia layers are more active
     grad = rng.standard_normal((n, ckpt, stim, width))
     act[:, :, :, 8:] = np.nan  # padding beyond each example's 8 units
-    return xr.Dataset({"activations": (("example", "checkpoint", "stimulus", "unit"), act),
-                       "input_gradient": (("example", "checkpoint", "stimulus", "unit"), grad),
-                       "n_units": ("example", np.full(n, 8)), "n_input_units": ("example", np.full(n, 10))},
-                      coords={"learning_rule": ("example", y)})
+    variables = {"activations": (("example", "checkpoint", "stimulus", "unit"), act),
+                 "input_gradient": (("example", "checkpoint", "stimulus", "unit"), grad),
+                 "n_units": ("example", np.full(n, 8)), "n_input_units": ("example", np.full(n, 10))}
+    if weight_signal is not None:  # 40 synapses (of 50 columns: padding), ia weights larger
+        weights = 0.1 * rng.standard_normal((n, ckpt, 50))
+        weights[y == "ia"] *= weight_signal
+        weights[:, :, 40:] = np.nan
+        variables.update(weights=(("example", "checkpoint", "weight"), weights),
+                         n_weights=("example", np.full(n, 40)))
+    return xr.Dataset(variables, coords={"learning_rule": ("example", y)})
 
 
 def test_measured_statistics_without_loss_equal_the_direct_ones():
@@ -249,3 +255,43 @@ def test_forest_grid_points_scored_from_one_fit_equal_separate_fits():
         forest_prefix_predictions(small, x[valid], [50])
     svm, svm_grid = classifier_grid("svm", True, 21)
     assert grid_groups(svm, svm_grid) == [[g] for g in range(len(svm_grid))]
+
+
+def test_weights_join_the_measurement_realism_surface():
+    """Weight statistics recomputed from a random fraction of synapses plus noise (thesis §6.3.6)."""
+    units = _units(weight_signal=3.0)
+    full = measured_statistics(units, 1.0, 0.0, seed=0)
+    w = units["weights"].values[..., :40]
+    assert full["weights"].shape == (24, 13, 4)
+    np.testing.assert_allclose(full["weights"][:, 0], np.abs(w).mean(-1))  # abs mean
+    np.testing.assert_allclose(full["weights"][:, 4], np.abs(w).var(-1))  # abs var
+    np.testing.assert_allclose(full["weights"][:, 7], np.sqrt((w**2).sum(-1)))  # raw norm
+    np.testing.assert_allclose(full["weights"][:, 12], np.percentile(w**2, 75, axis=-1))  # square q3
+    half = measured_statistics(units, 0.5, 0.0, seed=1)["weights"]
+    assert np.isfinite(half).all() and not np.allclose(half, full["weights"])  # 20 of 40 synapses each
+    # the same synapses at every checkpoint: with no noise, subsampled |w| never exceeds the layer's max
+    assert (half[:, 0] <= np.abs(w).max(-1) + 1e-12).all()
+    surface = realism_surface(units, fractions=(1.0, 0.1), sigmas=(0.0, 5.0), n_splits=3, cv=2)
+    names = list(surface["observable_set_name"].values)
+    assert names == ["weights", "activations", "activity_change"]
+    acc = surface.mean("split").values
+    assert acc[0, 0, 0] > 0.9  # weights separate the rules without loss
+    assert acc[0, 0, 1] < acc[0, 0, 0]  # and degrade under noise far above their scale
+    no_weights = realism_surface(_units(), fractions=(1.0,), sigmas=(0.0,), n_splits=3, cv=2)
+    assert list(no_weights["observable_set_name"].values) == ["activations", "activity_change"]
+
+
+def test_relative_noise_is_in_units_of_each_quantitys_spread():
+    from goalstore.analyses.lr_identification import _noise_scale
+
+    units = _units(weight_signal=3.0)
+    w = units["weights"].values
+    scale = _noise_scale(w, 0.5, relative=True)
+    np.testing.assert_allclose(scale[:, 0, 0], 0.5 * np.nanstd(w.reshape(len(w), -1), axis=1))
+    assert (_noise_scale(w, 0.5, relative=False) == 0.5).all()
+    # absolute noise of 1 swamps weights of s.d. ~0.1-0.3 but not activations of s.d. ~1-2;
+    # relative noise of 1 degrades both alike
+    absolute = realism_surface(units, (1.0,), (1.0,), n_splits=3, cv=2).mean("split").values[:, 0, 0]
+    relative = realism_surface(units, (1.0,), (1.0,), n_splits=3, cv=2, relative=True)
+    assert relative.attrs["noise"] == "relative"
+    assert relative.mean("split").values[0, 0, 0] > absolute[0]

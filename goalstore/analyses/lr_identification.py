@@ -313,6 +313,7 @@ class IdentificationConfig:
     n_samples: tuple[int, ...] = (3,)
     unit_fractions: tuple[float, ...] = ()  #: measurement realism: fractions of units kept
     noise_levels: tuple[float, ...] = ()  #: measurement realism: noise standard deviations
+    relative_noise: bool = False  #: noise s.d. in units of each example's own s.d. (else absolute)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -466,7 +467,7 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
                                              "performance alone (confounded with the rule)"})
     if units is not None and config.unit_fractions and config.noise_levels:
         surface = realism_surface(units, config.unit_fractions, config.noise_levels, config.n_splits,
-                                  config.cv, config.seed, executor)
+                                  config.cv, config.seed, executor, config.relative_noise)
         data["realism_accuracy"] = (("realism_observable", "unit_fraction", "noise", "split"),
                                     surface.values, surface.attrs)
         names = list(surface["observable_set_name"].values)
@@ -574,7 +575,16 @@ def _keep_mask(rng: np.random.Generator, sizes: np.ndarray, width: int, fraction
     return ranks < kept[:, None]
 
 
-def measured_statistics(units: Any, fraction: float, sigma: float, seed: int) -> dict[str, np.ndarray]:
+def _noise_scale(values: np.ndarray, sigma: float, relative: bool) -> np.ndarray:
+    """Noise s.d. per example: ``sigma``, or ``sigma`` × the s.d. of that example's measured values."""
+    if not relative:
+        return np.full((len(values),) + (1,) * (values.ndim - 1), float(sigma))
+    spread = np.nanstd(values.reshape(len(values), -1), axis=1)
+    return (sigma * spread).reshape((-1,) + (1,) * (values.ndim - 1))
+
+
+def measured_statistics(units: Any, fraction: float, sigma: float, seed: int,
+                        relative: bool = False) -> dict[str, np.ndarray]:
     """Recompute weight, activation and activity-change statistics from the raw matrices after
     keeping a random ``fraction`` of each example's synapses / units and adding white Gaussian noise
     of s.d. ``sigma`` (thesis §6.3.6).
@@ -586,6 +596,9 @@ def measured_statistics(units: Any, fraction: float, sigma: float, seed: int) ->
     units, then averaged over stimuli.  Activity change: the input gradient of the kept input
     units, noised, summed and divided by the layer's output count, per stimulus,
     ``(1/n_out) Σ_{in kept} (∂Σ_out y/∂x_in + ε)``; then the function and the average over stimuli.
+    With ``relative=True`` the noise s.d. is ``sigma`` times the s.d. of the example's own values
+    of that quantity (weights, outputs or input gradients), so observables of very different scale
+    (weights ~0.1, activations ~1) meet noise of the same signal-to-noise ratio.
     Returns, per observable, an example × statistic × checkpoint array (statistic order of
     ``REALISM_STATISTICS``); ``weights`` only when the store has raw weights.
     """
@@ -598,13 +611,16 @@ def measured_statistics(units: Any, fraction: float, sigma: float, seed: int) ->
     n_in = np.asarray(units["n_input_units"].values)
     act_mask = _keep_mask(rng, n_out, act.shape[-1], fraction)[:, None, None, :]
     grad_mask = _keep_mask(rng, n_in, grad.shape[-1], fraction)[:, None, None, :]
-    act = np.where(act_mask, act + sigma * rng.standard_normal(act.shape), np.nan)
-    grad = np.where(grad_mask, grad + sigma * rng.standard_normal(grad.shape), 0.0)
+    act_noise = _noise_scale(act, sigma, relative) * rng.standard_normal(act.shape)
+    grad_noise = _noise_scale(grad, sigma, relative) * rng.standard_normal(grad.shape)
+    act = np.where(act_mask, act + act_noise, np.nan)
+    grad = np.where(grad_mask, grad + grad_noise, 0.0)
     out = {}
     if "weights" in units:
         weights = np.asarray(units["weights"].values, dtype=float)
         mask = _keep_mask(rng, np.asarray(units["n_weights"].values), weights.shape[-1], fraction)[:, None, :]
-        weights = np.where(mask, weights + sigma * rng.standard_normal(weights.shape), np.nan)
+        noise = _noise_scale(weights, sigma, relative) * rng.standard_normal(weights.shape)
+        weights = np.where(mask, weights + noise, np.nan)
         out["weights"] = np.stack([_statistic(_FUNCTIONS[f](weights), s)
                                    for _, f, s in REALISM_STATISTICS["weights"]], axis=1)
     # per stimulus over units, then the average over stimuli → example × checkpoint
@@ -617,7 +633,8 @@ def measured_statistics(units: Any, fraction: float, sigma: float, seed: int) ->
 
 
 def realism_surface(units: Any, fractions: tuple[float, ...], sigmas: tuple[float, ...],
-                    n_splits: int = 5, cv: int = 3, seed: int = 0, executor: Any = None) -> Any:
+                    n_splits: int = 5, cv: int = 3, seed: int = 0, executor: Any = None,
+                    relative: bool = False) -> Any:
     """Accuracy of a (fast-grid) random forest per observable (weights when the store keeps them,
     activations, activity change), kept fraction and noise level (see :func:`measured_statistics`)."""
     import xarray as xr
@@ -629,7 +646,7 @@ def realism_surface(units: Any, fractions: tuple[float, ...], sigmas: tuple[floa
     surface = np.full((len(observables), len(fractions), len(sigmas), n_splits), np.nan)
     for f, fraction in enumerate(fractions):
         for s, sigma in enumerate(sigmas):
-            measured = measured_statistics(units, fraction, sigma, seed + 1000 * f + s)
+            measured = measured_statistics(units, fraction, sigma, seed + 1000 * f + s, relative)
             for o, observable in enumerate(observables):
                 x = measured[observable].reshape(len(y), -1)
                 surface[o, f, s] = evaluate(np.nan_to_num(x), y, splits, estimator, grid, cv, seed,
@@ -638,5 +655,6 @@ def realism_surface(units: Any, fractions: tuple[float, ...], sigmas: tuple[floa
         "observable_set_name": ("observable_set", observables),
         "unit_fraction_value": ("unit_fraction", list(fractions)),
         "noise_sigma": ("noise", list(sigmas)), "split_index": ("split", np.arange(n_splits))},
-        attrs={"units": "1", "description": "random forest accuracy on statistics recomputed from a "
-                                            "random fraction of synapses / units with added Gaussian noise"})
+        attrs={"units": "1", "noise": "relative" if relative else "absolute",
+               "description": "random forest accuracy on statistics recomputed from a random fraction "
+                              "of synapses / units with added Gaussian noise"})

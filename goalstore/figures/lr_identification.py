@@ -100,7 +100,8 @@ def write_figures(result: xr.Dataset, out: Path) -> list[Path]:
             axes[0, i].set(xticks=range(surface.shape[1]), yticks=range(surface.shape[0]),
                            xticklabels=[f"{s:g}" for s in result["noise_sigma"].values],
                            yticklabels=[f"{f:g}" for f in result["unit_fraction_value"].values],
-                           xlabel="noise s.d.", ylabel="fraction of units", title=name)
+                           xlabel=f"noise s.d. ({result['realism_accuracy'].attrs.get('noise', 'absolute')})",
+                           ylabel="fraction kept (synapses / units)", title=name)
             fig.colorbar(image, ax=axes[0, i], label="accuracy")
         paths.append(save_figure(fig, out / "noise_units.png"))
     return paths

@@ -199,7 +199,7 @@ def read_lr_identify(path: str | Path, trust_pickle: bool = False) -> PublishedC
     return PublishedCorpus(x, statistics, examples, np.arange(n_checkpoints) * CHECKPOINT_EPOCHS)
 
 
-def observable_batches(corpus: PublishedCorpus, max_rows: int = 262_144) -> Iterator[pa.RecordBatch]:
+def observable_batches(corpus: PublishedCorpus, max_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
     """The long ``lr_observables`` table of ``corpus`` in record batches of at most ``max_rows``
     rows (whole examples; at least one example per batch).  Row order: example, checkpoint,
     observable."""
