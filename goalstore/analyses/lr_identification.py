@@ -492,6 +492,14 @@ def _number(values: np.ndarray) -> float | None:
     return float(finite.mean()) if finite.size else None
 
 
+def confused_pairs(matrix: np.ndarray, labels: list[str]) -> dict[str, int]:
+    """Test examples of either rule of each pair taken for the other, ``C[a, b] + C[b, a]``, keyed
+    ``"a<->b"`` (labels in order), most confused first."""
+    pairs = {f"{labels[a]}<->{labels[b]}": int(matrix[a, b] + matrix[b, a])
+             for a in range(len(labels)) for b in range(a + 1, len(labels))}
+    return dict(sorted(pairs.items(), key=lambda kv: -kv[1]))
+
+
 def summary(result: Any) -> dict[str, Any]:
     """JSON-ready headline numbers: per classifier and observable set, mean and s.e.m. accuracy,
     confusion with its label order, and the sections for holdouts and subsampling when run."""
@@ -505,11 +513,12 @@ def summary(result: Any) -> dict[str, Any]:
                        observable_set=list(result["observable_set_name"].values).index(o))
             acc = result["accuracy"].isel(**sel).values
             n_features = int(result.attrs["n_features"]) if o == "all" else None
+            matrix = result["confusion"].isel(**sel).values.astype(int)
             entry[str(o)] = {
                 "accuracy_mean": float(np.nanmean(acc)),
                 "accuracy_sem": float(np.nanstd(acc, ddof=1) / np.sqrt(np.isfinite(acc).sum())),
-                "confusion": {"labels": rules,
-                              "matrix": result["confusion"].isel(**sel).values.astype(int).tolist()},
+                "confusion": {"labels": rules, "matrix": matrix.tolist()},
+                "confused_pairs": confused_pairs(matrix, rules),
                 "n_examples": int(result.attrs["n_examples"]),
                 "n_features": n_features,
                 "accuracy_trajectory_averaged": _number(
@@ -575,12 +584,12 @@ def _keep_mask(rng: np.random.Generator, sizes: np.ndarray, width: int, fraction
     return ranks < kept[:, None]
 
 
-def _noise_scale(values: np.ndarray, sigma: float, relative: bool) -> np.ndarray:
-    """Noise s.d. per example: ``sigma``, or ``sigma`` × the s.d. of that example's measured values."""
-    if not relative:
-        return np.full((len(values),) + (1,) * (values.ndim - 1), float(sigma))
-    spread = np.nanstd(values.reshape(len(values), -1), axis=1)
-    return (sigma * spread).reshape((-1,) + (1,) * (values.ndim - 1))
+def _noise_scale(values: np.ndarray, sigma: float, relative: bool) -> float:
+    """Noise s.d.: ``sigma``, or ``sigma`` × the s.d. of the quantity over the whole corpus (every
+    example, checkpoint, stimulus and unit).  One number for all examples, so the noise itself
+    carries nothing about an example's rule (a per-example scale would: its size would leak the
+    example's own spread into the noised statistics)."""
+    return float(sigma) * (float(np.nanstd(values)) if relative else 1.0)
 
 
 def measured_statistics(units: Any, fraction: float, sigma: float, seed: int,
@@ -596,8 +605,8 @@ def measured_statistics(units: Any, fraction: float, sigma: float, seed: int,
     units, then averaged over stimuli.  Activity change: the input gradient of the kept input
     units, noised, summed and divided by the layer's output count, per stimulus,
     ``(1/n_out) Σ_{in kept} (∂Σ_out y/∂x_in + ε)``; then the function and the average over stimuli.
-    With ``relative=True`` the noise s.d. is ``sigma`` times the s.d. of the example's own values
-    of that quantity (weights, outputs or input gradients), so observables of very different scale
+    With ``relative=True`` the noise s.d. is ``sigma`` times the s.d. of that quantity (weights,
+    outputs or input gradients) over the whole corpus, so observables of very different scale
     (weights ~0.1, activations ~1) meet noise of the same signal-to-noise ratio.
     Returns, per observable, an example × statistic × checkpoint array (statistic order of
     ``REALISM_STATISTICS``); ``weights`` only when the store has raw weights.
