@@ -93,6 +93,7 @@ def main_job() -> None:
     _goalstore("analyze", "synapses", "--out", "goalstore-out/synapses")
     _goalstore("build", "lr-corpus", "--preset", "tiny", "--workers", "2")
     _goalstore("analyze", "lr-identify", "lr-corpus-tiny", "--fast", "--workers", "2",
+               "--noise", "0,1", "--unit-fractions", "0.1,1", "--relative-noise",
                "--out", "goalstore-out/lr-identify")
     _goalstore("catalog", "list")
 
