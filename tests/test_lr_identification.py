@@ -172,7 +172,7 @@ def test_cli_on_a_built_corpus(home, tmp_path, capsys):
     assert entry["n_examples"] == 32 and entry["confusion"]["labels"] == ["fa", "sgdm"]
     assert set(report["holdouts"]["rf"]) == {"curriculum=b256-d0", "curriculum=b256-d1"}
     assert "subsampling" in report and "thirds" in report
-    assert set(report["noise"]) == {"activations", "activity_change"}
+    assert set(report["noise"]) == {"weights", "activations", "activity_change"}
     assert "fraction=0.5,sigma=5.0" in report["noise"]["activations"]
     assert report["performance_control"]["accuracy_mean"] is not None
     assert len(report["figures"]) == 6
