@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from goalstore.errors import GoalstoreError, SchemaError
+from goalstore.errors import ERROR_REPORT_ENV, GoalstoreError, SchemaError, report_error
 
 
 def _print_json(obj: Any) -> None:
@@ -189,8 +190,9 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from goalstore.api import produce
 
     produced = produce(args.recipe, home=args.home or Path.cwd(), **_params(args.param))
-    for name, meta in produced.items():
-        print(f"produced {name} ({meta['checksum']})")
+    for name, meta in produced.items():  # to stderr: under `datalad run` this is the recorded
+        # command's output, and the caller's stdout must stay one JSON document under --json
+        print(f"produced {name} ({meta['checksum']})", file=sys.stderr)
     return 0
 
 
@@ -524,7 +526,15 @@ def main(argv: list[str] | None = None) -> int:
     except GoalstoreError as exc:
         if args.debug:
             raise
+        report = os.environ.get(ERROR_REPORT_ENV)
+        if report and args.func is cmd_produce:  # a recorded command: hand the cause to the caller
+            report_error(exc, report)
         print(f"goalstore: error: {exc}", file=sys.stderr)
+        if getattr(args, "json", False):  # one JSON document on stdout, also for an error
+            error = {"error": str(exc), "exit_code": exc.exit_code, "error_type": type(exc).__name__}
+            if getattr(exc, "name", None):
+                error["entry"] = exc.name
+            _print_json(error)
         return exc.exit_code
     except KeyboardInterrupt:
         print("goalstore: interrupted", file=sys.stderr)

@@ -75,3 +75,42 @@ class AnalysisInputError(GoalstoreError, ValueError):
     """Data handed to an analysis cannot be analysed as it is (NaNs, negative values, …)."""
 
     exit_code = 12
+
+
+#: Environment variable naming the file where a recorded command (``goalstore produce`` inside
+#: ``datalad run``) reports the goalstore error it stopped with, so the caller can raise it again.
+ERROR_REPORT_ENV = "GOALSTORE_ERROR_REPORT"
+
+
+def report_error(exc: GoalstoreError, path: str) -> None:
+    """Write ``exc`` (class, message, exit code) as JSON to ``path``."""
+    import json
+
+    cls = type(exc)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"module": cls.__module__, "class": cls.__qualname__, "message": str(exc),
+                   "exit_code": exc.exit_code}, handle)
+
+
+def reported_error(path: str) -> GoalstoreError | None:
+    """The error a recorded command reported into ``path`` (same class where it is a goalstore
+    error class, same message and exit code), or None if it reported nothing."""
+    import importlib
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    cls: type = GoalstoreError
+    if str(record.get("module", "")).startswith("goalstore"):
+        try:
+            found = getattr(importlib.import_module(record["module"]), record["class"])
+            cls = found if isinstance(found, type) and issubclass(found, GoalstoreError) else cls
+        except (ImportError, AttributeError):
+            pass
+    error = cls.__new__(cls)
+    Exception.__init__(error, str(record.get("message", "")))
+    error.exit_code = int(record.get("exit_code", cls.exit_code))
+    return error

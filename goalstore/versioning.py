@@ -19,11 +19,18 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from goalstore.errors import CorruptStoreError, ProvenanceError, StoreRootError
+from goalstore.errors import (
+    ERROR_REPORT_ENV,
+    CorruptStoreError,
+    ProvenanceError,
+    StoreRootError,
+    reported_error,
+)
 
 RUN_RECORD = re.compile(
     r"=== Do not change lines below ===\n(?P<json>.*?)\n\^\^\^ Do not change lines above \^\^\^",
@@ -137,28 +144,54 @@ def run(root: Path, command: str, outputs: list[str], message: str,
     """
     import datalad.api as dl
 
-    with contextlib.chdir(root):  # the command runs in, and only in, the dataset root
+    with _error_report() as report, contextlib.chdir(root):  # runs in, and only in, the dataset root
         # paths relative to the dataset root (the cwd), so the record is portable
         results = dl.run(cmd=command, dataset=str(root), inputs=list(inputs or []),
                          outputs=list(outputs),
                          message=message, explicit=True, on_failure="ignore",
                          result_renderer="disabled", return_type="list")
-    return _check_run_results(results, command)
+        return _check_run_results(results, command, report)
 
 
 def rerun(root: Path, commit: str) -> dict[str, Any]:
     """Re-execute the command recorded in ``commit`` (``datalad rerun``)."""
     import datalad.api as dl
 
-    with contextlib.chdir(root):
+    with _error_report() as report, contextlib.chdir(root):
         results = dl.rerun(revision=commit, dataset=str(root), on_failure="ignore",
                            result_renderer="disabled", return_type="list")
-    return _check_run_results(results, f"datalad rerun {commit}")
+        return _check_run_results(results, f"datalad rerun {commit}", report)
 
 
-def _check_run_results(results: list[dict[str, Any]], what: str) -> dict[str, Any]:
+@contextlib.contextmanager
+def _error_report() -> Iterator[str]:
+    """A scratch file (outside the dataset) named to the recorded command through
+    ``GOALSTORE_ERROR_REPORT``, where ``goalstore produce`` reports the error it stops with."""
+    import tempfile
+
+    handle, path = tempfile.mkstemp(prefix="goalstore-error-", suffix=".json")
+    os.close(handle)
+    previous = os.environ.get(ERROR_REPORT_ENV)
+    os.environ[ERROR_REPORT_ENV] = path
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop(ERROR_REPORT_ENV, None)
+        else:
+            os.environ[ERROR_REPORT_ENV] = previous
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _check_run_results(results: list[dict[str, Any]], what: str, report: str | None = None) -> dict[str, Any]:
+    """Raise on a failed run: the recorded command's own goalstore error (its class, message and
+    exit code) where it reported one into ``report``, else :class:`ProvenanceError`."""
     failed = [r for r in results if r.get("status") in ("error", "impossible")]
     if failed:
+        cause = reported_error(report) if report else None
+        if cause is not None:
+            raise cause
         msg = failed[0].get("message")
         if isinstance(msg, tuple):
             msg = msg[0] % msg[1:] if len(msg) > 1 else msg[0]
