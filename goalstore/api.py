@@ -144,11 +144,36 @@ def verify(name: str | None = None, home: str | Path | None = None) -> list[dict
 
 
 def _recipe_params(spec: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's defaults updated by ``params``, each converted to its default's type
+    (bool, int, float or str); an unknown name or a value that does not convert is refused."""
     unknown = sorted(set(params) - set(spec.params))
     if unknown:
         raise SchemaError(f"parameter {unknown[0]!r}: unknown for recipe {spec.name!r}; expected "
                           f"{', '.join(spec.params) or 'none'}")
-    return {**spec.params, **params}
+    return {**spec.params, **{k: _typed(spec.name, k, v, spec.params[k]) for k, v in params.items()}}
+
+
+def _typed(recipe: str, key: str, value: Any, default: Any) -> Any:
+    kind = type(default)
+    try:
+        if kind is bool:
+            text = str(value).strip().lower()
+            if isinstance(value, bool) or text in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                return value if isinstance(value, bool) else text in ("true", "1", "yes", "on")
+            raise ValueError
+        if kind is int and not isinstance(value, bool):
+            number = float(value) if not isinstance(value, int) else value
+            if float(number) != int(number):
+                raise ValueError
+            return int(number)
+        if kind is float and not isinstance(value, bool):
+            return float(value)
+        if kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    raise SchemaError(f"parameter {key!r} of recipe {recipe!r}: {value!r} does not convert to {kind.__name__} "
+                      f"(default {default!r})")
 
 
 def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[str, dict[str, Any]]:

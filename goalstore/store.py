@@ -67,10 +67,18 @@ def parse_reference(reference: str) -> tuple[str, str | None]:
     return name, (version if sep else None)
 
 
+MAX_NAME_LENGTH = 200  #: a store name is a file name (with a suffix): stay below the usual 255 bytes
+
+
 def check_name(name: str) -> None:
-    if not NAME_PATTERN.match(name):
+    """Refuse a store name that is not letters, digits, '.', '_' or '-' (from a letter or digit) or
+    is longer than :data:`MAX_NAME_LENGTH`; the whole name must match (a trailing newline too)."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise SchemaError(f"store name {name!r}: expected letters, digits, '.', '_' or '-' "
                           "(starting with a letter or digit)")
+    if len(name) > MAX_NAME_LENGTH:
+        raise SchemaError(f"store name {name[:20]!r}…: has {len(name)} characters; expected at most "
+                          f"{MAX_NAME_LENGTH}")
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,15 @@ attr, dim, coordinate or variable at fault:
 5. coordinates with physical units declare them in a ``units`` attr
    (:data:`~goalstore.schema.vocabulary.COORD_UNITS`); time bins end after they start;
 6. no pandas MultiIndex anywhere (plain coordinates only);
-7. data variables are numeric or boolean and declare their ``units`` attr.
+7. data variables are numeric or boolean and declare their ``units`` attr;
+8. variable and coordinate names are plain identifiers (letters, digits, '_', '.', '-'; no
+   path separators, nothing empty), every dim has at least one element, and time-bin
+   bounds are numbers.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -32,6 +36,8 @@ from goalstore.schema.vocabulary import (
     REQUIRED_ATTRS,
     SCHEMA_VERSION,
 )
+
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 
 def _fail(where: str, problem: str, expected: str) -> SchemaError:
@@ -68,9 +74,15 @@ def validate_array(ds: Any, kind: str | None = None) -> None:
     if ds.attrs["schema_version"] != SCHEMA_VERSION:
         raise _fail("attr 'schema_version'", f"is {ds.attrs['schema_version']!r}", repr(SCHEMA_VERSION))
 
+    for name in (*ds.variables, *ds.dims):
+        if not isinstance(name, str) or not VARIABLE_NAME.fullmatch(name):
+            raise _fail(f"variable {name!r}", "is not a plain name",
+                        "letters, digits, '_', '.' or '-' (from a letter or '_'), no '/'")
     for dim in ds.dims:
         if dim not in DIMS:
             raise _fail(f"dim {dim!r}", "is not in the vocabulary", f"one of {', '.join(DIMS)}")
+        if ds.sizes[dim] == 0:
+            raise _fail(f"dim {dim!r}", "has length 0", "at least one element")
 
     for name, index in ds.xindexes.items():
         if isinstance(index.to_pandas_index(), pd.MultiIndex):
@@ -98,6 +110,9 @@ def validate_array(ds: Any, kind: str | None = None) -> None:
             raise _fail(f"coordinate {coord!r}", f"has units {ds[coord].attrs.get('units')!r}",
                         f"units attr {units!r}")
     if "time_bin" in ds.dims:
+        for coord in ("time_bin_start", "time_bin_end"):
+            if ds[coord].dtype.kind not in "iuf":
+                raise _fail(f"coordinate {coord!r}", f"has dtype {ds[coord].dtype}", "numbers (ms)")
         start = np.asarray(ds["time_bin_start"].values, dtype=float)
         end = np.asarray(ds["time_bin_end"].values, dtype=float)
         if not np.all(end > start):

@@ -1,0 +1,72 @@
+"""Bad input refused with one SchemaError naming the field (issue 11): store names, variable and
+coordinate names, empty dims, string time bins, recipe parameters of the wrong type."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import goalstore
+from goalstore.cli import main
+from goalstore.errors import SchemaError
+from goalstore.schema import validate_array
+
+
+@pytest.mark.parametrize("name, match", [
+    ("rec\n", "store name"),          # the whole name must match, a trailing newline too
+    ("a" * 251, "251 characters"),
+    ("../evil", "store name"),
+    ("", "store name"),
+])
+def test_bad_store_names(home, recording, name, match):
+    with pytest.raises(SchemaError, match=match):
+        goalstore.write(name, recording)
+    assert goalstore.search().query("origin == 'store'").empty
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda ds: ds.rename({"response": "a/b"}), "variable 'a/b'"),
+    (lambda ds: ds.rename({"response": "../../evil"}), "variable '../../evil'"),
+    (lambda ds: ds.rename({"response": ""}), "variable ''"),
+    (lambda ds: ds.isel(stimulus=slice(0, 0)), "dim 'stimulus': has length 0"),
+    (lambda ds: ds.assign_coords(time_bin_start=("time_bin", ds["time_bin_start"].values.astype(str)),
+                                 time_bin_end=("time_bin", ds["time_bin_end"].values.astype(str))),
+     "coordinate 'time_bin_start': has dtype"),
+])
+def test_bad_arrays_name_the_field(recording, change, match):
+    bad = change(recording)
+    for coord in ("time_bin_start", "time_bin_end"):
+        bad[coord].attrs["units"] = "ms"
+    with pytest.raises(SchemaError, match=match):
+        validate_array(bad)
+
+
+@pytest.mark.parametrize("param, match", [
+    ("seed=abc", "parameter 'seed'.*'abc' does not convert to int"),
+    ("seed=[1,2]", "parameter 'seed'.*does not convert to int"),
+    ("seed=1.5", "parameter 'seed'"),
+])
+def test_recipe_parameters_of_the_wrong_type(home, capsys, param, match):
+    assert main(["build", "demo-recording", "--param", param, "--json"]) == SchemaError.exit_code
+    out, err = capsys.readouterr()
+    assert json.loads(out)["exit_code"] == 3
+    assert len(err.strip().splitlines()) == 1
+    import re
+
+    assert re.search(match, err)
+    assert not (home / "catalog.yaml").exists() or "demo-recording" not in (home / "catalog.yaml").read_text()
+
+
+def test_recipe_parameters_convert_to_their_defaults_type():
+    from goalstore.api import _recipe_params
+    from goalstore.recipes import get_recipe
+
+    spec = get_recipe("lr-identification")
+    params = _recipe_params(spec, {"seed": "3", "fast": "true", "n_samples": 3, "fractions": 0.5})
+    assert params["seed"] == 3 and params["fast"] is True
+    assert params["n_samples"] == "3" and params["fractions"] == "0.5"
+    with pytest.raises(SchemaError, match="parameter 'fast'"):
+        _recipe_params(spec, {"fast": "maybe"})
+    assert np.int64(2) == _recipe_params(spec, {"seed": np.int64(2)})["seed"]
