@@ -135,6 +135,8 @@ def write(name: str, obj: Any, *, kind: str | None = None, fmt: str | None = Non
 
 def history(name: str, home: str | Path | None = None) -> list[dict[str, Any]]:
     """Versions of store ``name``, oldest first, with their provenance (datalad run records)."""
+    if not isinstance(name, str):
+        raise TypeError(f"a store name is a string; got {type(name).__name__} {name!r}")
     return [v.as_dict() for v in _root(home).history(name)]
 
 

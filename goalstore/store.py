@@ -60,6 +60,9 @@ def default_home() -> Path:
 
 def parse_reference(reference: str) -> tuple[str, str | None]:
     """Split ``"NAME@VERSION"`` into ``(NAME, VERSION)``; VERSION is None without ``@``."""
+    if not isinstance(reference, str):
+        raise TypeError(f"a store reference is a string NAME or NAME@VERSION; got {type(reference).__name__} "
+                        f"{reference!r}")
     name, sep, version = reference.partition("@")
     if not name or (sep and not version) or "@" in version:
         raise VersionSpecError(f"malformed reference {reference!r}; expected NAME or NAME@VERSION "

@@ -70,3 +70,34 @@ def test_recipe_parameters_convert_to_their_defaults_type():
     with pytest.raises(SchemaError, match="parameter 'fast'"):
         _recipe_params(spec, {"fast": "maybe"})
     assert np.int64(2) == _recipe_params(spec, {"seed": np.int64(2)})["seed"]
+
+
+def test_analyses_refuse_instead_of_returning_all_null_results():
+    """A single-animal recording, constant responses, all-zero rate maps: exit-12 errors, not NaN."""
+    import xarray as xr
+
+    from goalstore.analyses.consistency import inter_animal_consistency
+    from goalstore.analyses.spatial import spatial_scores
+    from goalstore.errors import AnalysisInputError
+    from goalstore.sources.virtual_animals import virtual_animals
+
+    two = virtual_animals(n_animals=2, units_per_animal=4, n_stimuli=12, n_time_bins=1, n_trials=4,
+                          n_features=3, seed=1)
+    one = two.isel(unit=np.flatnonzero(two["animal"].values == two["animal"].values[0]))
+    with pytest.raises(AnalysisInputError, match="no area has units of two animals"):
+        inter_animal_consistency(one, n_draws=2)
+    constant = two.copy(data={"response": xr.zeros_like(two["response"]).values})
+    with pytest.raises(AnalysisInputError, match="no unit has a defined consistency"):
+        inter_animal_consistency(constant, n_draws=2)
+    assert np.isfinite(inter_animal_consistency(two, n_draws=2)["consistency"]).any()
+    maps = xr.Dataset({"rate": (("unit", "x", "y"), np.zeros((3, 10, 10)), {"units": "Hz"})},
+                      coords={"unit_id": ("unit", ["a", "b", "c"])})
+    with pytest.raises(AnalysisInputError, match="every map is constant"):
+        spatial_scores(maps, n_shuffles=0)
+
+
+def test_non_string_references_are_type_errors_with_a_message(home):
+    with pytest.raises(TypeError, match="got int 123"):
+        goalstore.open(123)
+    with pytest.raises(TypeError, match="got int 5"):
+        goalstore.history(5)

@@ -283,6 +283,10 @@ def inter_animal_consistency(
     n_draws_used = n_draws if repeated else 1
     total = np.zeros((n_bins, len(animals)))
     count = np.zeros((n_bins, len(animals)))
+    if not any(len(set(animals[areas == a].tolist())) > 1 for a in set(areas.tolist())):
+        names = ", ".join(sorted(set(animals.tolist())))
+        raise AnalysisInputError(f"recording: no area has units of two animals (animals {names}); "
+                                 "inter-animal consistency needs at least two per area")
     tasks = []  # (source unit indices, target unit indices) of one mapping problem
     for area in sorted(set(areas.tolist())):
         in_area = areas == area
@@ -327,6 +331,9 @@ def inter_animal_consistency(
     bar.close()
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.where(count > 0, count, 1), np.nan).T  # unit × T
+    if not np.isfinite(mean).any():
+        raise AnalysisInputError("recording: no unit has a defined consistency (constant or unreliable "
+                                 "responses in every unit: the noise ceiling is zero or undefined)")
     ds = _result(
         responses,
         mean,

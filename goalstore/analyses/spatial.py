@@ -283,6 +283,10 @@ def spatial_scores(
     if np.isnan(values).all(axis=(1, 2)).any():
         bad = np.asarray(maps["unit_id"].values)[np.isnan(values).all(axis=(1, 2))]
         raise AnalysisInputError(f"rate maps: unit(s) {', '.join(map(str, bad[:5]))} have no visited bin")
+    constant = np.nanmax(values, axis=(1, 2)) == np.nanmin(values, axis=(1, 2))
+    if constant.all():  # every score would be undefined: refuse rather than return all-null results
+        raise AnalysisInputError("rate maps: every map is constant (e.g. all zero); grid and border scores "
+                                 "are undefined")
     if n_shuffles:
         from goalstore.analyses.spatial_shuffles import _check_n_shuffles
 
