@@ -45,19 +45,21 @@ def describe(name: str, home: str | Path | None = None) -> dict[str, Any]:
     return {"name": name, **_catalog.entry_metadata(catalog(home), name)}
 
 
-def open(reference: str, home: str | Path | None = None) -> Any:
+def open(reference: str, home: str | Path | None = None, check: bool = False) -> Any:
     """Open ``NAME`` or ``NAME@VERSION`` lazily.
 
     Array stores come back as dask-backed ``xarray.Dataset``s, tables as
     ``dask.dataframe.DataFrame``s; nothing large is read until computed.  Remote
     entries are downloaded into the store root on first open and verified
-    against their published checksum.
+    against their published checksum.  A store whose files or annexed content are
+    missing is refused (exit 7), never read as NaN; ``check=True`` first verifies the
+    content against the checksum recorded for that version (exit 8 if it changed).
     """
     name, version = parse_reference(reference)
     root = _root(home)
     meta = _catalog.entry_metadata(_catalog.merged_catalog(root.catalog_path), name)
     if meta.get("origin") == "store":
-        return root.open(name, version)
+        return root.open(name, version, check=check)
     if version not in (None, "latest", str(meta.get("version"))):
         raise VersionSpecError(f"{name}@{version}: entry {name!r} has only version "
                                f"{meta.get('version')}")

@@ -91,7 +91,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 def cmd_open(args: argparse.Namespace) -> int:
     import goalstore
 
-    obj = goalstore.open(args.reference, home=args.home)
+    obj = goalstore.open(args.reference, home=args.home, check=args.check)
     if hasattr(obj, "data_vars"):
         summary = {"reference": args.reference, "dims": dict(obj.sizes),
                    "coords": list(obj.coords), "data_vars": {
@@ -405,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("open", parents=[common], help="open NAME[@VERSION] lazily, print a summary")
     p.add_argument("reference")
+    p.add_argument("--check", action="store_true",
+                   help="verify the content against its recorded checksum before opening (exit 8 if changed)")
     p.set_defaults(func=cmd_open)
 
     p = sub.add_parser("history", parents=[common], help="versions of a store with provenance")

@@ -345,18 +345,42 @@ class StoreRoot:
         raise VersionSpecError(f"{name}@{version}: malformed version; expected a number "
                                f"({available}), a commit hash or 'latest'")
 
-    def open(self, name: str, version: str | None = None) -> Any:
-        """Open store ``name`` lazily (dask-backed), at ``version`` if given."""
+    def open(self, name: str, version: str | None = None, check: bool = False) -> Any:
+        """Open store ``name`` lazily (dask-backed), at ``version`` if given.
+
+        Refused (:class:`CorruptStoreError`, exit 7) rather than read wrong: a store whose
+        catalog path is not its own location, whose files are missing, or whose annexed
+        content is absent (it would read back as NaN).  ``check=True`` also recomputes the
+        content checksum and compares it with the one recorded for that version
+        (:class:`ChecksumError`, exit 8, on a difference).
+        """
         meta = self.metadata(name)
+        fmt = meta["format"]
+        expected = self.relpath(name, fmt)
+        if meta.get("path") != expected:
+            raise CorruptStoreError(f"store {name!r}: its catalog entry points at {meta.get('path')!r}, not "
+                                    f"at its own location {expected!r}; refusing to open another store")
         chosen = self.resolve_version(name, version)
-        if chosen is None or chosen.number == len(self.history(name)):
+        latest = chosen is None or chosen.number == len(self.history(name))
+        if latest:
             path = self.path / meta["path"]
         else:
             cache = self.path / self.layout.cache / "snapshots" / chosen.commit
             path = versioning.materialise(self.path, chosen.commit, meta["path"], cache)
-        fmt = meta["format"]
         if not (path.exists() or path.is_symlink()):
             raise CorruptStoreError(f"store {name!r}: {meta['path']} is missing from {self.path}")
+        absent = _absent_content(path)
+        if absent:
+            raise CorruptStoreError(f"store {name!r}: the content of {len(absent)} file(s) is absent (e.g. "
+                                    f"{absent[0].relative_to(path.parent)}); `git annex get` it or run "
+                                    "`goalstore verify`")
+        if check:
+            recorded = meta.get("checksum") if latest else versioning.recorded_checksum(
+                self.path, chosen.commit, self.layout.catalog, name)
+            actual = content_checksum(path)
+            if actual != recorded:
+                raise ChecksumError(f"store {name!r}: content checksum {actual} differs from the recorded "
+                                    f"{recorded}; the stored files were changed")
         if fmt == "parquet":
             return _open_table(path, name)
         return _open_array(path, fmt, name)
@@ -376,8 +400,7 @@ class StoreRoot:
             if not (path.exists() or path.is_symlink()):
                 problems.append(f"missing: {meta['path']}")
             else:
-                missing = [p for p in ([path] if path.is_symlink() else path.rglob("*"))
-                           if p.is_symlink() and not p.exists()]
+                missing = _absent_content(path)
                 problems += [f"content missing: {p.relative_to(self.path)}" for p in missing]
                 if not missing:  # before fsck, which moves corrupt annexed content aside
                     actual = content_checksum(path)
@@ -406,6 +429,11 @@ def _reader(fmt: str, url: str, metadata: dict[str, Any]) -> readers.BaseReader:
         return readers.XArrayDatasetReader(datatypes.HDF5(url=url, path=""), engine="h5netcdf",
                                            chunks={}, metadata=metadata)
     return readers.FileByteReader(datatypes.FileData(url=url), metadata=metadata)
+
+
+def _absent_content(path: Path) -> list[Path]:
+    """Annexed files at or below ``path`` whose content is not present (dangling annex links)."""
+    return [p for p in ([path] if path.is_symlink() else path.rglob("*")) if p.is_symlink() and not p.exists()]
 
 
 def _move(source: Path, destination: Path) -> None:

@@ -231,6 +231,18 @@ def history(root: Path, relpath: str) -> list[Version]:
     return versions
 
 
+def recorded_checksum(root: Path, commit: str, catalog: str, name: str) -> str | None:
+    """The content checksum the catalog recorded for store ``name`` at ``commit``."""
+    import yaml
+
+    text = git(root, "show", f"{commit}:{catalog}", check=False)
+    try:
+        entries = (yaml.safe_load(text) or {}).get("entries", {})
+        return entries[name]["metadata"]["checksum"]
+    except (yaml.YAMLError, AttributeError, KeyError, TypeError):
+        return None
+
+
 def materialise(root: Path, commit: str, relpath: str, destination: Path) -> Path:
     """Recreate ``relpath`` as it was at ``commit`` under ``destination``; return its path.
 

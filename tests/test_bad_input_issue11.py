@@ -101,3 +101,45 @@ def test_non_string_references_are_type_errors_with_a_message(home):
         goalstore.open(123)
     with pytest.raises(TypeError, match="got int 5"):
         goalstore.history(5)
+
+
+def _annexed_chunk(home, name="rec"):
+    import os
+    from pathlib import Path
+
+    chunks = [p for p in (home / "arrays" / f"{name}.zarr" / "response").iterdir() if p.is_symlink()]
+    assert chunks, "the data chunks should be annexed"
+    return Path(os.path.realpath(chunks[0]))
+
+
+def test_open_refuses_absent_content_and_check_detects_tampering(home):
+    import os
+
+    from goalstore.errors import ChecksumError, CorruptStoreError
+    from tests.conftest import big_recording
+
+    goalstore.write("rec", big_recording(0))
+    goalstore.write("rec", big_recording(1))
+    assert goalstore.open("rec", check=True)["response"].shape  # intact: opens, also checked
+    assert goalstore.open("rec@1", check=True)["response"].shape
+    target = _annexed_chunk(home)
+    os.chmod(target, 0o644)
+    with open(target, "r+b") as handle:  # tamper with an annexed chunk of the latest version
+        handle.write(b"tampered")
+    with pytest.raises(ChecksumError, match="differs from the recorded"):
+        goalstore.open("rec", check=True)
+    assert main(["open", "rec", "--check"]) == ChecksumError.exit_code
+    target.unlink()  # the annexed content is gone: would read back as NaN
+    with pytest.raises(CorruptStoreError, match="content of 1 file"):
+        goalstore.open("rec")
+
+
+def test_open_refuses_a_catalog_entry_pointing_at_another_store(home, recording):
+    from goalstore.errors import CorruptStoreError
+
+    goalstore.write("rec", recording)
+    goalstore.write("other", recording)
+    catalog = home / "catalog.yaml"
+    catalog.write_text(catalog.read_text().replace("path: arrays/rec.zarr", "path: arrays/other.zarr"))
+    with pytest.raises(CorruptStoreError, match="not at its own location"):
+        goalstore.open("rec")
