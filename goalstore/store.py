@@ -113,6 +113,9 @@ class StoreRoot:
                 raise StoreRootError(f"{self.path} is not a goalstore store root")
             if self.path.exists() and not self.path.is_dir():
                 raise StoreRootError(f"store root {self.path} exists and is not a directory")
+            if self.path.is_dir() and any(self.path.iterdir()):  # never convert someone's folder or repo
+                raise StoreRootError(f"store root {self.path} is a non-empty directory that is not a goalstore "
+                                     "store root; point $GOALSTORE_HOME / --home at a new or empty directory")
             versioning.create_dataset(self.path, datalad_cfg())
         self.layout = Layout.from_settings(versioning.read_settings(self.path / ".datalad" / "config"))
         self._recover()

@@ -143,3 +143,20 @@ def test_open_refuses_a_catalog_entry_pointing_at_another_store(home, recording)
     catalog.write_text(catalog.read_text().replace("path: arrays/rec.zarr", "path: arrays/other.zarr"))
     with pytest.raises(CorruptStoreError, match="not at its own location"):
         goalstore.open("rec")
+
+
+@pytest.mark.parametrize("content", ["a file", "a git repository"])
+def test_a_non_empty_directory_is_never_converted_into_a_store_root(tmp_path, monkeypatch, capsys, content):
+    import subprocess
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    if content == "a file":
+        (folder / "notes.txt").write_text("mine")
+    else:
+        subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    before = sorted(p.name for p in folder.iterdir())
+    monkeypatch.setenv("GOALSTORE_HOME", str(folder))
+    assert main(["catalog", "list"]) == 6
+    assert str(folder) in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written into it
