@@ -118,13 +118,16 @@ def register_remote(name: str, url: str, checksum: str | None, fmt: str = "netcd
     _root(home).register_remote(name, url, checksum, fmt, metadata)
 
 
-def add_file(name: str, source: str | Path, home: str | Path | None = None) -> Path:
-    """Register a file obtained elsewhere for remote entry ``name`` (checksum verified)."""
+def add_file(name: str, source: str | Path, home: str | Path | None = None, force: bool = False) -> Path:
+    """Register a file obtained elsewhere for remote entry ``name`` (checksum verified).
+
+    For an entry without a published checksum the first file added is kept as the reference:
+    a different file replaces it only with ``force=True``."""
     root = _root(home)
     meta = _catalog.entry_metadata(_catalog.merged_catalog(root.catalog_path), name)
     if not meta.get("remote"):
         raise GoalstoreError(f"entry {name!r} is not a remote entry; nothing to add")
-    path = remote.add_file(name, meta["remote"], Path(source), root.path / root.layout.downloads)
+    path = remote.add_file(name, meta["remote"], Path(source), root.path / root.layout.downloads, force)
     versioning.save(root.path, f"add {name} from a local file", [str(path.relative_to(root.path))])
     return path
 
@@ -139,7 +142,14 @@ def history(name: str, home: str | Path | None = None) -> list[dict[str, Any]]:
     """Versions of store ``name``, oldest first, with their provenance (datalad run records)."""
     if not isinstance(name, str):
         raise TypeError(f"a store name is a string; got {type(name).__name__} {name!r}")
-    return [v.as_dict() for v in _root(home).history(name)]
+    root = _root(home)
+    meta = _catalog.entry_metadata(_catalog.merged_catalog(root.catalog_path), name)
+    if meta.get("origin") == "store":
+        return [v.as_dict() for v in root.history(name)]
+    if meta.get("remote"):  # the versions of its local copy (none before the first download)
+        local = remote.local_path(root.path / root.layout.downloads, name, meta["remote"])
+        return [v.as_dict() for v in versioning.history(root.path, str(local.relative_to(root.path)))]
+    return []  # vendored package data: versioned with goalstore itself
 
 
 def verify(name: str | None = None, home: str | Path | None = None) -> list[dict[str, Any]]:

@@ -199,7 +199,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 def cmd_add_file(args: argparse.Namespace) -> int:
     import goalstore
 
-    path = goalstore.add_file(args.name, args.path, home=args.home)
+    path = goalstore.add_file(args.name, args.path, home=args.home, force=args.force)
     if args.json:
         _print_json({"name": args.name, "path": str(path)})
     else:
@@ -450,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("add-file", parents=[common], help="register a downloaded file for a remote entry")
     p.add_argument("name")
     p.add_argument("path")
+    p.add_argument("--force", action="store_true",
+                   help="replace a kept copy by a different file (entries without a published checksum)")
     p.set_defaults(func=cmd_add_file)
 
     p = sub.add_parser("analyze", help="run an analysis into a versioned result store")

@@ -62,19 +62,27 @@ def fetch(name: str, remote: dict[str, Any], downloads: Path) -> Path:
     return Path(path)
 
 
-def add_file(name: str, remote: dict[str, Any], source: Path, downloads: Path) -> Path:
-    """Verify ``source`` against the entry's checksum and keep a copy in the store root."""
+def add_file(name: str, remote: dict[str, Any], source: Path, downloads: Path, force: bool = False) -> Path:
+    """Verify ``source`` against the entry's checksum and keep a copy in the store root.
+
+    Without a published checksum, a copy already kept is the reference: a file that differs
+    from it is refused unless ``force``."""
     source = Path(source)
     if not source.is_file():
         raise RemoteUnavailableError(f"entry {name!r}: {source} is not a file")
     checksum = remote.get("checksum")
+    target = local_path(downloads, name, remote)
     if checksum:
         alg, _, expected = checksum.partition(":")
         actual = pooch.file_hash(str(source), alg=alg)
         if actual != expected:
             raise ChecksumError(f"entry {name!r}: {source} has {alg} {actual}, expected {expected}; "
                                 "refused")
-    target = local_path(downloads, name, remote)
+    elif target.exists() and not force:
+        kept, new = pooch.file_hash(str(target)), pooch.file_hash(str(source))
+        if kept != new:
+            raise ChecksumError(f"entry {name!r}: no checksum is published and the copy already kept has "
+                                f"sha256 {kept}, {source} has {new}; refused (use --force to replace it)")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     shutil.copyfile(source, partial)

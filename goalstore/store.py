@@ -398,6 +398,9 @@ class StoreRoot:
         report = []
         for store in names:
             meta = dict(cat.entries[store].metadata)
+            if meta.get("remote"):  # a registered remote entry: its verified download, if any
+                report.append(self._verify_download(store, meta["remote"]))
+                continue
             path = self.path / meta["path"]
             problems: list[str] = []
             if not (path.exists() or path.is_symlink()):
@@ -414,6 +417,24 @@ class StoreRoot:
                              for f in versioning.annex_fsck(self.path, meta["path"])]
             report.append({"name": store, "ok": not problems, "problems": problems})
         return report
+
+    def _verify_download(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """A remote entry's local copy against its published checksum (not downloaded: nothing to check)."""
+        import pooch
+
+        from goalstore import remote
+
+        local = remote.local_path(self.path / self.layout.downloads, name, spec)
+        if not (local.exists() or local.is_symlink()):
+            return {"name": name, "ok": True, "problems": [], "note": "remote entry, not downloaded"}
+        problems = [f"content missing: {p.relative_to(self.path)}" for p in _absent_content(local)]
+        checksum = spec.get("checksum")
+        if checksum and not problems:
+            alg, _, expected = checksum.partition(":")
+            actual = pooch.file_hash(str(local), alg=alg)
+            if actual != expected:
+                problems.append(f"checksum mismatch: published {checksum}, found {alg}:{actual}")
+        return {"name": name, "ok": not problems, "problems": problems}
 
     def checksum_matches(self, name: str) -> bool:
         meta = self.metadata(name)

@@ -64,3 +64,28 @@ def test_entry_without_published_checksum_warns_with_its_hash(home, remote_file)
     goalstore.register_remote("pub", path.as_uri(), None, "netcdf")
     with pytest.warns(UserWarning, match=checksum):
         goalstore.open("pub")
+
+
+def test_verify_and_history_work_with_a_remote_entry(home, remote_file, recording, tmp_path):
+    path, checksum = remote_file
+    goalstore.write("rec", recording)
+    goalstore.register_remote("pub", path.as_uri(), checksum, "netcdf")
+    report = {r["name"]: r for r in goalstore.verify()}  # crashed with KeyError: 'path'
+    assert report["rec"]["ok"] and report["pub"]["ok"] and "not downloaded" in report["pub"]["note"]
+    assert goalstore.history("pub") == []
+    goalstore.open("pub")
+    assert len(goalstore.history("pub")) == 1
+    assert goalstore.verify("pub")[0] == {"name": "pub", "ok": True, "problems": []}
+
+
+def test_add_file_without_a_checksum_keeps_the_first_copy(home, remote_file, tmp_path):
+    from goalstore.cli import main
+
+    path, _ = remote_file
+    goalstore.register_remote("pub", (tmp_path / "nowhere.nc").as_uri(), None, "netcdf")
+    goalstore.add_file("pub", path)
+    with pytest.raises(ChecksumError, match="--force"):
+        goalstore.add_file("pub", _other(tmp_path))
+    assert goalstore.open("pub")["response"].chunks is not None  # the good copy is still there
+    goalstore.add_file("pub", path)  # the same file again is fine
+    assert main(["add-file", "pub", str(_other(tmp_path)), "--force"]) == 0
