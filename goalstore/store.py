@@ -193,6 +193,8 @@ class StoreRoot:
                                   f"{', '.join(TABLES)}")
             if not isinstance(obj, pa.RecordBatchReader):
                 obj = validate_table(obj, kind)
+                if obj.num_rows == 0:
+                    raise SchemaError(f"table store {name!r}: has no rows; expected at least one")
             fmt = "parquet"
         else:
             validate_array(obj, kind)

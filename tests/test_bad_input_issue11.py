@@ -160,3 +160,13 @@ def test_a_non_empty_directory_is_never_converted_into_a_store_root(tmp_path, mo
     assert main(["catalog", "list"]) == 6
     assert str(folder) in capsys.readouterr().err
     assert sorted(p.name for p in folder.iterdir()) == before  # nothing written into it
+
+
+def test_an_empty_table_is_a_schema_error(home):
+    import pandas as pd
+
+    from goalstore.schema import TABLES
+
+    empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in TABLES["lr_view"].schema.names})
+    with pytest.raises(SchemaError, match="has no rows"):
+        goalstore.write("empty-view", empty, kind="lr_view")
