@@ -20,7 +20,7 @@ import intake
 import pandas as pd
 import yaml
 
-from goalstore.errors import EntryNotFoundError, SchemaError
+from goalstore.errors import CorruptStoreError, EntryNotFoundError, SchemaError
 from goalstore.resources import catalogs_dir, data_dir
 
 #: Catalog families: one shipped YAML each.
@@ -47,9 +47,46 @@ def _resolve_catalog_dir(cat: intake.entry.Catalog, directory: str) -> intake.en
     return cat
 
 
+def read_catalog_file(path: Path) -> intake.entry.Catalog:
+    """An Intake 2 catalog from its YAML file (``intake.from_yaml_file``'s result), or
+    :class:`CorruptStoreError` (exit 7) naming the file — and the line, for a YAML error — when it
+    is not text, not YAML, not a mapping, or has an entry without a mapping of metadata."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CorruptStoreError(f"{path}: not a text file; expected an Intake catalog (YAML)") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise CorruptStoreError(f"{path}:{where} not valid YAML ({problem})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("entries", {}), dict):
+        raise CorruptStoreError(f"{path}: is a {type(raw).__name__}; expected an Intake catalog mapping "
+                                "(version, entries, data)")
+    for name, entry in (raw.get("entries") or {}).items():
+        meta = entry.get("metadata") if isinstance(entry, dict) else None
+        if not isinstance(meta, dict) or (meta.get("origin") == "store" and not meta.get("path")):
+            raise CorruptStoreError(f"{path}: entry {name!r} has no metadata with its path")
+    try:
+        cat = intake.entry.Catalog.from_dict(raw)
+    except Exception as exc:  # intake's own validation of the mapping
+        problem = f"{type(exc).__name__}: {exc}"
+        raise CorruptStoreError(f"{path}: not a readable Intake catalog ({problem})") from None
+    # the parameters intake.from_yaml_file sets
+    import fsspec
+
+    fs = fsspec.open(str(path)).fs
+    cat.user_parameters["CATALOG_PATH"] = str(path)
+    cat.user_parameters["CATALOG_DIR"] = fs.unstrip_protocol(fs._parent(str(path)))
+    cat.user_parameters["STORAGE_OPTIONS"] = {}
+    return cat
+
+
 def _load(path: Path) -> intake.entry.Catalog:
-    cat = intake.from_yaml_file(str(path))
-    return _resolve_catalog_dir(cat, str(path.parent))
+    return _resolve_catalog_dir(read_catalog_file(path), str(path.parent))
 
 
 @lru_cache(maxsize=1)

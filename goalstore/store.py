@@ -36,7 +36,7 @@ from intake.readers import datatypes, readers
 
 from goalstore import versioning
 from goalstore._version import __version__
-from goalstore.catalog import FAMILY_OF_KIND, get_entry, write_catalog_atomically
+from goalstore.catalog import FAMILY_OF_KIND, get_entry, read_catalog_file, write_catalog_atomically
 from goalstore.checksum import content_checksum
 from goalstore.errors import (
     ChecksumError,
@@ -271,7 +271,7 @@ class StoreRoot:
 
     def _raw_catalog(self) -> intake.entry.Catalog:
         if self.catalog_path.exists():
-            return intake.from_yaml_file(str(self.catalog_path))
+            return read_catalog_file(self.catalog_path)
         return intake.entry.Catalog(metadata={"title": "stores built in this goalstore root"})
 
     def registered(self, name: str) -> dict[str, Any] | None:

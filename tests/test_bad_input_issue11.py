@@ -170,3 +170,25 @@ def test_an_empty_table_is_a_schema_error(home):
     empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in TABLES["lr_view"].schema.names})
     with pytest.raises(SchemaError, match="has no rows"):
         goalstore.write("empty-view", empty, kind="lr_view")
+
+
+@pytest.mark.parametrize("content, match", [
+    ("entries: [unclosed\n", "line 2: not valid YAML"),
+    ("- a\n- list\n", "is a list"),
+    ("", "is a NoneType"),
+    ("\x00\x01binary\xff", None),
+    ("version: 2\nentries:\n  rec:\n    kwargs: {}\n    metadata: {origin: store}\n", "entry 'rec' has no"),
+])
+def test_a_malformed_catalog_is_exit_7_naming_the_file(home, recording, capsys, content, match):
+    goalstore.write("rec", recording)
+    catalog = home / "catalog.yaml"
+    if content.startswith("\x00"):
+        catalog.write_bytes(b"\x00\x01binary\xff\xfe")
+    else:
+        catalog.write_text(content)
+    for argv in (["catalog", "list"], ["open", "rec"], ["verify"]):
+        assert main(argv) == 7, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "catalog.yaml" in err[0], err
+        if match:
+            assert match in err[0]
