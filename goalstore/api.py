@@ -102,8 +102,7 @@ def fetch(name: str, home: str | Path | None = None) -> Path:
     already = target.exists()
     path = remote.fetch(name, meta["remote"], downloads)
     if not already:
-        versioning.save(root.path, f"download {name} from {meta['remote']['url']}",
-                        [str(path.relative_to(root.path))])
+        root.save_paths([str(path.relative_to(root.path))], f"download {name} from {meta['remote']['url']}")
     return path
 
 
@@ -128,7 +127,7 @@ def add_file(name: str, source: str | Path, home: str | Path | None = None, forc
     if not meta.get("remote"):
         raise GoalstoreError(f"entry {name!r} is not a remote entry; nothing to add")
     path = remote.add_file(name, meta["remote"], Path(source), root.path / root.layout.downloads, force)
-    versioning.save(root.path, f"add {name} from a local file", [str(path.relative_to(root.path))])
+    root.save_paths([str(path.relative_to(root.path))], f"add {name} from a local file")
     return path
 
 
@@ -202,7 +201,8 @@ def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[st
     # (truthy) strings "True"/"False"
     args = " ".join(f"--param {shlex.quote(f'{k}={json.dumps(v) if isinstance(v, bool) else v}')}"
                     for k, v in sorted(merged.items()))
-    command = f"goalstore produce {spec.name} {args}".strip()
+    # ``--home .``: the recorded command runs (and reruns, also by a plain ``datalad rerun``) in the root
+    command = f"goalstore produce {spec.name} --home . {args}".strip()
     products = spec.outputs(**merged)
     outputs = [root.relpath(name, fmt) for name, fmt in products] + [root.layout.catalog]
     inputs = []
@@ -214,14 +214,16 @@ def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[st
             local = remote.local_path(root.path / root.layout.downloads, name, meta["remote"])
             if local.exists():
                 inputs.append(str(local.relative_to(root.path)))
-    versioning.run(root.path, command, outputs, message=f"build {spec.name}", inputs=inputs)
+    root.run_recorded(command, outputs, message=f"build {spec.name}", inputs=inputs)
     return {name: root.metadata(name) for name, _ in products}
 
 
-def produce(recipe: str, home: str | Path, **params: Any) -> dict[str, dict[str, Any]]:
+def produce(recipe: str, home: str | Path | None = None, **params: Any) -> dict[str, dict[str, Any]]:
     """Run a recipe and write its stores without saving (the step ``datalad run`` records).
 
-    ``home`` must already be a store root: this step never creates one.
+    ``home`` resolves like every command's (``--home``, else ``$GOALSTORE_HOME``, else
+    ``~/.goalstore``; recorded commands pass ``--home .``) and must already be a store root: this
+    step never creates one.
     """
     spec = get_recipe(recipe)
     root = StoreRoot(home, create=False)
@@ -231,20 +233,33 @@ def produce(recipe: str, home: str | Path, **params: Any) -> dict[str, dict[str,
 
 
 def rebuild(name: str, home: str | Path | None = None) -> dict[str, Any]:
-    """Re-execute the command recorded for store ``name`` and report whether it is identical."""
+    """Re-execute the command recorded for store ``name`` and report whether it reproduces the
+    version that command made.
+
+    The newest version made by a recorded command is the one reproduced (a later direct write has
+    no command to rerun); the report names it (``reproduces``), compares the new content with that
+    version's recorded checksum, and says which version the store now is.
+    """
     root = _root(home)
-    before = root.metadata(name)
-    runs = [v for v in root.history(name) if v.run]
+    versions = root.history(name)
+    runs = [v for v in versions if v.run]
     if not runs:
         raise ProvenanceError(f"store {name!r} has no recorded command (it was written directly, "
                               "not through `goalstore build`); nothing to rebuild")
     last = runs[-1]
-    versioning.rerun(root.path, last.commit)
+    target = versioning.recorded_checksum(root.path, last.commit, root.layout.catalog, name)
+    outputs = [str(o) for o in (last.run.get("outputs") or [])]
+    root.rerun_recorded(last.commit, outputs)
     after = root.metadata(name)
-    return {"name": name, "rerun_of": last.commit, "command": last.run.get("cmd"),
-            "identical": before["checksum"] == after["checksum"],
-            "checksum_before": before["checksum"], "checksum_after": after["checksum"],
-            "version": after["version"]}
+    report = {"name": name, "rerun_of": last.commit, "command": last.run.get("cmd"),
+              "reproduces": last.number, "latest_before": len(versions),
+              "identical": target == after["checksum"],
+              "checksum_expected": target, "checksum_after": after["checksum"],
+              "version": after["version"]}
+    if last.number != len(versions):
+        report["note"] = (f"versions {last.number + 1}–{len(versions)} were written directly (no recorded "
+                          f"command); compared with version {last.number}, the last one built")
+    return report
 
 
 def analyze_synapses(cell_type: str = "all", n_bootstrap: int = 30, seed: int = 0,

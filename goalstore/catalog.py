@@ -185,7 +185,10 @@ def write_catalog_atomically(cat: intake.entry.Catalog, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".catalog-", suffix=".yaml", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # as any file the user writes (mkstemp's is private: 0600)
         cat.to_yaml_file(tmp)
         os.replace(tmp, path)
     finally:

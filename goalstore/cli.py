@@ -148,9 +148,12 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result)
     else:
-        verdict = "identical" if result["identical"] else "DIFFERENT"
+        verdict = "identical to" if result["identical"] else "DIFFERENT from"
         print(f"{result['name']}: re-executed `{result['command']}` (from {result['rerun_of'][:10]}); "
-              f"result {verdict} ({result['checksum_after']})")
+              f"result {verdict} version {result['reproduces']} ({result['checksum_after']}); now version "
+              f"{result['version']}")
+        if result.get("note"):
+            print(f"  note: {result['note']}")
     return 0
 
 
@@ -189,7 +192,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_produce(args: argparse.Namespace) -> int:
     from goalstore.api import produce
 
-    produced = produce(args.recipe, home=args.home or Path.cwd(), **_params(args.param))
+    produced = produce(args.recipe, home=args.home, **_params(args.param))
     for name, meta in produced.items():  # to stderr: under `datalad run` this is the recorded
         # command's output, and the caller's stdout must stay one JSON document under --json
         print(f"produced {name} ({meta['checksum']})", file=sys.stderr)

@@ -15,11 +15,8 @@ that version (symlinks into the annex) in the cache directory and opens that.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,13 +31,14 @@ import pyarrow.parquet as pq
 import xarray as xr
 from intake.readers import datatypes, readers
 
-from goalstore import versioning
+from goalstore import journal, versioning
 from goalstore._version import __version__
 from goalstore.catalog import FAMILY_OF_KIND, get_entry, read_catalog_file, write_catalog_atomically
 from goalstore.checksum import content_checksum
 from goalstore.errors import (
     ChecksumError,
     CorruptStoreError,
+    GoalstoreError,
     SchemaError,
     StoreRootError,
     VersionSpecError,
@@ -118,7 +116,8 @@ class StoreRoot:
                                      "store root; point $GOALSTORE_HOME / --home at a new or empty directory")
             versioning.create_dataset(self.path, datalad_cfg())
         self.layout = Layout.from_settings(versioning.read_settings(self.path / ".datalad" / "config"))
-        self._recover()
+        if self._pending() and self._writable() and not journal.holds_lock(self.path):
+            self.recover()  # settle a killed writer's work before anything reads the tree
 
     # ------------------------------------------------------------------ paths
     @property
@@ -140,38 +139,48 @@ class StoreRoot:
     # ---------------------------------------------------------------- locking
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        try:
-            self.scratch.mkdir(parents=True, exist_ok=True)
-            handle = open(self.scratch / "write.lock", "w")
-        except OSError as exc:
-            raise StoreRootError(f"store root {self.path} is not writable: {exc.strerror or exc}") from None
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        """Hold the root's inter-process write lock; taking it first settles what writers that
+        were killed left behind (see :mod:`goalstore.journal`)."""
+        with journal.locked(self.path, self.scratch, on_acquire=self._recover):
+            yield
 
-    def _recover(self) -> None:
-        """Roll back or finish a swap that an interrupted write left behind."""
-        if not self.scratch.exists():
-            return
-        for journal in self.scratch.glob("swap-*.json"):
-            state = json.loads(journal.read_text())
-            final, old, new = (Path(state[k]) if state[k] else None for k in ("final", "old", "new"))
-            if state.get("stage") == "swapped":
-                if old and old.exists():
-                    _remove(old)
-            else:  # interrupted before the new content was fully in place: roll back
-                if old and old.exists():
-                    if final.exists() or final.is_symlink():
-                        _remove(final)
-                    old.rename(final)
-                if new and new.exists():
-                    _remove(new)
-            journal.unlink()
-        for leftover in self.scratch.glob("new-*"):
-            _remove(leftover)
+    def _writable(self) -> bool:
+        return os.access(self.path, os.W_OK) and os.access(self.path / ".git", os.W_OK)
+
+    def _recover(self) -> list[dict[str, Any]]:
+        """Finish or roll back the writes killed processes left behind (the lock is held)."""
+        return journal.recover(self.path, self.scratch, self._finish_write)
+
+    def _finish_write(self, state: dict[str, Any]) -> bool:
+        """Save a killed direct write whose content was fully in place and registered — if its
+        files and catalog entry still carry the checksum it recorded; else it is rolled back."""
+        if state.get("kind") != "write":
+            return False
+        name, relpath, checksum = state.get("name"), state.get("relpath"), state.get("checksum")
+        path = self.path / str(relpath)
+        try:
+            entry = self._registered_metadata(str(name))
+            intact = (entry is not None and entry.get("checksum") == checksum
+                      and entry.get("path") == relpath and (path.exists() or path.is_symlink())
+                      and not _absent_content(path) and content_checksum(path) == checksum)
+            if intact:
+                versioning.save(self.path, state.get("message") or f"write {name}", state["paths"])
+        except (OSError, GoalstoreError):
+            return False
+        return intact
+
+    def recover(self) -> list[dict[str, Any]]:
+        """Settle interrupted writes now (waiting for a running writer); what was finished or
+        rolled back, one record per interrupted write."""
+        done: list[dict[str, Any]] = []
+        with journal.locked(self.path, self.scratch, on_acquire=lambda: done.extend(self._recover())):
+            pass
+        return done
+
+    def _pending(self) -> bool:
+        """Whether journals of interrupted writes wait to be settled."""
+        return self.scratch.is_dir() and any(True for pattern in ("txn-*.json", "swap-*.json")
+                                             for _ in self.scratch.glob(pattern))
 
     # ----------------------------------------------------------------- writes
     def write(self, name: str, obj: Any, *, kind: str | None = None, fmt: str | None = None,
@@ -185,6 +194,11 @@ class StoreRoot:
         partitioned as declared; a reader is validated and written batch by batch, so a
         table larger than memory streams through).
         With ``save=False`` the change is left for the caller (``datalad run``) to save.
+
+        The whole write holds the root's lock; a journal lets a kill at any point be finished
+        or rolled back by the next process (:mod:`goalstore.journal`).  Writing an existing name
+        in another format is a new version of the same store: the old layout is removed in the
+        same commit and the history carries on.
         """
         is_table = isinstance(obj, (pd.DataFrame, pa.Table, pa.RecordBatchReader))
         if is_table:
@@ -217,38 +231,87 @@ class StoreRoot:
                 _remove(new)
                 raise
             previous = self._registered_metadata(name)
-            if previous and previous.get("checksum") == checksum and final.exists():
+            if previous and previous.get("checksum") == checksum and previous.get("path") == relpath \
+                    and final.exists():
                 _remove(new)  # identical content: keep the stored version untouched
                 return previous
+            former = _former_paths(previous, relpath)
+            retire = self.path / previous["path"] if previous and previous.get("path") != relpath else None
             metadata = self._describe(name, shape if is_table else obj, kind, fmt, relpath, checksum,
-                                      is_table)
+                                      is_table, former)
             metadata.update(extra_metadata or {})
-            self._swap(new, final)
-            self._register(name, fmt, relpath, metadata)
-            if save:
-                versioning.save(self.path, message or f"write {name}", [relpath, self.layout.catalog])
+            paths = [relpath, *([previous["path"]] if retire else []), self.layout.catalog]
+            message = message or f"write {name}"
+            txn = journal.begin(self.scratch, "write", paths, name=name, relpath=relpath,
+                                checksum=checksum, message=message) if save else None
+            try:
+                journal.fault("before-swap")
+                journal.swap(self.scratch, new, final, retire)
+                journal.fault("after-swap")
+                self._register(name, fmt, relpath, metadata)
+                if txn is not None:
+                    journal.advance(txn, "registered")
+                    journal.fault("before-save")
+                    journal.advance(txn, "saving")
+                    versioning.save(self.path, message, paths)
+                    journal.fault("after-save")
+            except BaseException:
+                _remove(new)
+                if txn is not None:  # undo our own change now: the tree matches history again
+                    journal.restore_to_head(self.path, paths)
+                raise
+            finally:
+                if txn is not None:
+                    journal.end(txn)
         return metadata
 
-    def _swap(self, new: Path, final: Path) -> None:
-        journal = self.scratch / f"swap-{uuid.uuid4().hex}.json"
-        old = self.scratch / f"old-{uuid.uuid4().hex}" if (final.exists() or final.is_symlink()) else None
-        state = {"final": str(final), "old": str(old) if old else None, "new": str(new), "stage": "start"}
-        journal.write_text(json.dumps(state))
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if old:
-            _move(final, old)  # moves links into the annex, never the annexed content
-        _move(new, final)
-        state["stage"] = "swapped"
-        journal.write_text(json.dumps(state))
-        if old:
-            _remove(old)
-        journal.unlink()
+    def run_recorded(self, command: str, outputs: list[str], message: str,
+                     inputs: list[str] | None = None) -> dict[str, Any]:
+        """``datalad run`` ``command`` (a ``goalstore produce``) inside this root's lock, lent to
+        the command; a failed or killed run leaves ``outputs`` as the last commit has them."""
+        return self._recorded(outputs, lambda: versioning.run(self.path, command, outputs, message, inputs))
+
+    def rerun_recorded(self, commit: str, outputs: list[str]) -> dict[str, Any]:
+        """``datalad rerun`` the command recorded in ``commit``, like :meth:`run_recorded`."""
+        return self._recorded(outputs, lambda: versioning.rerun(self.path, commit))
+
+    def _recorded(self, outputs: list[str], execute: Any) -> dict[str, Any]:
+        paths = list(dict.fromkeys([*outputs, self.layout.catalog]))
+        with self._locked():
+            txn = journal.begin(self.scratch, "run", paths)
+            previous = os.environ.get("GOALSTORE_HOME")
+            os.environ["GOALSTORE_HOME"] = str(self.path)  # commands recorded without ``--home .``
+            try:
+                with journal.lend_lock(self.path):
+                    return execute()
+            except BaseException:
+                journal.restore_to_head(self.path, paths)
+                raise
+            finally:
+                journal.end(txn)
+                if previous is None:
+                    os.environ.pop("GOALSTORE_HOME", None)
+                else:
+                    os.environ["GOALSTORE_HOME"] = previous
+
+    def save_paths(self, paths: list[str], message: str) -> None:
+        """Save files added outside :meth:`write` (downloads) under the lock, through a journal."""
+        with self._locked():
+            txn = journal.begin(self.scratch, "save", paths)
+            try:
+                versioning.save(self.path, message, paths)
+            except BaseException:
+                journal.restore_to_head(self.path, paths)
+                raise
+            finally:
+                journal.end(txn)
 
     def _describe(self, name: str, obj: Any, kind: str | None, fmt: str, relpath: str,
-                  checksum: str, is_table: bool) -> dict[str, Any]:
-        versions = versioning.history(self.path, relpath)
+                  checksum: str, is_table: bool, former_paths: list[str] | None = None) -> dict[str, Any]:
+        versions = versioning.history(self.path, [relpath, *(former_paths or [])])
         common = {"format": fmt, "checksum": checksum, "version": len(versions) + 1,
-                  "origin": "store", "path": relpath, "goalstore_version": __version__}
+                  "origin": "store", "path": relpath, "goalstore_version": __version__,
+                  **({"former_paths": former_paths} if former_paths else {})}
         if is_table:  # obj: the written table's (rows, columns)
             rows, columns = obj
             return {**common, "kind": "table", "table_kind": kind,
@@ -327,8 +390,9 @@ class StoreRoot:
         return meta
 
     def history(self, name: str) -> list[versioning.Version]:
-        """Versions of store ``name``, oldest first, with their provenance."""
-        return versioning.history(self.path, self.metadata(name)["path"])
+        """Versions of store ``name``, oldest first, with their provenance (across format changes)."""
+        meta = self.metadata(name)
+        return versioning.history(self.path, [meta["path"], *meta.get("former_paths", [])])
 
     def resolve_version(self, name: str, version: str | None) -> versioning.Version | None:
         """The :class:`Version` named by ``version`` (None/'latest' → None = working tree)."""
@@ -360,18 +424,19 @@ class StoreRoot:
         (:class:`ChecksumError`, exit 8, on a difference).
         """
         meta = self.metadata(name)
+        chosen = self.resolve_version(name, version)
+        if chosen is not None:  # NAME@N reads commit N (also the latest N), never the working tree
+            meta = versioning.recorded_metadata(self.path, chosen.commit, self.layout.catalog, name) or meta
         fmt = meta["format"]
         expected = self.relpath(name, fmt)
         if meta.get("path") != expected:
             raise CorruptStoreError(f"store {name!r}: its catalog entry points at {meta.get('path')!r}, not "
                                     f"at its own location {expected!r}; refusing to open another store")
-        chosen = self.resolve_version(name, version)
-        latest = chosen is None or chosen.number == len(self.history(name))
-        if latest:
+        if chosen is None:
             path = self.path / meta["path"]
         else:
-            cache = self.path / self.layout.cache / "snapshots" / chosen.commit
-            path = versioning.materialise(self.path, chosen.commit, meta["path"], cache)
+            path = versioning.materialise(self.path, chosen.commit, meta["path"],
+                                          self._snapshots() / chosen.commit)
         if not (path.exists() or path.is_symlink()):
             raise CorruptStoreError(f"store {name!r}: {meta['path']} is missing from {self.path}")
         absent = _absent_content(path)
@@ -380,8 +445,7 @@ class StoreRoot:
                                     f"{absent[0].relative_to(path.parent)}); `git annex get` it or run "
                                     "`goalstore verify`")
         if check:
-            recorded = meta.get("checksum") if latest else versioning.recorded_checksum(
-                self.path, chosen.commit, self.layout.catalog, name)
+            recorded = meta.get("checksum")
             actual = content_checksum(path)
             if actual != recorded:
                 raise ChecksumError(f"store {name!r}: content checksum {actual} differs from the recorded "
@@ -389,6 +453,17 @@ class StoreRoot:
         if fmt == "parquet":
             return _open_table(path, name)
         return _open_array(path, fmt, name)
+
+    def _snapshots(self) -> Path:
+        """Where older versions are materialised: the root's cache, or (read-only root) a per-user
+        temporary folder keyed by the root's location."""
+        if self._writable():
+            return self.path / self.layout.cache / "snapshots"
+        import hashlib
+        import tempfile
+
+        key = hashlib.sha256(str(self.path).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"goalstore-{os.getuid()}-snapshots" / key
 
     # ----------------------------------------------------------- verification
     def verify(self, name: str | None = None) -> list[dict[str, Any]]:
@@ -462,16 +537,15 @@ def _absent_content(path: Path) -> list[Path]:
     return [p for p in ([path] if path.is_symlink() else path.rglob("*")) if p.is_symlink() and not p.exists()]
 
 
-def _move(source: Path, destination: Path) -> None:
-    """Atomic rename within the store root (one place, so tests can interrupt it)."""
-    os.rename(source, destination)
+_remove = journal.remove
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+def _former_paths(previous: dict[str, Any] | None, relpath: str) -> list[str]:
+    """The paths store ``previous`` had before (format changes), now that it moves to ``relpath``."""
+    if not previous or not previous.get("path"):
+        return []
+    former = [*previous.get("former_paths", []), previous["path"]]
+    return [p for p in dict.fromkeys(former) if p != relpath]
 
 
 def _write_array(ds: xr.Dataset, path: Path, fmt: str) -> None:

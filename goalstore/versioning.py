@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,9 +219,11 @@ class Version:
                 "message": self.message, "provenance": self.run}
 
 
-def history(root: Path, relpath: str) -> list[Version]:
-    """Commits that changed ``relpath``, oldest first, with their ``datalad run`` records."""
-    log = git(root, "log", "--reverse", "--format=%H%x1f%aI%x1f%s%x1f%B%x1e", "--", relpath)
+def history(root: Path, relpath: str | list[str]) -> list[Version]:
+    """Commits that changed ``relpath`` (any of several paths: a store's layouts across format
+    changes), oldest first, with their ``datalad run`` records."""
+    paths = [relpath] if isinstance(relpath, str) else list(relpath)
+    log = git(root, "log", "--reverse", "--format=%H%x1f%aI%x1f%s%x1f%B%x1e", "--", *paths)
     versions = []
     for number, record in enumerate(filter(str.strip, log.split("\x1e")), start=1):
         commit, date, subject, body = record.strip("\n").split("\x1f", 3)
@@ -231,16 +234,21 @@ def history(root: Path, relpath: str) -> list[Version]:
     return versions
 
 
-def recorded_checksum(root: Path, commit: str, catalog: str, name: str) -> str | None:
-    """The content checksum the catalog recorded for store ``name`` at ``commit``."""
+def recorded_metadata(root: Path, commit: str, catalog: str, name: str) -> dict[str, Any] | None:
+    """The catalog metadata recorded for store ``name`` at ``commit`` (None if there is none)."""
     import yaml
 
     text = git(root, "show", f"{commit}:{catalog}", check=False)
     try:
-        entries = (yaml.safe_load(text) or {}).get("entries", {})
-        return entries[name]["metadata"]["checksum"]
+        meta = (yaml.safe_load(text) or {}).get("entries", {})[name]["metadata"]
     except (yaml.YAMLError, AttributeError, KeyError, TypeError):
         return None
+    return meta if isinstance(meta, dict) else None
+
+
+def recorded_checksum(root: Path, commit: str, catalog: str, name: str) -> str | None:
+    """The content checksum the catalog recorded for store ``name`` at ``commit``."""
+    return (recorded_metadata(root, commit, catalog, name) or {}).get("checksum")
 
 
 def materialise(root: Path, commit: str, relpath: str, destination: Path) -> Path:
@@ -262,8 +270,7 @@ def materialise(root: Path, commit: str, relpath: str, destination: Path) -> Pat
         entries.append((mode, sha, path))
     if not entries:
         raise CorruptStoreError(f"{relpath} does not exist at commit {commit}")
-    staging = destination / (relpath.rstrip("/") + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = destination / (relpath.rstrip("/") + f".partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     blobs = _cat_blobs(root, [sha for _, sha, _ in entries])
     for (mode, _sha, path), content in zip(entries, blobs, strict=True):
         out = staging / Path(path).relative_to(relpath) if path != relpath else staging
@@ -278,8 +285,11 @@ def materialise(root: Path, commit: str, relpath: str, destination: Path) -> Pat
             os.symlink(root / location, out)
         else:
             out.write_bytes(content)
-    if target.exists():
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    if marker.exists():  # another process materialised it meanwhile
+        shutil.rmtree(staging) if staging.is_dir() else staging.unlink()
+        return target
+    if target.exists() or target.is_symlink():  # an unfinished earlier attempt
+        shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging.rename(target)
     marker.write_text(commit)

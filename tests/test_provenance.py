@@ -33,12 +33,14 @@ def test_build_records_provenance_and_rebuild_is_identical(home):
     assert goalstore.verify("demo-recording")[0]["ok"]
 
 
-def test_rebuild_reports_a_different_result(home):
+def test_rebuild_after_a_direct_write_reproduces_the_built_version(home):
     goalstore.build("demo-recording", seed=1)
     # replace the store by hand with other content: the recorded command restores seed 1
     goalstore.write("demo-recording", virtual_animals(seed=2), message="hand edit")
     result = goalstore.rebuild("demo-recording")
-    assert not result["identical"]
+    # it says which version it reproduced (1, the built one) and compares against that one
+    assert result["reproduces"] == 1 and result["latest_before"] == 2 and result["identical"]
+    assert "written directly" in result["note"] and result["version"] == 3
     assert [v["version"] for v in goalstore.history("demo-recording")] == [1, 2, 3]
     import numpy as np
 
