@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 import xarray as xr
 from intake.readers import datatypes, readers
 
-from goalstore import versioning
+from goalstore import verification, versioning
 from goalstore._version import __version__
 from goalstore.catalog import FAMILY_OF_KIND, get_entry, read_catalog_file, write_catalog_atomically
 from goalstore.checksum import content_checksum
@@ -391,33 +391,26 @@ class StoreRoot:
         return _open_array(path, fmt, name)
 
     # ----------------------------------------------------------- verification
-    def verify(self, name: str | None = None) -> list[dict[str, Any]]:
-        """Check each store's content checksum and annex integrity (``git annex fsck``)."""
+    def verify(self, name: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:
+        """Check each store's content checksum and annex integrity (``git annex fsck``).
+
+        ``all_versions``: also every older version's content against the checksum recorded at its
+        commit (a ``versions`` list per store).  On a read-only root ``git annex fsck`` (which needs to
+        write) is skipped, with a note; the checksums are still compared.
+        """
         cat = self._raw_catalog()
         names = [name] if name else sorted(cat.entries)
         if name:
             self.metadata(name)
+        read_only = verification.root_is_read_only(self.path)
         report = []
         for store in names:
             meta = dict(cat.entries[store].metadata)
             if meta.get("remote"):  # a registered remote entry: its verified download, if any
                 report.append(self._verify_download(store, meta["remote"]))
                 continue
-            path = self.path / meta["path"]
-            problems: list[str] = []
-            if not (path.exists() or path.is_symlink()):
-                problems.append(f"missing: {meta['path']}")
-            else:
-                missing = _absent_content(path)
-                problems += [f"content missing: {p.relative_to(self.path)}" for p in missing]
-                if not missing:  # before fsck, which moves corrupt annexed content aside
-                    actual = content_checksum(path)
-                    if actual != meta.get("checksum"):
-                        problems.append(f"checksum mismatch: recorded {meta.get('checksum')}, "
-                                        f"found {actual}")
-                problems += [f"annex: {f['file']}: {f['note']}"
-                             for f in versioning.annex_fsck(self.path, meta["path"])]
-            report.append({"name": store, "ok": not problems, "problems": problems})
+            report.append(verification.check_store(self.path, store, meta, self.layout.catalog,
+                                                   all_versions=all_versions, read_only=read_only))
         return report
 
     def _verify_download(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
