@@ -151,9 +151,12 @@ def history(name: str, home: str | Path | None = None) -> list[dict[str, Any]]:
     return []  # vendored package data: versioned with goalstore itself
 
 
-def verify(name: str | None = None, home: str | Path | None = None) -> list[dict[str, Any]]:
-    """Check checksums and annex integrity of one store or all; one report per store."""
-    return _root(home).verify(name)
+def verify(name: str | None = None, home: str | Path | None = None,
+           all_versions: bool = False) -> list[dict[str, Any]]:
+    """Check checksums and annex integrity of one store or all; one report per store
+    (``{"name", "ok", "problems"}``; with ``all_versions`` every saved version is checked too and
+    listed under ``"versions"``; on a read-only root ``"notes"`` says ``git annex fsck`` was skipped)."""
+    return _root(home).verify(name, all_versions=all_versions)
 
 
 def _recipe_params(spec: Any, params: dict[str, Any]) -> dict[str, Any]:

@@ -128,14 +128,17 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     import goalstore
 
-    report = goalstore.verify(args.name, home=args.home)
+    report = goalstore.verify(args.name, home=args.home, all_versions=args.all_versions)
     if args.json:
         _print_json(report)
     else:
         for item in report:
-            print(f"{item['name']}: {'ok' if item['ok'] else 'FAILED'}")
+            checked = f" ({len(item['versions'])} version(s))" if "versions" in item else ""
+            print(f"{item['name']}: {'ok' if item['ok'] else 'FAILED'}{checked}")
             for problem in item["problems"]:
                 print(f"    {problem}")
+            for note in item.get("notes", []):
+                print(f"    note: {note}")
         if not report:
             print("no stores to verify")
     return 0 if all(item["ok"] for item in report) else 11
@@ -418,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", parents=[common], help="check checksums and annex integrity")
     p.add_argument("name", nargs="?")
+    p.add_argument("--all-versions", action="store_true",
+                   help="also check every older version's content against its recorded checksum")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("rebuild", parents=[common], help="re-execute the recorded command")

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 import xarray as xr
 from intake.readers import datatypes, readers
 
-from goalstore import journal, versioning
+from goalstore import journal, verification, versioning
 from goalstore._version import __version__
 from goalstore.catalog import FAMILY_OF_KIND, get_entry, read_catalog_file, write_catalog_atomically
 from goalstore.checksum import content_checksum
@@ -145,7 +145,7 @@ class StoreRoot:
             yield
 
     def _writable(self) -> bool:
-        return os.access(self.path, os.W_OK) and os.access(self.path / ".git", os.W_OK)
+        return not verification.root_is_read_only(self.path)
 
     def _recover(self) -> list[dict[str, Any]]:
         """Finish or roll back the writes killed processes left behind (the lock is held)."""
@@ -466,8 +466,21 @@ class StoreRoot:
         return Path(tempfile.gettempdir()) / f"goalstore-{os.getuid()}-snapshots" / key
 
     # ----------------------------------------------------------- verification
-    def verify(self, name: str | None = None) -> list[dict[str, Any]]:
-        """Check each store's content checksum and annex integrity (``git annex fsck``)."""
+    def verify(self, name: str | None = None, all_versions: bool = False) -> list[dict[str, Any]]:
+        """Check each store's content checksum and annex integrity (``git annex fsck``).
+
+        ``all_versions``: also every older version's content against the checksum recorded at its
+        commit (a ``versions`` list per store).  On a read-only root ``git annex fsck`` (which needs to
+        write) is skipped, with a note; the checksums are still compared.  Elsewhere verify holds the
+        root's lock, so no write is in flight and a killed one is settled first: it never reports on
+        a tree that is changing.
+        """
+        if verification.root_is_read_only(self.path):
+            return self._verify(name, all_versions, read_only=True)
+        with self._locked():
+            return self._verify(name, all_versions, read_only=False)
+
+    def _verify(self, name: str | None, all_versions: bool, read_only: bool) -> list[dict[str, Any]]:
         cat = self._raw_catalog()
         names = [name] if name else sorted(cat.entries)
         if name:
@@ -478,21 +491,8 @@ class StoreRoot:
             if meta.get("remote"):  # a registered remote entry: its verified download, if any
                 report.append(self._verify_download(store, meta["remote"]))
                 continue
-            path = self.path / meta["path"]
-            problems: list[str] = []
-            if not (path.exists() or path.is_symlink()):
-                problems.append(f"missing: {meta['path']}")
-            else:
-                missing = _absent_content(path)
-                problems += [f"content missing: {p.relative_to(self.path)}" for p in missing]
-                if not missing:  # before fsck, which moves corrupt annexed content aside
-                    actual = content_checksum(path)
-                    if actual != meta.get("checksum"):
-                        problems.append(f"checksum mismatch: recorded {meta.get('checksum')}, "
-                                        f"found {actual}")
-                problems += [f"annex: {f['file']}: {f['note']}"
-                             for f in versioning.annex_fsck(self.path, meta["path"])]
-            report.append({"name": store, "ok": not problems, "problems": problems})
+            report.append(verification.check_store(self.path, store, meta, self.layout.catalog,
+                                                   all_versions=all_versions, read_only=read_only))
         return report
 
     def _verify_download(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -532,9 +532,7 @@ def _reader(fmt: str, url: str, metadata: dict[str, Any]) -> readers.BaseReader:
     return readers.FileByteReader(datatypes.FileData(url=url), metadata=metadata)
 
 
-def _absent_content(path: Path) -> list[Path]:
-    """Annexed files at or below ``path`` whose content is not present (dangling annex links)."""
-    return [p for p in ([path] if path.is_symlink() else path.rglob("*")) if p.is_symlink() and not p.exists()]
+_absent_content = verification.absent_content
 
 
 _remove = journal.remove
