@@ -6,6 +6,9 @@
 >>> old = goalstore.open("demo-recording@1")    # as it was at version 1      # doctest: +SKIP
 """
 
+# the module goalstore.repair is loaded first, so that importing it later never replaces the API
+# function goalstore.repair (below) by the module
+from goalstore import repair as _repair_module  # noqa: F401
 from goalstore._version import __version__
 from goalstore.api import (
     add_file,
@@ -18,6 +21,7 @@ from goalstore.api import (
     open,
     rebuild,
     register_remote,
+    repair,
     search,
     verify,
     write,
@@ -41,6 +45,7 @@ __all__ = [
     "open",
     "rebuild",
     "register_remote",
+    "repair",
     "search",
     "validate",
     "verify",

@@ -204,6 +204,7 @@ class StoreRoot:
         relpath = self.relpath(name, fmt)
         final = self.path / relpath
         with self._locked():
+            self._require_catalog()
             new = self.scratch / f"new-{uuid.uuid4().hex}{Path(relpath).suffix}"
             try:
                 if is_table:
@@ -269,6 +270,12 @@ class StoreRoot:
                 **{key: str(attrs[key]) for key in ("cell_type", "variant", "analysis") if key in attrs},
                 "schema_version": attrs["schema_version"]}
 
+    def _require_catalog(self) -> None:
+        """Refuse (exit 7) a missing or corrupt catalog while stores exist: run `goalstore repair`."""
+        from goalstore.repair import require_catalog
+
+        require_catalog(self)
+
     def _raw_catalog(self) -> intake.entry.Catalog:
         if self.catalog_path.exists():
             return read_catalog_file(self.catalog_path)
@@ -311,6 +318,7 @@ class StoreRoot:
         meta = {"origin": "remote", "format": fmt, "version": 1, "remote": remote,
                 **(metadata or {})}
         with self._locked():
+            self._require_catalog()
             cat = self._raw_catalog()
             if name in cat.entries:
                 del cat[name]
@@ -393,6 +401,7 @@ class StoreRoot:
     # ----------------------------------------------------------- verification
     def verify(self, name: str | None = None) -> list[dict[str, Any]]:
         """Check each store's content checksum and annex integrity (``git annex fsck``)."""
+        self._require_catalog()
         cat = self._raw_catalog()
         names = [name] if name else sorted(cat.entries)
         if name:
