@@ -213,3 +213,16 @@ def test_an_ambiguous_table_is_skipped_with_a_reason(root, monkeypatch, capsys):
     assert [s["name"] for s in report["skipped"]] == ["obs"]
     assert "several table kinds (lr_observables, lr_twin)" in report["skipped"][0]["reason"]
     assert set(_entries(root)) == {"rec", "rec-nc", "pub"}
+
+
+def test_remote_entries_alone_are_guarded_and_restored(home, capsys):
+    goalstore.register_remote("pub", "https://example.org/pub.nc", None, "netcdf", kind="recording")
+    before = _entries(home)
+    (home / "catalog.yaml").unlink()
+    with pytest.raises(CorruptStoreError, match=r"1 remote entry.*goalstore repair"):
+        goalstore.write("rec", _recording())
+    assert not (home / "arrays" / "rec.zarr").exists()
+    assert main(["repair"]) == 0
+    out = capsys.readouterr().out
+    assert "catalog missing" in out and "pub: remote" in out
+    assert _entries(home) == before
