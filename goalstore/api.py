@@ -159,6 +159,15 @@ def verify(name: str | None = None, home: str | Path | None = None,
     return _root(home).verify(name, all_versions=all_versions)
 
 
+def repair(home: str | Path | None = None) -> dict[str, Any]:
+    """Rebuild the store root's catalog from its stores when it is missing, corrupt or lacks
+    stores present on disk (a healthy catalog is left as it is); returns the report of
+    :func:`goalstore.catalog_repair.repair` (entries written with their source, stores skipped and why)."""
+    from goalstore.catalog_repair import repair as _repair
+
+    return _repair(_root(home))
+
+
 def _recipe_params(spec: Any, params: dict[str, Any]) -> dict[str, Any]:
     """The recipe's defaults updated by ``params``, each converted to its default's type
     (bool, int, float or str); an unknown name or a value that does not convert is refused."""

@@ -144,6 +144,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if all(item["ok"] for item in report) else 11
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    import goalstore
+
+    report = goalstore.repair(home=args.home)
+    if args.json:
+        _print_json(report)
+    else:
+        if not report["repaired"] and report["catalog"] == "ok":
+            print(f"{report['home']}: the catalog is healthy; nothing to repair (nothing written)")
+        elif report["repaired"]:
+            saved = f"saved in {report['commit'][:10]}" if report["commit"] else "same as the committed one"
+            print(f"{report['home']}: catalog {report['catalog']} ({report['problem']}); rebuilt, {saved}")
+        else:
+            print(f"{report['home']}: catalog {report['catalog']} ({report['problem']}); nothing could be "
+                  "rebuilt (nothing written)")
+        for item in report["stores"]:
+            print(f"    {item['name']}: {item['source']} (version {item['version']}, {item['checksum']})")
+        for item in report["skipped"]:
+            print(f"    {item['name']}: SKIPPED ({item['path']}): {item['reason']}")
+    return 7 if report["skipped"] else 0
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     import goalstore
 
@@ -424,6 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-versions", action="store_true",
                    help="also check every older version's content against its recorded checksum")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("repair", parents=[common],
+                       help="rebuild a missing or corrupt catalog.yaml from the stores on disk")
+    p.set_defaults(func=cmd_repair)
 
     p = sub.add_parser("rebuild", parents=[common], help="re-execute the recorded command")
     p.add_argument("name")

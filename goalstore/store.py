@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 import xarray as xr
 from intake.readers import datatypes, readers
 
-from goalstore import journal, verification, versioning
+from goalstore import catalog_state, journal, verification, versioning
 from goalstore._version import __version__
 from goalstore.catalog import FAMILY_OF_KIND, get_entry, read_catalog_file, write_catalog_atomically
 from goalstore.checksum import content_checksum
@@ -218,6 +218,7 @@ class StoreRoot:
         relpath = self.relpath(name, fmt)
         final = self.path / relpath
         with self._locked():
+            self._require_catalog()
             new = self.scratch / f"new-{uuid.uuid4().hex}{Path(relpath).suffix}"
             try:
                 if is_table:
@@ -332,6 +333,10 @@ class StoreRoot:
                 **{key: str(attrs[key]) for key in ("cell_type", "variant", "analysis") if key in attrs},
                 "schema_version": attrs["schema_version"]}
 
+    def _require_catalog(self) -> None:
+        """Refuse (exit 7) a missing or corrupt catalog while stores exist: run `goalstore repair`."""
+        catalog_state.require_catalog(self)
+
     def _raw_catalog(self) -> intake.entry.Catalog:
         if self.catalog_path.exists():
             return read_catalog_file(self.catalog_path)
@@ -374,6 +379,7 @@ class StoreRoot:
         meta = {"origin": "remote", "format": fmt, "version": 1, "remote": remote,
                 **(metadata or {})}
         with self._locked():
+            self._require_catalog()
             cat = self._raw_catalog()
             if name in cat.entries:
                 del cat[name]
@@ -481,6 +487,7 @@ class StoreRoot:
             return self._verify(name, all_versions, read_only=False)
 
     def _verify(self, name: str | None, all_versions: bool, read_only: bool) -> list[dict[str, Any]]:
+        self._require_catalog()
         cat = self._raw_catalog()
         names = [name] if name else sorted(cat.entries)
         if name:
