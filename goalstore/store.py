@@ -109,15 +109,20 @@ class StoreRoot:
         if not versioning.is_dataset(self.path):
             if not create:
                 raise StoreRootError(f"{self.path} is not a goalstore store root")
-            if self.path.exists() and not self.path.is_dir():
-                raise StoreRootError(f"store root {self.path} exists and is not a directory")
-            if self.path.is_dir() and any(self.path.iterdir()):  # never convert someone's folder or repo
-                raise StoreRootError(f"store root {self.path} is a non-empty directory that is not a goalstore "
-                                     "store root; point $GOALSTORE_HOME / --home at a new or empty directory")
-            versioning.create_dataset(self.path, datalad_cfg())
+            with _creation_lock(self.path):  # two processes using a new root at once: one creates it
+                if not versioning.is_dataset(self.path):
+                    self._create()
         self.layout = Layout.from_settings(versioning.read_settings(self.path / ".datalad" / "config"))
         if self._pending() and self._writable() and not journal.holds_lock(self.path):
             self.recover()  # settle a killed writer's work before anything reads the tree
+
+    def _create(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreRootError(f"store root {self.path} exists and is not a directory")
+        if self.path.is_dir() and any(self.path.iterdir()):  # never convert someone's folder or repo
+            raise StoreRootError(f"store root {self.path} is a non-empty directory that is not a goalstore "
+                                 "store root; point $GOALSTORE_HOME / --home at a new or empty directory")
+        versioning.create_dataset(self.path, datalad_cfg())
 
     # ------------------------------------------------------------------ paths
     @property
@@ -543,6 +548,26 @@ _absent_content = verification.absent_content
 
 
 _remove = journal.remove
+
+
+@contextmanager
+def _creation_lock(path: Path) -> Iterator[None]:
+    """Serialise the creation of store root ``path`` (a lock file beside it, in its parent; where the
+    parent is not writable, creation goes ahead unserialised and fails or succeeds on its own)."""
+    import fcntl
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path.parent / f"{'' if path.name.startswith('.') else '.'}{path.name}.create-lock", "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _former_paths(previous: dict[str, Any] | None, relpath: str) -> list[str]:
