@@ -303,13 +303,13 @@ def _activations(ds):
      r"variable 'response': holds \+inf or -inf"),  # dask-backed: reduced lazily
     (_activations, r"variable 'activation': holds NaN .* in a 'activations' store"),
     (lambda ds: ds.assign_coords(depth=("unit", np.r_[np.arange(7.0), np.nan], {"units": "um"})),
-     r"coordinate 'depth': holds NaN at index 7"),
+     r"coordinate 'depth': holds a missing value \(NaN\) at index 7"),
     (lambda ds: ds.assign_coords(depth=("unit", np.r_[np.inf, np.arange(7.0)], {"units": "um"})),
      r"coordinate 'depth': holds inf at index 0"),
     (lambda ds: ds.assign_coords(category=("stimulus", ["a", None, "b", "c", "d", "e"])),
      r"coordinate 'category': holds a missing value .* at index 1"),
     (lambda ds: ds.assign_coords(time_bin_start=("time_bin", [np.nan, 50.0], {"units": "ms"})),
-     r"coordinate 'time_bin_start': holds NaN at index 0"),
+     r"coordinate 'time_bin_start': holds a missing value \(NaN\) at index 0"),
 ])
 def test_nan_and_inf_where_the_kind_forbids_them(recording, change, match):
     with pytest.raises(SchemaError, match=match):

@@ -165,7 +165,7 @@ def _check_coordinate(name: str, coord: xr.DataArray) -> None:
         bad = ~np.isfinite(flat)
         if bad.any():
             i = int(np.argmax(bad))
-            what = "NaN" if np.isnan(flat[i]) else repr(float(np.real(flat[i])))
+            what = "a missing value (NaN)" if np.isnan(flat[i]) else repr(float(np.real(flat[i])))
             raise _fail(where, f"holds {what} at {_position(i, values.shape, coord.dims)}",
                         "finite values (a coordinate labels every element)")
     elif values.dtype.kind in "OU":
