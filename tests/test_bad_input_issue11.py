@@ -192,3 +192,172 @@ def test_a_malformed_catalog_is_exit_7_naming_the_file(home, recording, capsys, 
         assert len(err) == 1 and "catalog.yaml" in err[0], err
         if match:
             assert match in err[0]
+
+
+# ------------------------------------------------------------------ attrs, strings, NaN / inf (issue 11)
+def _stored_names(home) -> list[str]:
+    catalog = home / "catalog.yaml"
+    if not catalog.exists():
+        return []
+    return list(goalstore.search().query("origin == 'store'").index)
+
+
+def _set_attr(target, key, value):
+    def change(ds):
+        ds = ds.copy()
+        (ds.attrs if target is None else ds[target].attrs)[key] = value
+        return ds
+    return change
+
+
+@pytest.mark.parametrize("change, match", [
+    (_set_attr(None, "meta", {"lab": "x"}), r"attr 'meta': is a dict"),
+    (_set_attr("response", "history", [{"step": 1}]),
+     r"attr 'history' of variable 'response': item 0 is a dict"),
+    (_set_attr(None, "flag", True), r"attr 'flag': is a boolean"),
+    (_set_attr("response", "flag", np.bool_(False)), r"attr 'flag' of variable 'response': is a boolean"),
+    (_set_attr("stimulus_id", "note", None), r"attr 'note' of coordinate 'stimulus_id': is None"),
+    (_set_attr("response", "matrix", [[1, 2], [3, 4]]),
+     r"attr 'matrix' of variable 'response': item 0 is a list"),
+    (_set_attr("response", "grid", np.zeros((2, 2))), r"attr 'grid' of variable 'response': is a 2-D array"),
+    (_set_attr(None, "mixed", [1, "a"]), r"attr 'mixed': item 1 is a str"),
+    (_set_attr(None, "big", 2 ** 70), r"attr 'big': is an integer outside int64"),
+    (_set_attr(None, "flags", [True, False]), r"attr 'flags': item 0 is a bool"),
+])
+def test_attrs_that_cannot_be_stored_faithfully(recording, change, match):
+    with pytest.raises(SchemaError, match=match):
+        validate_array(change(recording))
+
+
+def test_plain_attrs_read_back_equal_in_both_formats(tmp_path, recording):
+    from goalstore.store import _open_array, _write_array
+
+    ds = recording.copy()
+    ds.attrs.update(text="é ✓", count=3, ratio=0.5, numbers=[1, 2.5], names=["a", "b"], np_name=np.str_("x"),
+                    np_count=np.int64(4), array=np.arange(3))
+    validate_array(ds)
+    for fmt in ("netcdf", "zarr"):
+        _write_array(ds, tmp_path / fmt, fmt)
+        back = _open_array(tmp_path / fmt, fmt).attrs
+        for key in ("text", "count", "ratio", "numbers", "names", "np_name", "np_count", "array"):
+            assert np.array_equal(np.asarray(back[key]), np.asarray(ds.attrs[key])), (fmt, key)
+
+
+def _with_coord_value(coord, index, value):
+    def change(ds):
+        values = ds[coord].values.astype(object)
+        values[index] = value  # fixed-width unicode: pandas 3 refuses such object strings itself
+        return ds.assign_coords({coord: (ds[coord].dims, values.astype(str), ds[coord].attrs)})
+    return change
+
+
+@pytest.mark.parametrize("change, match", [
+    (_with_coord_value("stimulus_id", 2, "img\udc80.png"),
+     r"coordinate 'stimulus_id': value at index 2: .*surrogate"),
+    (_with_coord_value("unit_id", 0, "\udcff"), r"coordinate 'unit_id': value at index 0"),
+    (_with_coord_value("area", 5, "V\ud800"), r"coordinate 'area': value at index 5"),
+    (_set_attr(None, "description", "from /data/\udc80"), r"attr 'description': .*surrogate"),
+    (_set_attr("response", "names", ["ok", "b\udc80"]), r"attr 'names' of variable 'response': item 1"),
+])
+def test_unencodable_strings_name_the_field(recording, change, match):
+    with pytest.raises(SchemaError, match=match):
+        validate_array(change(recording))
+
+
+def test_unencodable_strings_in_a_table_name_the_column(home):
+    import pandas as pd
+
+    from goalstore.schema import TABLES
+
+    row = {name: 1 for name in TABLES["lr_runs"].schema.names}
+    row.update(run_id="run-0", task="t", architecture="a", learning_rule="sgdm", config="{}",
+               status="completed", device="cpu", wall_time_s=1.0, train_loss=[1.0], train_accuracy=[0.5],
+               val_loss=[1.0], val_accuracy=[0.5])
+    table = pd.DataFrame([row, row])
+    table["run_id"] = pd.Series(["run-0", "run-\udc80"], dtype=object)
+    with pytest.raises(SchemaError, match=r"column 'run_id': row 1 .*surrogate"):
+        goalstore.write("runs", table, kind="lr_runs")
+    assert _stored_names(home) == []
+
+
+def _with_value(var, index, value):
+    def change(ds):
+        ds = ds.copy(deep=True)
+        ds[var].values[index] = value
+        return ds
+    return change
+
+
+def _activations(ds):
+    from goalstore.sources.virtual_animals import virtual_model
+
+    model = virtual_model(n_stimuli=6, n_features=3, seed=1)
+    model["activation"].values[0, 1] = np.nan
+    return model
+
+
+@pytest.mark.parametrize("change, match", [
+    (_with_value("response", (0, 1, 0, 0), np.inf), r"variable 'response': holds \+inf or -inf \(1 values"),
+    (_with_value("response", (1, 0, 0, 0), -np.inf), r"variable 'response': holds \+inf or -inf"),
+    (lambda ds: _with_value("response", (0, 0, 0, 0), np.inf)(ds).chunk({"stimulus": 2}),
+     r"variable 'response': holds \+inf or -inf"),  # dask-backed: reduced lazily
+    (_activations, r"variable 'activation': holds NaN .* in a 'activations' store"),
+    (lambda ds: ds.assign_coords(depth=("unit", np.r_[np.arange(7.0), np.nan], {"units": "um"})),
+     r"coordinate 'depth': holds a missing value \(NaN\) at index 7"),
+    (lambda ds: ds.assign_coords(depth=("unit", np.r_[np.inf, np.arange(7.0)], {"units": "um"})),
+     r"coordinate 'depth': holds inf at index 0"),
+    (lambda ds: ds.assign_coords(category=("stimulus", ["a", None, "b", "c", "d", "e"])),
+     r"coordinate 'category': holds a missing value .* at index 1"),
+    (lambda ds: ds.assign_coords(time_bin_start=("time_bin", [np.nan, 50.0], {"units": "ms"})),
+     r"coordinate 'time_bin_start': holds a missing value \(NaN\) at index 0"),
+])
+def test_nan_and_inf_where_the_kind_forbids_them(recording, change, match):
+    with pytest.raises(SchemaError, match=match):
+        validate_array(change(recording))
+
+
+@pytest.mark.parametrize("change, fmt, match", [
+    (_set_attr(None, "flag", True), "netcdf", "attr 'flag'"),
+    (_set_attr("response", "meta", {"a": 1}), "netcdf", "attr 'meta' of variable 'response'"),
+    (_with_coord_value("stimulus_id", 1, "s\udc80"), "netcdf", "coordinate 'stimulus_id'"),
+    (_with_value("response", (0, 0, 0, 0), np.inf), "zarr", "variable 'response'"),
+])
+def test_a_refused_write_stores_nothing(home, recording, change, fmt, match):
+    with pytest.raises(SchemaError, match=match):
+        goalstore.write("rec", change(recording), fmt=fmt)
+    assert _stored_names(home) == []
+    assert not list((home / "arrays").glob("rec*")) if (home / "arrays").exists() else True
+
+
+def test_nan_marks_missing_values_where_the_kind_allows_it(tmp_path, recording):
+    import dask.array as da
+
+    from goalstore.store import _open_array, _write_array
+
+    ds = recording.copy(deep=True)
+    ds["response"].values[0, 0, 0, 0] = np.nan  # a trial not recorded
+    ds["response"].attrs["note"] = "NaN: trial not recorded"
+    validate_array(ds, "recording")
+    _write_array(ds, tmp_path / "rec.zarr", "zarr")
+    lazy = _open_array(tmp_path / "rec.zarr", "zarr")
+    validate_array(lazy, "recording")  # a stored recording with NaN still validates …
+    assert isinstance(lazy["response"].data, da.Array)  # … lazily, without loading it
+    assert np.isnan(lazy["response"].values[0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("change, match", [
+    (_set_attr(None, "meta", {"lab": "x"}), "attr 'meta'"),
+    (_with_coord_value("stimulus_id", 1, "s\udc80"), "coordinate 'stimulus_id'"),
+    (_with_value("response", (0, 0, 0, 0), np.inf), "variable 'response'"),
+])
+def test_refused_values_are_exit_3_through_the_cli(home, recording, monkeypatch, capsys, change, match):
+    from goalstore.store import StoreRoot
+
+    StoreRoot(home)
+    bad = change(recording)
+    monkeypatch.setattr("goalstore.sources.virtual_animals.virtual_animals", lambda **_: bad)
+    assert main(["produce", "demo-recording", "--home", str(home), "--json"]) == SchemaError.exit_code
+    out, err = capsys.readouterr()
+    assert json.loads(out)["exit_code"] == 3
+    assert len(err.strip().splitlines()) == 1 and match in err
+    assert _stored_names(home) == []

@@ -16,7 +16,23 @@ attr, dim, coordinate or variable at fault:
 7. data variables are numeric or boolean and declare their ``units`` attr;
 8. variable and coordinate names are plain identifiers (letters, digits, '_', '.', '-'; no
    path separators, nothing empty), every dim has at least one element, and time-bin
-   bounds are numbers.
+   bounds are numbers;
+9. attrs (of the dataset, of each coordinate and of each data variable) are values every
+   format stores faithfully (zarr and netCDF alike, so a store reads back equal and can be
+   rewritten in the other format): a ``str``, an ``int`` (within int64), a ``float``, or a
+   1-D list / tuple / array of numbers or of strings.  Refused: ``bool`` (netCDF has no
+   boolean type; store ``0``/``1``), ``None``, dicts, lists of dicts, nested or mixed lists,
+   complex numbers, bytes and dates (serialise structured values as a JSON string);
+10. every string (attrs, string coordinates) is encodable as UTF-8: no lone surrogates such as
+    ``"\\udc80"`` (what ``os.fsdecode`` makes of undecodable bytes);
+11. no coordinate holds a missing value (NaN, None) or ±inf;
+12. no data variable holds ±inf (a division by zero, an overflow or a log of 0 upstream), and
+    only the kinds in :data:`NAN_ALLOWED` hold NaN, where it marks a missing value:
+    ``recording`` (trials not recorded, synapses not imaged, bins not visited), ``corpus``
+    (padding to the widest layer) and ``result`` (a score that is undefined, e.g. a unit
+    without reliable responses).  ``activations`` refuse NaN: a model's features are
+    deterministic and always defined, so NaN means a diverged or broken extraction (the
+    analyses refuse them too).
 """
 
 from __future__ import annotations
@@ -40,6 +56,15 @@ from goalstore.schema.vocabulary import (
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 
+#: Store kinds whose data variables may hold NaN (a missing value); see rule 12.
+NAN_ALLOWED = ("recording", "corpus", "result")
+
+#: What an attr may be (rule 9), for messages.
+ATTR_VALUES = "a str, int, float, or a 1-D list of numbers or of strings"
+
+_INT64 = np.iinfo(np.int64)
+
+
 def _fail(where: str, problem: str, expected: str) -> SchemaError:
     return SchemaError(f"{where}: {problem}; expected {expected}")
 
@@ -52,11 +77,170 @@ def _has_missing(values: np.ndarray) -> bool:
     return False
 
 
-def validate_array(ds: Any, kind: str | None = None) -> None:
+def _unencodable(text: str) -> int | None:
+    """Position of the first character of ``text`` that UTF-8 cannot encode (a lone surrogate), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
+def _string_problem(text: str) -> str | None:
+    position = _unencodable(text)
+    if position is None:
+        return None
+    return f"{text!r} has a character UTF-8 cannot encode at position {position} (a lone surrogate)"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _attr_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be stored faithfully as an attr in every format (rule 9), or None."""
+    if isinstance(value, (bool, np.bool_)):
+        return f"is a boolean ({value!r}; netCDF has no boolean type, store 0 or 1)"
+    if isinstance(value, str):
+        return _string_problem(value)
+    if _is_number(value):
+        if isinstance(value, (int, np.integer)) and not _INT64.min <= int(value) <= _INT64.max:
+            return f"is an integer outside int64 ({value!r})"
+        return None
+    if value is None:
+        return "is None"
+    if isinstance(value, dict):
+        return "is a dict (nested attrs; store it as a JSON string)"
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            return f"is a {value.ndim}-D array"
+        if value.dtype.kind in "iuf":
+            return _attr_problem(value.tolist()) if value.dtype.kind in "iu" else None
+        if value.dtype.kind not in "UO":
+            return f"is an array of dtype {value.dtype}"
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if isinstance(item, (list, tuple, dict, np.ndarray)):
+                return f"item {i} is a {type(item).__name__} (nested lists and dicts are not stored " \
+                       "faithfully; store them as a JSON string)"
+        if all(isinstance(item, str) for item in value):
+            for i, item in enumerate(value):
+                problem = _string_problem(item)
+                if problem:
+                    return f"item {i}: {problem}"
+            return None
+        for i, item in enumerate(value):
+            if not _is_number(item):
+                return f"item {i} is a {type(item).__name__} ({item!r}) in a list that is not all numbers " \
+                       "or all strings"
+            problem = _attr_problem(item)
+            if problem:
+                return f"item {i} {problem}"
+        return None
+    return f"is a {type(value).__name__} ({value!r})"
+
+
+def _check_attrs(attrs: Any, owner: str) -> None:
+    for key, value in attrs.items():
+        if not isinstance(key, str) or _unencodable(key) is not None:
+            raise _fail(f"attr {key!r}{owner}", "has a name that is not a UTF-8 string", "string attr names")
+        problem = _attr_problem(value)
+        if problem:
+            raise _fail(f"attr {key!r}{owner}", problem, ATTR_VALUES)
+
+
+def _position(index: int, shape: tuple[int, ...], dims: tuple[Any, ...]) -> str:
+    if len(shape) <= 1:
+        return f"index {index}"
+    return "index " + ", ".join(f"{d}={i}" for d, i in zip(dims, np.unravel_index(index, shape), strict=True))
+
+
+def _check_coordinate(name: str, coord: xr.DataArray) -> None:
+    """No missing value (NaN, None), no ±inf, no unencodable string in a coordinate (rules 10, 11)."""
+    values = np.asarray(coord.values)
+    flat = values.ravel()
+    where = f"coordinate {name!r}"
+    if values.dtype.kind in "fc":
+        bad = ~np.isfinite(flat)
+        if bad.any():
+            i = int(np.argmax(bad))
+            what = "a missing value (NaN)" if np.isnan(flat[i]) else repr(float(np.real(flat[i])))
+            raise _fail(where, f"holds {what} at {_position(i, values.shape, coord.dims)}",
+                        "finite values (a coordinate labels every element)")
+    elif values.dtype.kind in "OU":
+        if values.dtype.kind == "O":
+            missing = pd.isna(flat)
+            if missing.any():
+                i = int(np.argmax(missing))
+                at = _position(i, values.shape, coord.dims)
+                raise _fail(where, f"holds a missing value ({flat[i]!r}) at {at}", "a value for every element")
+        strings = [v for v in flat.tolist() if isinstance(v, str)]
+        if _unencodable("".join(strings)) is not None:
+            for i, v in enumerate(flat.tolist()):
+                problem = isinstance(v, str) and _string_problem(v)
+                if problem:
+                    raise _fail(where, f"value at {_position(i, values.shape, coord.dims)}: {problem}",
+                                "strings UTF-8 can encode")
+    _check_attrs(coord.attrs, f" of coordinate {name!r}")
+
+
+def _scan(data: Any, want_nan: bool) -> tuple[bool, bool]:
+    """(holds ±inf, holds NaN) of a float or complex array; a dask array is reduced lazily, in one
+    streaming pass over its chunks, never loaded whole."""
+    if not isinstance(data, np.ndarray) and hasattr(data, "dask"):
+        import dask
+        import dask.array as da
+
+        checks = [da.isinf(data).any()] + ([da.isnan(data).any()] if want_nan else [])
+        found = [bool(x) for x in dask.compute(*checks)]
+        return found[0], bool(want_nan and found[1])
+    values = np.asarray(data)
+    parts = (values.real, values.imag) if values.dtype.kind == "c" else (values,)
+    has_inf = has_nan = False
+    for part in parts:  # reductions: no temporary the size of the data
+        flat = part.ravel()
+        has_inf |= bool(np.fmax.reduce(flat) == np.inf or np.fmin.reduce(flat) == -np.inf)
+        if want_nan:
+            has_nan |= bool(np.isnan(np.maximum.reduce(flat)))
+    return has_inf, has_nan
+
+
+def _first(var: xr.DataArray, test: Any) -> str:
+    """Count and first position of the values ``test`` flags (only for in-memory arrays, on failure)."""
+    if not isinstance(var.data, np.ndarray):
+        return ""
+    bad = test(var.values).ravel()
+    return f" ({int(bad.sum())} values, the first at {_position(int(np.argmax(bad)), var.shape, var.dims)})"
+
+
+def _check_values(name: str, var: xr.DataArray, kind: str) -> None:
+    """No ±inf in a data variable; no NaN unless ``kind`` allows it (rule 12)."""
+    if var.dtype.kind not in "fc":
+        return
+    nan_allowed = kind in NAN_ALLOWED
+    has_inf, has_nan = _scan(var.data, want_nan=not nan_allowed)
+    if has_inf:
+        raise _fail(f"variable {name!r}", "holds +inf or -inf" + _first(var, np.isinf),
+                    f"finite numbers (or NaN for a missing value in {', '.join(NAN_ALLOWED)} stores)")
+    if has_nan:
+        raise _fail(f"variable {name!r}", f"holds NaN{_first(var, np.isnan)} in a {kind!r} store",
+                    f"no NaN in {kind} stores (NaN marks a missing value only in {', '.join(NAN_ALLOWED)} "
+                    "stores; a model's activations are always defined)")
+
+
+def validate_array(ds: Any, kind: str | None = None, *, check_values: bool = True) -> None:
     """Raise :class:`SchemaError` unless ``ds`` is a canonical array store.
 
     ``kind``, if given, is the store kind the caller expects (e.g. ``"recording"``).
-    Only metadata is inspected, so validating a dask-backed dataset reads no data.
+    Attrs, dims and coordinates are checked from metadata and the (small) coordinate
+    values.  With ``check_values`` (the default) the float data variables are also
+    scanned for ±inf, and for NaN where the store's kind forbids it (rule 12 of this
+    module: NaN marks a missing value in ``recording``, ``corpus`` and ``result`` stores;
+    ``activations`` hold none; ±inf and NaN are refused everywhere else, coordinates included).
+    A dask-backed variable is scanned lazily, in one streaming pass over its chunks, never
+    loaded into memory whole; ``check_values=False`` skips that pass (e.g. when re-validating
+    a store just written from a dataset that passed).
     """
     if isinstance(ds, xr.DataArray):
         raise _fail("object", "is an xarray.DataArray", "an xarray.Dataset (use .to_dataset(name=...))")
@@ -73,6 +257,7 @@ def validate_array(ds: Any, kind: str | None = None) -> None:
         raise _fail("attr 'kind'", f"is {ds.attrs['kind']!r}", repr(kind))
     if ds.attrs["schema_version"] != SCHEMA_VERSION:
         raise _fail("attr 'schema_version'", f"is {ds.attrs['schema_version']!r}", repr(SCHEMA_VERSION))
+    _check_attrs(ds.attrs, "")
 
     for name in (*ds.variables, *ds.dims):
         if not isinstance(name, str) or not VARIABLE_NAME.fullmatch(name):
@@ -87,6 +272,9 @@ def validate_array(ds: Any, kind: str | None = None) -> None:
     for name, index in ds.xindexes.items():
         if isinstance(index.to_pandas_index(), pd.MultiIndex):
             raise _fail(f"coordinate {name!r}", "is a pandas MultiIndex", "plain 1-D coordinates")
+
+    for name, coord in ds.coords.items():
+        _check_coordinate(str(name), coord)
 
     for dim in ds.dims:
         spec = DIMS[dim]
@@ -127,3 +315,6 @@ def validate_array(ds: Any, kind: str | None = None) -> None:
         if not str(var.attrs.get("units", "")).strip():
             raise _fail(f"variable {name!r}", "has no 'units' attr",
                         "a units attr (e.g. 'spikes/s', 'a.u.', '1')")
+        _check_attrs(var.attrs, f" of variable {name!r}")
+        if check_values:
+            _check_values(str(name), var, ds.attrs["kind"])

@@ -123,6 +123,24 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
+def _unencodable(df: pd.DataFrame, kind: str) -> SchemaError:
+    """The SchemaError naming the first string cell UTF-8 cannot encode (a lone surrogate such as
+    ``"\\udc80"``, what ``os.fsdecode`` makes of undecodable bytes); only run after Arrow refused one."""
+    for column in df.columns:
+        if df[column].dtype.kind not in "OUS" and str(df[column].dtype) not in ("string", "str"):
+            continue
+        for row, value in enumerate(df[column].tolist()):
+            if isinstance(value, str):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    return SchemaError(f"column {column!r}: row {row} ({value!r}) has a character UTF-8 cannot "
+                                       f"encode at position {exc.start} (a lone surrogate); expected strings "
+                                       "UTF-8 can encode")
+    return SchemaError(f"table {kind!r}: holds a string UTF-8 cannot encode (a lone surrogate); "
+                       "expected strings UTF-8 can encode")
+
+
 def validate_table(table: Any, kind: str) -> pa.Table:
     """Raise :class:`SchemaError` unless ``table`` matches the declared schema of ``kind``.
 
@@ -135,7 +153,13 @@ def validate_table(table: Any, kind: str) -> pa.Table:
     if isinstance(table, pd.DataFrame):
         if isinstance(table.index, pd.MultiIndex) or isinstance(table.columns, pd.MultiIndex):
             raise SchemaError(f"table {kind!r}: has a pandas MultiIndex; expected plain columns")
-        table = pa.Table.from_pandas(table, preserve_index=False)
+        try:
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        except UnicodeEncodeError:
+            raise _unencodable(table, kind) from None
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # e.g. numbers mixed into a string column
+            raise SchemaError(f"table {kind!r}: does not convert to Arrow ({str(exc).splitlines()[0]}); "
+                              "expected one type per column") from None
     if not isinstance(table, pa.Table):
         raise SchemaError(f"table {kind!r}: is a {type(table).__name__}; expected a DataFrame or pyarrow Table")
     present = set(table.column_names)
