@@ -57,3 +57,37 @@ def test_rebuild_without_recorded_command(home, recording):
 def test_unknown_recipe(home):
     with pytest.raises(EntryNotFoundError, match="demo-recording"):
         goalstore.build("demo-recordin")
+
+
+def test_produce_follows_goalstore_home_and_plain_datalad_rerun_works(home, tmp_path, monkeypatch):
+    import os
+    import sys
+    from pathlib import Path
+
+    goalstore.build("demo-recording", seed=1)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = str(Path(sys.executable).parent / "goalstore")
+    # run from another directory: produce writes into $GOALSTORE_HOME, not into the cwd
+    proc = subprocess.run([script, "produce", "demo-recording", "--param", "seed=2"], cwd=elsewhere,
+                          capture_output=True, text=True, env={**os.environ, "GOALSTORE_HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert subprocess.run(["git", "-C", str(home), "status", "--porcelain"], capture_output=True,
+                       text=True).stdout.strip()  # the produced (unsaved) change is in $GOALSTORE_HOME
+    subprocess.run(["git", "-C", str(home), "checkout", "--", "."], check=True)
+    subprocess.run(["git", "-C", str(home), "clean", "-fdq", "arrays"], check=True)
+    # the recorded command names its root (--home .): a plain `datalad rerun` in the dataset, with no
+    # $GOALSTORE_HOME at all, reproduces it
+    env = {k: v for k, v in os.environ.items() if k != "GOALSTORE_HOME"}
+    env["HOME"] = str(tmp_path / "no-home")  # (so no ~/.goalstore could be used either)
+    for var in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
+        env[var] = "test" if var.endswith("NAME") else "test@localhost"
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    first = goalstore.history("demo-recording")[0]
+    assert " --home . " in first["provenance"]["cmd"]
+    proc = subprocess.run([str(Path(sys.executable).parent / "datalad"), "rerun", first["commit"]], cwd=home,
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "no-home" / ".goalstore").exists()
+    assert goalstore.verify("demo-recording")[0]["ok"]

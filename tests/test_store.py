@@ -196,3 +196,37 @@ def test_journal_of_completed_swap_is_cleaned(home, recording):
         "stage": "swapped"}))
     StoreRoot()
     assert not stale_old.exists() and root.checksum_matches("rec")
+
+
+def test_format_change_keeps_history_and_removes_the_old_layout(home, recording):
+    """zarr → netcdf → zarr is one store with three versions; each commit holds one layout."""
+    goalstore.write("rec", recording)
+    second = recording.copy(deep=True)
+    second["response"] = second["response"] + 1
+    meta = goalstore.write("rec", second, fmt="netcdf")
+    assert meta["version"] == 2 and meta["path"] == "arrays/rec.nc" and meta["former_paths"] == ["arrays/rec.zarr"]
+    assert not (home / "arrays" / "rec.zarr").exists()
+    tracked = store_module.versioning.git(home, "ls-files", "arrays").split()
+    assert tracked and all(p.startswith("arrays/rec.nc") for p in tracked)  # removed in the same commit
+    third = recording.copy(deep=True)
+    third["response"] = third["response"] + 2
+    assert goalstore.write("rec", third)["version"] == 3
+    assert [v["version"] for v in goalstore.history("rec")] == [1, 2, 3]
+    for number, expected in ((1, recording), (2, second), (3, third)):
+        xr.testing.assert_identical(goalstore.open(f"rec@{number}", check=True)["response"].compute(),
+                                    expected["response"])
+    assert all(r["ok"] for r in goalstore.verify(all_versions=True))
+    status = store_module.versioning.git(home, "status", "--porcelain")
+    assert status == ""
+
+
+def test_latest_version_number_reads_its_commit_not_the_working_tree(home, recording):
+    goalstore.write("rec", recording)
+    changed = recording.copy(deep=True)
+    changed["response"] = changed["response"] * 3
+    goalstore.write("rec", changed)
+    # an uncommitted change in the working tree (what a killed writer could leave)
+    root = StoreRoot()
+    root.write("rec", recording.assign(response=recording["response"] - 7), save=False)
+    xr.testing.assert_identical(goalstore.open("rec@2")["response"].compute(), changed["response"])
+    xr.testing.assert_identical(goalstore.open("rec@1")["response"].compute(), recording["response"])
