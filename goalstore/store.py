@@ -429,6 +429,10 @@ class StoreRoot:
     def open(self, name: str, version: str | None = None, check: bool = False) -> Any:
         """Open store ``name`` lazily (dask-backed), at ``version`` if given.
 
+        The latest version is read from a snapshot of its commit (links to the immutable annexed
+        content, copies of the small git-tracked files, in the root's cache), so a lazily opened store
+        keeps returning the version it was opened at even after a later write of the same name.
+
         Refused (:class:`CorruptStoreError`, exit 7) rather than read wrong: a store whose
         catalog path is not its own location, whose files are missing, or whose annexed
         content is absent (it would read back as NaN).  ``check=True`` also recomputes the
@@ -446,6 +450,9 @@ class StoreRoot:
                                     f"at its own location {expected!r}; refusing to open another store")
         if chosen is None:
             path = self.path / meta["path"]
+            commit = self._saved_as_is(meta["path"])
+            if commit:  # read a snapshot of the saved version: a later write never changes what this returns
+                path = versioning.materialise(self.path, commit, meta["path"], self._snapshots() / commit)
         else:
             path = versioning.materialise(self.path, chosen.commit, meta["path"],
                                           self._snapshots() / chosen.commit)
@@ -465,6 +472,16 @@ class StoreRoot:
         if fmt == "parquet":
             return _open_table(path, name)
         return _open_array(path, fmt, name)
+
+    def _saved_as_is(self, relpath: str) -> str | None:
+        """The commit that saved ``relpath`` as the working tree holds it, or None where the working tree
+        differs (a write a recorded command has not saved yet, or files changed by hand)."""
+        path = self.path / relpath
+        if not (path.exists() or path.is_symlink()):
+            return None
+        if versioning.git(self.path, "status", "--porcelain", "--", relpath, check=False).strip():
+            return None
+        return versioning.git(self.path, "log", "-1", "--format=%H", "--", relpath, check=False).strip() or None
 
     def _snapshots(self) -> Path:
         """Where older versions are materialised: the root's cache, or (read-only root) a per-user

@@ -204,7 +204,8 @@ def test_format_change_keeps_history_and_removes_the_old_layout(home, recording)
     second = recording.copy(deep=True)
     second["response"] = second["response"] + 1
     meta = goalstore.write("rec", second, fmt="netcdf")
-    assert meta["version"] == 2 and meta["path"] == "arrays/rec.nc" and meta["former_paths"] == ["arrays/rec.zarr"]
+    assert meta["version"] == 2 and meta["path"] == "arrays/rec.nc"
+    assert meta["former_paths"] == ["arrays/rec.zarr"]
     assert not (home / "arrays" / "rec.zarr").exists()
     tracked = store_module.versioning.git(home, "ls-files", "arrays").split()
     assert tracked and all(p.startswith("arrays/rec.nc") for p in tracked)  # removed in the same commit
@@ -230,3 +231,12 @@ def test_latest_version_number_reads_its_commit_not_the_working_tree(home, recor
     root.write("rec", recording.assign(response=recording["response"] - 7), save=False)
     xr.testing.assert_identical(goalstore.open("rec@2")["response"].compute(), changed["response"])
     xr.testing.assert_identical(goalstore.open("rec@1")["response"].compute(), recording["response"])
+
+
+def test_a_lazily_opened_store_keeps_its_version_after_a_later_write(home):
+    first, second = big_recording(seed=1), big_recording(seed=2)
+    goalstore.write("rec", first)
+    opened = goalstore.open("rec")  # lazy: nothing read yet
+    goalstore.write("rec", second)
+    np.testing.assert_array_equal(opened["response"].values, first["response"].values)
+    np.testing.assert_array_equal(goalstore.open("rec")["response"].values, second["response"].values)
