@@ -452,7 +452,7 @@ class StoreRoot:
             path = self.path / meta["path"]
             commit = self._saved_as_is(meta["path"])
             if commit:  # read a snapshot of the saved version: a later write never changes what this returns
-                path = versioning.materialise(self.path, commit, meta["path"], self._snapshots() / commit)
+                path = versioning.snapshot(self.path, meta["path"], self._snapshots() / commit, commit)
         else:
             path = versioning.materialise(self.path, chosen.commit, meta["path"],
                                           self._snapshots() / chosen.commit)

@@ -272,19 +272,72 @@ def materialise(root: Path, commit: str, relpath: str, destination: Path) -> Pat
         raise CorruptStoreError(f"{relpath} does not exist at commit {commit}")
     staging = destination / (relpath.rstrip("/") + f".partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     blobs = _cat_blobs(root, [sha for _, sha, _ in entries])
+    pointers = {}  # unlocked annexed files: their keys, located in one batch
     for (mode, _sha, path), content in zip(entries, blobs, strict=True):
         out = staging / Path(path).relative_to(relpath) if path != relpath else staging
         out.parent.mkdir(parents=True, exist_ok=True)
-        if mode == "120000" or content.startswith(b"/annex/objects/"):
-            key = Path(content.decode().strip()).name
-            location = git(root, "annex", "contentlocation", key, check=False).strip()
-            if not location:
-                raise CorruptStoreError(
-                    f"content of {path} at commit {commit[:10]} is not present locally "
-                    f"(annex key {key}); fetch it with `datalad get` first")
-            os.symlink(root / location, out)
+        if mode == "120000":  # a link into the annex, relative to the file's folder
+            location = Path(os.path.normpath(root / Path(path).parent / content.decode().strip()))
+            if not location.exists():
+                raise _absent(path, commit, location.name)
+            os.symlink(location, out)
+        elif content.startswith(b"/annex/objects/"):
+            pointers[out] = (path, Path(content.decode().strip()).name)
         else:
             out.write_bytes(content)
+    if pointers:
+        keys = [key for _, key in pointers.values()]
+        batch = "".join(f"{k}\n" for k in keys).encode()
+        locations = git(root, "annex", "contentlocation", "--batch", input=batch, check=False).splitlines()
+        for (out, (path, key)), location in zip(pointers.items(), locations + [""] * len(keys), strict=False):
+            if not location.strip():
+                raise _absent(path, commit, key)
+            os.symlink(root / location.strip(), out)
+    return _publish(staging, target, marker, commit)
+
+
+def snapshot(root: Path, relpath: str, destination: Path, commit: str) -> Path:
+    """Like :func:`materialise` for the version the working tree holds (saved at ``commit``, with no
+    change since): links to the same annexed content, copies of the git-tracked files — read from
+    the working tree, which is much faster than from git for a store of many files."""
+    target = destination / relpath
+    marker = destination / (relpath.rstrip("/") + ".complete")
+    if marker.exists():
+        return target
+    source = root / relpath
+    staging = destination / (relpath.rstrip("/") + f".partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+    def copy(src: Path, out: Path) -> None:
+        if src.is_symlink():
+            location = src.resolve()
+            if not location.exists():
+                raise _absent(str(src.relative_to(root)), commit, location.name)
+            os.symlink(location, out)
+        else:
+            shutil.copyfile(src, out)
+
+    if source.is_dir() and not source.is_symlink():
+        for folder, dirs, files in os.walk(source):
+            here = staging / Path(folder).relative_to(source)
+            here.mkdir(parents=True, exist_ok=True)
+            for name in files:
+                copy(Path(folder) / name, here / name)
+            for name in dirs:
+                if (Path(folder) / name).is_symlink():
+                    copy(Path(folder) / name, here / name)
+    else:
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        copy(source, staging)
+    return _publish(staging, target, marker, commit)
+
+
+def _absent(path: str, commit: str, key: str) -> CorruptStoreError:
+    return CorruptStoreError(f"content of {path} at commit {commit[:10]} is not present locally "
+                             f"(annex key {key}); fetch it with `datalad get` first")
+
+
+def _publish(staging: Path, target: Path, marker: Path, commit: str) -> Path:
+    """Move a finished ``staging`` tree to ``target`` and mark it complete (once, across processes)."""
     if marker.exists():  # another process materialised it meanwhile
         shutil.rmtree(staging) if staging.is_dir() else staging.unlink()
         return target
