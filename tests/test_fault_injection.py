@@ -147,6 +147,7 @@ def test_kill_at_each_point_of_a_write_recovers(seeded):
         assert outcome == ("rolled back" if point in ("before-swap", "mid-swap", "after-swap") else "finished")
 
 
+@pytest.mark.slow
 def test_kill_during_a_format_change_recovers(seeded):
     """zarr → netcdf: the old layout is removed in the same commit, or the change is undone."""
     home, seen = seeded
