@@ -156,7 +156,7 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
     import xarray as xr
 
     from goalstore._version import __version__
-    from goalstore.schema import SCHEMA_VERSION
+    from goalstore.schema import store_attrs
 
     config = config or IdentificationConfig()
     y = groups["learning_rule"].to_numpy().astype(str)
@@ -278,15 +278,15 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
         coords.update(realism_observable_name=("realism_observable", names),
                       unit_fraction_value=("unit_fraction", list(config.unit_fractions)),
                       noise_sigma=("noise", list(config.noise_levels)))
-    return xr.Dataset(data, coords=coords, attrs={
-        "kind": "result", "analysis": "lr_identification", "species": "artificial neural network",
-        "modality": "observable statistics", "source": "goalstore.analyses.lr_identification",
-        "license": "MIT", "citation": "Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). Identifying "
-                                      "Learning Rules From Neural Network Observables. NeurIPS 2020.",
-        "schema_version": SCHEMA_VERSION, "config": json.dumps(asdict(config), sort_keys=True),
-        "goalstore_version": __version__, "n_examples": int(cube.shape[0]),
-        "n_features": int(features(cube, statistics, positions, "all").shape[1]),
-        "epochs": json.dumps(list(map(int, epochs)))})
+    return xr.Dataset(data, coords=coords, attrs=store_attrs(
+        "result", analysis="lr_identification", species="artificial neural network",
+        modality="observable statistics", source="goalstore.analyses.lr_identification",
+        license="MIT", citation="Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). Identifying "
+                                "Learning Rules From Neural Network Observables. NeurIPS 2020.",
+        config=json.dumps(asdict(config), sort_keys=True),
+        goalstore_version=__version__, n_examples=int(cube.shape[0]),
+        n_features=int(features(cube, statistics, positions, "all").shape[1]),
+        epochs=json.dumps(list(map(int, epochs)))))
 
 
 def _number(values: np.ndarray) -> float | None:

@@ -8,15 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from builders.corpus_format import FINITE_24, OBSERVABLES
 from goalstore.analyses.lr_classifiers import classifier_grid
 from goalstore.analyses.lr_evaluation import balanced_splits, evaluate
 
-REALISM_STATISTICS = {
-    "weights": [("weights", f, s) for f in ("abs", "raw") for s in ("mean", "median", "norm", "q3", "var")]
-    + [("weights", "square", s) for s in ("mean", "median", "q3")],
-    "activations": [("activations", f, s) for f in ("abs", "raw") for s in ("mean", "median", "norm", "q3")],
-    "activity_change": [("activity_change", f, "mean") for f in ("raw", "abs", "square")],
-}
+#: The finite statistics (:data:`builders.corpus_format.FINITE_24`) per observable, in that order.
+REALISM_STATISTICS = {o: [s for s in FINITE_24 if s[0] == o] for o in OBSERVABLES}
 _FUNCTIONS = {"raw": lambda v: v, "abs": np.abs, "square": np.square}
 
 
