@@ -5,7 +5,9 @@ row per run, layer, checkpoint and statistic) and ``lr-corpus-<grid>-runs``
 (kind ``lr_runs``: config, status, curves, wall time, device).  They are built
 by the ``lr-corpus`` recipe (training through :mod:`builders`, via
 ``datalad run``) or imported from the published lr-identify pickle
-(:mod:`goalstore.sources.lr_identify`).
+(:mod:`goalstore.sources.lr_identify`).  Next to them live ``<name>-view`` (the
+classifier view) and, when raw layers are kept, ``<name>-units``; :func:`corpus_stores` gives
+all four names of a corpus.
 
 :func:`classifier_view` turns the long table into the examples × features matrix
 of the classifiers: one example per (run, layer), features = statistic ×
