@@ -43,6 +43,12 @@ from goalstore.analyses.lr_evaluation import (
     holdout_splits,
     pairwise_accuracy,
 )
+from goalstore.analyses.lr_evaluation import (  # tests reach these private helpers here
+    _cv_score as _cv_score,
+)
+from goalstore.analyses.lr_evaluation import (
+    _cv_scores as _cv_scores,
+)
 from goalstore.analyses.lr_realism import (
     REALISM_STATISTICS,
     measured_statistics,
