@@ -54,7 +54,7 @@ def _epoch_and_recording(task, arch: str, width: float, batch: int, val_size: in
 
 
 def recording_overhead() -> float:
-    from builders.tasks import TaskData, TensorOrFolder, load_task
+    from builders.training_tasks import TaskData, TensorOrFolder, load_task
 
     # CIFAR-10 proportions (50,000 training images, 512 validation stimuli, a checkpoint every
     # 5 epochs as in the paper grid); the pixel values are random: only the timing matters here

@@ -20,8 +20,8 @@ from typing import Any
 
 from builders.architectures import ARCHITECTURES
 from builders.rules import PAPER_RULES, RULES
-from builders.tasks import TASKS
 from builders.training import RunConfig
+from builders.training_tasks import TASKS
 
 PAPER_PAIRS: tuple[tuple[str, str], ...] = tuple(
     [(task, arch) for task in ("imagenet", "simclr", "wsn")

@@ -13,7 +13,8 @@ For each observed layer and checkpoint, on the validation stimuli:
 Functions ``raw`` (identity), ``abs``, ``square``; statistics ``norm`` (Frobenius),
 ``mean``, ``var``, ``skew`` = 3(mean − median)/std, ``kurtosis`` (excess),
 ``median``, ``q3`` (third quartile, linear interpolation as numpy) → 45 statistics.
-:data:`FINITE_24` are the 24 that stay finite in every run and feed the classifiers.
+:data:`FINITE_24` are the 24 that stay finite in every run and feed the classifiers; the names
+are defined once in :mod:`builders.corpus_format`.
 """
 
 from __future__ import annotations
@@ -22,23 +23,16 @@ from collections.abc import Iterable
 
 import torch
 
-FUNCTIONS = {"raw": lambda t: t, "abs": torch.abs, "square": torch.square}
-STATISTICS = ("norm", "mean", "var", "skew", "kurtosis", "median", "q3")
-OBSERVABLES = ("weights", "activations", "activity_change")
-
-#: (observable, function, statistic) of every statistic recorded (45).
-ALL_STATISTICS: tuple[tuple[str, str, str], ...] = tuple(
-    [(o, f, s) for o in ("weights", "activations") for f in FUNCTIONS for s in STATISTICS]
-    + [("activity_change", f, "mean") for f in FUNCTIONS]
+from builders.corpus_format import (  # noqa: F401 (the statistic names are read from here too)
+    ALL_STATISTICS,
+    FINITE_24,
+    FUNCTION_NAMES,
+    OBSERVABLES,
+    STATISTICS,
 )
 
-#: The 24 statistics that remain finite in every run (notes §5).
-FINITE_24: tuple[tuple[str, str, str], ...] = tuple(
-    [("weights", f, s) for f in ("abs", "raw") for s in ("mean", "median", "norm", "q3", "var")]
-    + [("weights", "square", s) for s in ("mean", "median", "q3")]
-    + [("activations", f, s) for f in ("abs", "raw") for s in ("mean", "median", "norm", "q3")]
-    + [("activity_change", f, "mean") for f in FUNCTIONS]
-)
+#: Torch functions applied before a statistic, in the order of :data:`FUNCTION_NAMES`.
+FUNCTIONS = dict(zip(FUNCTION_NAMES, (lambda t: t, torch.abs, torch.square), strict=True))
 
 
 def _quantile(sorted_rows: torch.Tensor, q: float) -> torch.Tensor:

@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from builders.corpus_format import RAW_FILE, raw_key
+from builders.dask_client import dask_client, wants_dask
 from builders.training import RunConfig, train_run
 
 
@@ -46,10 +48,10 @@ def run_and_save(config: RunConfig, work_dir: str | Path, device: str = "cpu",
         pq.write_table(pa.Table.from_pylist(result.rows), tmp / "observables.parquet")
         (tmp / "run.json").write_text(json.dumps(result.record, default=str))
         if result.raw:
-            arrays = {f"{epoch}/{layer}/{kind}": tensor.numpy()
+            arrays = {raw_key(epoch, layer, kind): tensor.numpy()
                       for epoch, layers in result.raw.items()
                       for layer, kinds in layers.items() for kind, tensor in kinds.items()}
-            np.savez(tmp / "raw.npz", **arrays)
+            np.savez(tmp / RAW_FILE, **arrays)
         os.rename(tmp, final)
     finally:
         if tmp.exists():
@@ -75,26 +77,15 @@ def run_sweep(configs: list[RunConfig], work_dir: str | Path, device: str = "cpu
     from tqdm import tqdm
 
     bar = tqdm(total=len(configs), initial=len(configs) - len(pending), desc="runs", disable=not progress)
-    if pending and (scheduler or (workers or 1) > 1):
-        from dask.distributed import Client, LocalCluster, as_completed
+    if pending and wants_dask(workers, scheduler):
+        from dask.distributed import as_completed
 
-        cluster = None
-        if scheduler:
-            client = Client(scheduler)
-        else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-        try:
+        with dask_client(workers, scheduler) as client:
             futures = client.map(run_and_save, pending, work_dir=str(work_dir), device=device, threads=1,
                                  pure=False)
             for future in as_completed(futures):
                 future.result()
                 bar.update(1)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
     else:
         for config in pending:  # one after another: an inner bar shows the epochs of each run
             run_and_save(config, work_dir, device, progress=progress)

@@ -21,7 +21,7 @@ from builders.architectures import build_architecture
 from builders.device import resolve_device
 from builders.observables import record_layers
 from builders.rules import BASE_LR, get_rule
-from builders.tasks import TaskData, augment, load_task, nt_xent
+from builders.training_tasks import TaskData, augment, load_task, nt_xent
 
 #: SGDM base learning rates (batch 256) by architecture family (thesis Table 5.5); others use BASE_LR.
 SGDM_BASE_LR = {"resnet": 0.125, "alexnet": 0.0125}

@@ -5,7 +5,9 @@ row per run, layer, checkpoint and statistic) and ``lr-corpus-<grid>-runs``
 (kind ``lr_runs``: config, status, curves, wall time, device).  They are built
 by the ``lr-corpus`` recipe (training through :mod:`builders`, via
 ``datalad run``) or imported from the published lr-identify pickle
-(:mod:`goalstore.sources.lr_identify`).
+(:mod:`goalstore.sources.lr_identify`).  Next to them live ``<name>-view`` (the
+classifier view) and, when raw layers are kept, ``<name>-units``; :func:`corpus_stores` gives
+all four names of a corpus.
 
 :func:`classifier_view` turns the long table into the examples × features matrix
 of the classifiers: one example per (run, layer), features = statistic ×
@@ -19,7 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,13 +29,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-#: The 24 statistics that stay finite in every run (observable, function, statistic); notes §5.
-FINITE_24: tuple[tuple[str, str, str], ...] = tuple(
-    [("weights", f, s) for f in ("abs", "raw") for s in ("mean", "median", "norm", "q3", "var")]
-    + [("weights", "square", s) for s in ("mean", "median", "q3")]
-    + [("activations", f, s) for f in ("abs", "raw") for s in ("mean", "median", "norm", "q3")]
-    + [("activity_change", f, "mean") for f in ("raw", "abs", "square")]
-)
+# The 24 statistics that stay finite in every run (observable, function, statistic; notes §5) are
+# defined once, with the builders that record them; goalstore.lr_corpus.FINITE_24 is the same object.
+from builders.corpus_format import FINITE_24, RAW_FILE, RAW_KINDS, parse_raw_key
+
+__all__ = ["FINITE_24", "GROUP_COLUMNS", "ClassifierView", "CorpusStores", "classifier_view", "corpus_name",
+           "corpus_names", "corpus_stores", "load_view", "runs_table", "units_dataset", "view_frame",
+           "view_from_cube"]
+
 
 GROUP_COLUMNS = ("run_id", "layer", "layer_index", "layer_position", "task", "architecture",
                  "learning_rule", "batch_size", "model_seed", "data_seed")
@@ -196,18 +199,18 @@ def units_dataset(work_dir: str | Path, records: list[dict[str, Any]]) -> Any:
     """
     import xarray as xr
 
-    from goalstore.schema import SCHEMA_VERSION
+    from goalstore.schema import store_attrs
 
-    kinds = ("activations", "input_gradient", "weights")
+    kinds = RAW_KINDS
     blocks: dict[tuple[str, str], dict[int, dict[str, np.ndarray]]] = {}
     for record in records:
-        path = Path(work_dir) / record["run_id"] / "raw.npz"
+        path = Path(work_dir) / record["run_id"] / RAW_FILE
         if not path.exists():
             continue
         with np.load(path) as raw:
             for key in raw.files:
-                epoch, layer, kind = key.split("/")
-                blocks.setdefault((record["run_id"], layer), {}).setdefault(int(epoch), {})[kind] = raw[key]
+                epoch, layer, kind = parse_raw_key(key)
+                blocks.setdefault((record["run_id"], layer), {}).setdefault(epoch, {})[kind] = raw[key]
     if not blocks:
         return None
     examples = sorted(blocks)
@@ -249,14 +252,35 @@ def units_dataset(work_dir: str | Path, records: list[dict[str, Any]]) -> Any:
         variables["weights"] = (("example", "checkpoint", "weight"), data["weights"], units)
         variables["n_weights"] = ("example", sizes["weights"], count)
         coords["weight_index"] = ("weight", np.arange(n_weights))
-    return xr.Dataset(variables, coords=coords, attrs={
-        "kind": "corpus", "species": "artificial neural network",
-        "modality": "raw per-unit layer outputs, input gradients and weights", "source": "goalstore builders",
-        "license": "MIT", "citation": "Nayebi et al. (2020), NeurIPS", "schema_version": SCHEMA_VERSION,
-        "description": "NaN-padded to the widest kept layer; n_units / n_input_units / n_weights give "
-                       "true sizes"})
+    return xr.Dataset(variables, coords=coords, attrs=store_attrs(
+        "corpus", species="artificial neural network",
+        modality="raw per-unit layer outputs, input gradients and weights", source="goalstore builders",
+        license="MIT", citation="Nayebi et al. (2020), NeurIPS",
+        description="NaN-padded to the widest kept layer; n_units / n_input_units / n_weights give "
+                    "true sizes"))
+
+
+class CorpusStores(NamedTuple):
+    """The store names of one corpus (see :func:`corpus_stores`)."""
+
+    observables: str  #: the long ``lr_observables`` table: the corpus' own name
+    runs: str  #: ``lr_runs`` table (built corpora only)
+    view: str  #: ``lr_view`` classifier view (wide)
+    units: str  #: raw per-unit matrices (``corpus`` array store; only when raw layers are kept)
+
+
+def corpus_stores(corpus: str) -> CorpusStores:
+    """Store names of the corpus named ``corpus``: ``corpus``, ``corpus-runs``, ``corpus-view``,
+    ``corpus-units``."""
+    return CorpusStores(corpus, f"{corpus}-runs", f"{corpus}-view", f"{corpus}-units")
+
+
+def corpus_name(grid_name: str) -> str:
+    """The name of the corpus a grid builds: ``lr-corpus-<grid>``."""
+    return f"lr-corpus-{grid_name}"
 
 
 def corpus_names(grid_name: str) -> tuple[str, str, str]:
-    """Store names of a corpus: observables (long), runs, classifier view (wide)."""
-    return f"lr-corpus-{grid_name}", f"lr-corpus-{grid_name}-runs", f"lr-corpus-{grid_name}-view"
+    """Store names of a grid's corpus: observables (long), runs, classifier view (wide)."""
+    stores = corpus_stores(corpus_name(grid_name))
+    return stores.observables, stores.runs, stores.view

@@ -14,8 +14,8 @@ from builders.architectures import ARCHITECTURES, build_architecture
 from builders.grid import PRESETS, GridSpec, load_grid
 from builders.observables import ALL_STATISTICS, FINITE_24, activity_change, record_layers, row_statistics
 from builders.sweep import completed, load_runs, run_sweep
-from builders.tasks import MissingDataError, augment, load_task, nt_xent
 from builders.training import RunConfig, train_run
+from builders.training_tasks import MissingDataError, augment, load_task, nt_xent
 
 MINI = dict(epochs=2, checkpoint_every=1, width=0.25, val_size=32)
 

@@ -20,6 +20,12 @@ computation; draws are processed in chunks of bounded memory with a progress bar
 Temporal data are mapped either per time bin (``temporal="per_bin"``: a weight set per
 bin) or temporally fixed (``"fixed"``: one weight set for all bins, the bins of the
 training stimuli stacked as samples); results keep the ``time_bin`` dim.
+
+This module orchestrates the mapping problems (which source predicts which target,
+pooled or per animal, per model layer, per temporal mode) and reads lazily opened
+recordings in bounded blocks.  The array core is :mod:`~goalstore.analyses.consistency_core`,
+the shared response preparation :mod:`~goalstore.analyses.responses` and the per-area
+summaries and JSON report :mod:`~goalstore.analyses.consistency_summary`.
 """
 
 from __future__ import annotations
@@ -30,162 +36,55 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from goalstore.analyses.mappings import fit_predict, make_mapping, mapping_name
+from goalstore.analyses.consistency_core import TEMPORAL_MODES, corrected_scores, draw_halves
+from goalstore.analyses.consistency_summary import area_summaries, json_best_layers, summary
+from goalstore.analyses.mappings import make_mapping, mapping_name
 from goalstore.analyses.reliability import check_finite, pearson, spearman_brown, split_half_weights
+from goalstore.analyses.responses import as_array, responses_of
+from goalstore.analyses.rsa import rsa_consistency
 from goalstore.analyses.stimulus_splits import SplitScheme, stimulus_splits
 from goalstore.errors import AnalysisInputError
 
-TEMPORAL_MODES = ("per_bin", "fixed")
+__all__ = ["TEMPORAL_MODES", "consistency_analysis", "corrected_scores", "inter_animal_consistency",
+           "json_best_layers", "model_predictivity", "summary"]
+
 _CHUNK_BYTES = 256 * 2**20
 
 
-# ------------------------------------------------------------------ array core
-def _design(a: np.ndarray, idx: np.ndarray, temporal: str) -> np.ndarray:
-    """Rows of ``a`` (D × stimulus × unit × T) for the stimulus indices ``idx`` (S × n), laid out
-    as (D × S × T' × samples × unit): per bin T' = T; fixed T' = 1 and samples = n·T."""
-    sel = a[:, idx]  # D × S × n × unit × T
-    if temporal == "per_bin":
-        return sel.transpose(0, 1, 4, 2, 3)
-    d, s, n, u, t = sel.shape
-    return sel.transpose(0, 1, 2, 4, 3).reshape(d, s, 1, n * t, u)
-
-
-def _unfold(pred: np.ndarray, n_bins: int, temporal: str) -> np.ndarray:
-    """Predictions back to (D × S × T × n_test × unit)."""
-    if temporal == "per_bin":
-        return pred
-    d, s, _, nt, q = pred.shape
-    return pred.reshape(d, s, nt // n_bins, n_bins, q).transpose(0, 1, 3, 2, 4)
-
-
-def _map(
-    mapping: Any, x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, temporal: str
-) -> np.ndarray:
-    """``M(x; y)`` fitted on ``train`` stimuli, predicted on ``test`` → (D × S × T × n_test × q).
-
-    ``x`` may have a single draw (a model) while ``y`` has many: a column-independent
-    mapping then solves all draws as extra target columns of one problem.
-    """
-    n_bins = y.shape[-1]
-    xtr, xte, ytr = _design(x, train, temporal), _design(x, test, temporal), _design(y, train, temporal)
-    d = ytr.shape[0]
-    if x.shape[0] == 1 and d > 1 and getattr(mapping, "column_independent", False):
-        q = ytr.shape[-1]
-        stacked = np.moveaxis(ytr, 0, -2).reshape(*ytr.shape[1:-1], d * q)
-        pred = fit_predict(mapping, xtr[0], stacked, xte[0])  # S × T' × n_test × (d·q)
-        pred = np.moveaxis(pred.reshape(*pred.shape[:-1], d, q), -2, 0)
-    else:
-        if x.shape[0] != d:
-            xtr = np.broadcast_to(xtr, (d, *xtr.shape[1:]))
-            xte = np.broadcast_to(xte, (d, *xte.shape[1:]))
-        pred = fit_predict(mapping, xtr, ytr, xte)
-    return _unfold(pred, n_bins, temporal)
-
-
-def _test_rows(y: np.ndarray, test: np.ndarray) -> np.ndarray:
-    return y[:, test].transpose(0, 1, 4, 2, 3)  # D × S × T × n_test × q
-
-
-def corrected_scores(
-    source: tuple[np.ndarray, np.ndarray | None],
-    target: tuple[np.ndarray, np.ndarray | None],
-    train: np.ndarray,
-    test: np.ndarray,
-    mapping: Any,
-    temporal: str = "per_bin",
-) -> np.ndarray:
-    """Noise-corrected score per (draw × split × time bin × target unit).
-
-    ``source`` and ``target`` are the two split-half averages, each (draw × stimulus ×
-    unit × time bin); a source with one draw (a model) is shared by all target draws.
-    A second half of ``None`` means no repeated trials: the score is then the plain
-    test-set correlation.  ``train``/``test`` are (split × stimuli) index arrays.
-    """
-    if temporal not in TEMPORAL_MODES:
-        raise AnalysisInputError(f"temporal {temporal!r}: unknown; expected one of {', '.join(TEMPORAL_MODES)}")
-    s1, s2 = source
-    b1, b2 = target
-    p1 = _map(mapping, s1, b1, train, test, temporal)
-    if b2 is None:
-        return pearson(p1, _test_rows(b1, test), axis=-2)
-    p2 = _map(mapping, s1 if s2 is None else s2, b2, train, test, temporal)
-    t1, t2 = _test_rows(b1, test), _test_rows(b2, test)
-    numerator = pearson(p1, t2, axis=-2)
-    map_reliability = spearman_brown(pearson(p1, p2, axis=-2))
-    target_reliability = spearman_brown(pearson(t1, t2, axis=-2))
-    valid = (map_reliability > 0) & (target_reliability > 0)  # both terms, not just their product
-    denominator = np.where(valid, map_reliability * target_reliability, 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(valid, numerator / np.sqrt(denominator), np.nan)
-
-
-# ------------------------------------------------------------ data preparation
-def _responses(data: xr.Dataset | xr.DataArray, variable: str | None) -> xr.DataArray:
-    if isinstance(data, xr.Dataset):
-        names = [variable] if variable else list(data.data_vars)
-        if not names or names[0] not in data.data_vars:
-            raise AnalysisInputError(
-                f"variable {variable!r}: not in the store (has {', '.join(data.data_vars)})"
-            )
-        data = data[names[0]]
-    for dim in ("stimulus", "unit"):
-        if dim not in data.dims:
-            raise AnalysisInputError(
-                f"dim {dim!r}: missing; responses need stimulus × unit [× time_bin] [× trial], got {data.dims}"
-            )
-    return data
-
-
-def _as_array(da: xr.DataArray) -> np.ndarray:
-    """(stimulus × unit × time bin [× trial]) float64 array; a missing time_bin becomes one bin."""
-    order = ["stimulus", "unit", "time_bin", "trial"]
-    if "time_bin" not in da.dims:
-        da = da.expand_dims("time_bin", axis=-1)
-    extra = [d for d in da.dims if d not in order]
-    if extra:
-        raise AnalysisInputError(f"dim {extra[0]!r}: not expected in responses (allowed: {', '.join(order)})")
-    return np.asarray(da.transpose(*[d for d in order if d in da.dims]).values, dtype=np.float64)
-
-
-def _halves(values: np.ndarray, draws: slice, w1: np.ndarray | None, w2: np.ndarray | None):
-    """Split-half averages for a chunk of draws: two (draws × stimulus × unit × T) arrays, or
-    (values, None) with no repeated trials."""
-    if w1 is None:
-        return values[None], None
-    flat = values.reshape(-1, values.shape[-1]).T  # trial × (stimulus·unit·T), a view
-    shape = (-1, *values.shape[:-1])
-    return np.matmul(w1[draws], flat).reshape(shape), np.matmul(w2[draws], flat).reshape(shape)
-
-
+# ------------------------------------------------------------ memory bounds
 def _draw_chunks(n_draws: int, per_draw_bytes: int) -> list[slice]:
     size = max(1, min(n_draws, _CHUNK_BYTES // max(per_draw_bytes, 1)))
     return [slice(i, min(i + size, n_draws)) for i in range(0, n_draws, size)]
 
 
-def _summaries(per_unit: xr.DataArray, areas: np.ndarray, prefix: str) -> dict[str, xr.DataArray]:
-    """Median and s.e.m. over units per area (``sem`` = std/√n of the per-unit values)."""
-    names = sorted(set(areas.tolist()))
-    medians, sems, counts = [], [], []
-    for area in names:
-        values = per_unit.isel(unit=np.flatnonzero(areas == area))
-        medians.append(values.median("unit", skipna=True))
-        n = values.notnull().sum("unit")
-        sems.append(values.std("unit", ddof=1, skipna=True) / np.sqrt(n.where(n > 0)))
-        counts.append(n)
-    area_coord = {"area_name": ("area", names)}
 
-    def stack(items: list[xr.DataArray], units: str, description: str) -> xr.DataArray:
-        out = xr.concat(items, dim="area").assign_coords(area_coord)
-        out.attrs = {"units": units, "description": description}
-        return out
-
-    return {
-        f"{prefix}_median": stack(medians, "1", f"median over target units of {prefix}"),
-        f"{prefix}_sem": stack(sems, "1", f"s.e.m. over target units of {prefix}"),
-        f"{prefix}_n_units": stack(counts, "1", "target units with a finite score"),
-    }
+def _unit_blocks(units: np.ndarray, per_unit_bytes: int, budget: int | None = None) -> list[np.ndarray]:
+    """``units`` in blocks whose loaded data stay near ``budget`` bytes (recordings larger than RAM)."""
+    size = max(1, (budget or _CHUNK_BYTES) // max(per_unit_bytes, 1))
+    return [units[i : i + size] for i in range(0, len(units), size)] or [units]
 
 
+def _load(responses: xr.DataArray, units: np.ndarray) -> np.ndarray:
+    """The responses of ``units`` as float64 (stimulus × unit × T [× trial]); NaN refused, naming the unit."""
+    block = responses.isel(unit=units)
+    values = as_array(block)
+    if not np.isfinite(values).all():
+        check_finite(block)
+    return values
+
+
+def _shape(responses: xr.DataArray) -> tuple[int, int, bool]:
+    """(stimuli, time bins, repeated trials?) without reading data."""
+    n_bins = responses.sizes.get("time_bin", 1)
+    return responses.sizes["stimulus"], n_bins, responses.sizes.get("trial", 1) > 1
+
+
+def _squeeze_trials(values: np.ndarray, repeated: bool) -> np.ndarray:
+    return values[..., 0] if values.ndim == 4 and not repeated else values
+
+
+
+# ---------------------------------------------------------------- result
 def _config_attrs(
     kind: str,
     mapping: Any,
@@ -219,32 +118,44 @@ def _config_attrs(
     }
 
 
-# ---------------------------------------------------------------- public API
-def _unit_blocks(units: np.ndarray, per_unit_bytes: int, budget: int | None = None) -> list[np.ndarray]:
-    """``units`` in blocks whose loaded data stay near ``budget`` bytes (recordings larger than RAM)."""
-    size = max(1, (budget or _CHUNK_BYTES) // max(per_unit_bytes, 1))
-    return [units[i : i + size] for i in range(0, len(units), size)] or [units]
+def _internal(responses: xr.DataArray, w1: np.ndarray, w2: np.ndarray, per_unit: int) -> xr.DataArray:
+    """Split-half internal consistency across all stimuli (mean over draws), unit × T, read in unit blocks."""
+    n_units = responses.sizes["unit"]
+    total = np.zeros((n_units, responses.sizes.get("time_bin", 1)))
+    for block in _unit_blocks(np.arange(n_units), per_unit):
+        values = _load(responses, block)
+        for chunk in _draw_chunks(len(w1), 16 * int(np.prod(values.shape[:3]))):
+            a, b = draw_halves(values, chunk, w1, w2)
+            total[block] += spearman_brown(pearson(a, b, axis=1)).sum(axis=0)
+    return _result(
+        responses,
+        total / len(w1),
+        "internal_consistency",
+        "Spearman-Brown corrected split-half reliability across all stimuli (mean over split-half draws)",
+    )["internal_consistency"]
 
 
-def _load(responses: xr.DataArray, units: np.ndarray) -> np.ndarray:
-    """The responses of ``units`` as float64 (stimulus × unit × T [× trial]); NaN refused, naming the unit."""
-    block = responses.isel(unit=units)
-    values = _as_array(block)
-    if not np.isfinite(values).all():
-        check_finite(block)
-    return values
+def _result(responses: xr.DataArray, per_unit: np.ndarray, name: str, description: str) -> xr.Dataset:
+    """A dataset of one unit [× time_bin] variable carrying the recording's unit / bin coordinates."""
+    unit_coords = {c: ("unit", responses[c].values) for c in responses.coords if responses[c].dims == ("unit",)}
+    dims: tuple[str, ...] = ("unit",)
+    coords = dict(unit_coords)
+    values = per_unit[:, 0] if "time_bin" not in responses.dims else per_unit
+    if "time_bin" in responses.dims:
+        dims = ("unit", "time_bin")
+        for c in responses.coords:
+            if responses[c].dims == ("time_bin",):
+                coords[c] = ("time_bin", responses[c].values, responses[c].attrs)
+    return xr.Dataset({name: (dims, values, {"units": "1", "description": description})}, coords=coords)
 
 
-def _shape(responses: xr.DataArray) -> tuple[int, int, bool]:
-    """(stimuli, time bins, repeated trials?) without reading data."""
-    n_bins = responses.sizes.get("time_bin", 1)
-    return responses.sizes["stimulus"], n_bins, responses.sizes.get("trial", 1) > 1
+def _progress(total: int, enabled: bool, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="fit")
 
 
-def _squeeze_trials(values: np.ndarray, repeated: bool) -> np.ndarray:
-    return values[..., 0] if values.ndim == 4 and not repeated else values
-
-
+# ------------------------------------------------------ mapping problems
 def inter_animal_consistency(
     recording: xr.Dataset | xr.DataArray,
     mapping: str | Any = "ridge",
@@ -269,7 +180,7 @@ def inter_animal_consistency(
     target units at a time, so memory is bounded by a source animal and a target block.
     """
     scheme = scheme or SplitScheme(seed=seed)
-    responses = _responses(recording, variable)
+    responses = responses_of(recording, variable)
     mapping = make_mapping(mapping, **mapping_params)
     n_stimuli, n_bins, repeated = _shape(responses)
     n_trials = responses.sizes.get("trial", 1)
@@ -315,7 +226,7 @@ def inter_animal_consistency(
         values = _squeeze_trials(_load(responses, np.concatenate([src, tgt])), repeated)
         s_idx, t_idx = np.arange(len(src)), np.arange(len(src), len(src) + len(tgt))
         for chunk in _draw_chunks(n_draws_used, 8 * n_stimuli * values.shape[1] * n_bins * 6 * scheme.n_splits):
-            h1, h2 = _halves(values, chunk, w1, w2)
+            h1, h2 = draw_halves(values, chunk, w1, w2)
             scores = corrected_scores(
                 (h1[:, :, s_idx], None if h2 is None else h2[:, :, s_idx]),
                 (h1[:, :, t_idx], None if h2 is None else h2[:, :, t_idx]),
@@ -341,7 +252,7 @@ def inter_animal_consistency(
         "noise-corrected inter-animal consistency per target unit "
         "(mean over source animals, split-half draws and stimulus splits)",
     )
-    ds.update(_summaries(ds["consistency"], areas, "consistency"))
+    ds.update(area_summaries(ds["consistency"], areas, "consistency"))
     if repeated:
         ds["internal_consistency"] = _internal(responses, w1, w2, per_unit)
     ds.attrs.update(
@@ -384,8 +295,8 @@ def model_predictivity(
     import pandas as pd
 
     scheme = scheme or SplitScheme(seed=seed)
-    responses = _responses(recording, variable)
-    model = _responses(activations, activation_variable)
+    responses = responses_of(recording, variable)
+    model = responses_of(activations, activation_variable)
     check_finite(model, "activations")
     ids = np.asarray(responses["stimulus_id"].values)
     model_ids = np.asarray(model["stimulus_id"].values)
@@ -402,7 +313,7 @@ def model_predictivity(
     mapping = make_mapping(mapping, **mapping_params)
     n_stimuli, n_bins, repeated = _shape(responses)
     n_trials = responses.sizes.get("trial", 1)
-    x_all = _as_array(model)
+    x_all = as_array(model)
     if x_all.shape[2] == 1 and n_bins > 1:
         x_all = np.repeat(x_all, n_bins, axis=2)
     elif x_all.shape[2] != n_bins:
@@ -431,7 +342,7 @@ def model_predictivity(
         for li, layer in enumerate(layers):
             x = x_all[None, :, layer_of == layer]
             for chunk in chunks:
-                h1, h2 = _halves(values, chunk, w1, w2)
+                h1, h2 = draw_halves(values, chunk, w1, w2)
                 scores = corrected_scores((x, None), (h1, h2), train, test, mapping, temporal)
                 finite = np.isfinite(scores)
                 total[li][:, block] += np.where(finite, scores, 0.0).sum(axis=(0, 1))
@@ -450,7 +361,7 @@ def model_predictivity(
     }
     ds = xr.Dataset({"predictivity": predictivity})
     areas = np.asarray(responses["area"].values).astype(str)
-    ds.update(_summaries(ds["predictivity"], areas, "predictivity"))
+    ds.update(area_summaries(ds["predictivity"], areas, "predictivity"))
     score = ds["predictivity_median"].mean("time_bin") if "time_bin" in ds.dims else ds["predictivity_median"]
     best = score.fillna(-np.inf).argmax("layer")
     ds["best_layer_index"] = best.assign_attrs(
@@ -478,42 +389,6 @@ def model_predictivity(
     return ds
 
 
-def _internal(responses: xr.DataArray, w1: np.ndarray, w2: np.ndarray, per_unit: int) -> xr.DataArray:
-    """Split-half internal consistency across all stimuli (mean over draws), unit × T, read in unit blocks."""
-    n_units = responses.sizes["unit"]
-    total = np.zeros((n_units, responses.sizes.get("time_bin", 1)))
-    for block in _unit_blocks(np.arange(n_units), per_unit):
-        values = _load(responses, block)
-        for chunk in _draw_chunks(len(w1), 16 * int(np.prod(values.shape[:3]))):
-            a, b = _halves(values, chunk, w1, w2)
-            total[block] += spearman_brown(pearson(a, b, axis=1)).sum(axis=0)
-    return _result(
-        responses,
-        total / len(w1),
-        "internal_consistency",
-        "Spearman-Brown corrected split-half reliability across all stimuli (mean over split-half draws)",
-    )["internal_consistency"]
-
-
-def _result(responses: xr.DataArray, per_unit: np.ndarray, name: str, description: str) -> xr.Dataset:
-    """A dataset of one unit [× time_bin] variable carrying the recording's unit / bin coordinates."""
-    unit_coords = {c: ("unit", responses[c].values) for c in responses.coords if responses[c].dims == ("unit",)}
-    dims: tuple[str, ...] = ("unit",)
-    coords = dict(unit_coords)
-    values = per_unit[:, 0] if "time_bin" not in responses.dims else per_unit
-    if "time_bin" in responses.dims:
-        dims = ("unit", "time_bin")
-        for c in responses.coords:
-            if responses[c].dims == ("time_bin",):
-                coords[c] = ("time_bin", responses[c].values, responses[c].attrs)
-    return xr.Dataset({name: (dims, values, {"units": "1", "description": description})}, coords=coords)
-
-
-def _progress(total: int, enabled: bool, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not enabled, desc=desc, unit="fit")
-
 
 # ------------------------------------------------------------- whole analysis
 def consistency_analysis(
@@ -534,8 +409,6 @@ def consistency_analysis(
     ``rsa`` among ``mappings`` adds the noise-corrected RSA variables instead of a
     regression.  Pure: data in, labelled result out.
     """
-    from goalstore.analyses.rsa import rsa_consistency
-
     scheme = scheme or SplitScheme(seed=seed)
     for mode in temporal:
         if mode not in TEMPORAL_MODES:
@@ -587,8 +460,8 @@ def consistency_analysis(
                 [ds, pred[[v for v in pred.data_vars]]], compat="override", combine_attrs="drop_conflicts"
             )
     if "rsa" in names:
-        responses = _responses(recording, variable)
-        model_da = None if model is None else _responses(model, None)
+        responses = responses_of(recording, variable)
+        model_da = None if model is None else responses_of(model, None)
         if model_da is not None:
             import pandas as pd
 
@@ -614,109 +487,3 @@ def consistency_analysis(
     if pred_parts:
         ds.attrs["best_layers"] = json_best_layers(ds)
     return ds
-
-
-def json_best_layers(ds: xr.Dataset) -> str:
-    """``{mapping: {temporal: {area: layer}}}`` as JSON (attrs must be plain strings)."""
-    import json
-
-    out: dict[str, Any] = {}
-    for m, mapping in enumerate(ds["mapping_name"].values.tolist()):
-        for t, mode in enumerate(ds["temporal_mode"].values.tolist()):
-            best = ds["best_layer_index"].isel(mapping=m, temporal=t)
-            out.setdefault(mapping, {})[mode] = {
-                str(area): str(ds["layer_name"].values[int(i)])
-                for area, i in zip(ds["area_name"].values.tolist(), np.atleast_1d(best.values), strict=True)
-            }
-    return json.dumps(out)
-
-
-def _listify(values: Any) -> Any:
-    arr = np.asarray(values, dtype=float)
-    clean = np.where(np.isfinite(arr), arr, np.nan)
-    return (
-        [None if np.isnan(v) else float(v) for v in clean.ravel()]
-        if clean.ndim
-        else (None if np.isnan(clean) else float(clean))
-    )
-
-
-def summary(result: xr.Dataset) -> dict[str, Any]:
-    """JSON-ready summary: per area and mapping ``median``, ``sem``, ``n_units`` and per-unit values
-    (lists over time bins for temporal data); model predictivity per layer with the best layer; RSA."""
-    import json
-
-    has_bins = "time_bin" in result.dims
-    modes = result["temporal_mode"].values.tolist() if "temporal_mode" in result.coords else []
-
-    def key(m: str, t: str) -> str:
-        return m if len(modes) <= 1 else f"{m}:{t}"
-
-    out: dict[str, Any] = {
-        "areas": {},
-        "time_bins_ms": (result["time_bin_start"].values.tolist() if has_bins else None),
-        "config": {
-            k: result.attrs.get(k)
-            for k in ("mappings", "temporal_modes", "pooled", "n_draws", "seed", "split_scheme")
-        },
-    }
-    if "consistency" in result:
-        units = result["unit_id"].values.astype(str)
-        unit_areas = result["area"].values.astype(str)
-        for a, area in enumerate(result["area_name"].values.astype(str)):
-            entry = out["areas"].setdefault(area, {"consistency": {}})
-            mask = unit_areas == area
-            for m, mapping in enumerate(result["mapping_name"].values.astype(str)):
-                for t, mode in enumerate(modes):
-                    sel = dict(mapping=m, temporal=t)
-                    per_unit = result["consistency"].isel(**sel).values[mask]
-                    entry["consistency"][key(mapping, mode)] = {
-                        "median": _listify(result["consistency_median"].isel(**sel, area=a).values),
-                        "sem": _listify(result["consistency_sem"].isel(**sel, area=a).values),
-                        "n_units": int(mask.sum()),
-                        "units": {u: _listify(v) for u, v in zip(units[mask], per_unit, strict=True)},
-                    }
-            if "internal_consistency" in result:
-                entry["internal_consistency_median"] = _listify(
-                    np.nanmedian(result["internal_consistency"].values[mask], axis=0)
-                )
-            if "predictivity" in result:
-                best = json.loads(result.attrs.get("best_layers", "{}"))
-                entry["predictivity"] = {}
-                for m, mapping in enumerate(result["mapping_name"].values.astype(str)):
-                    for t, mode in enumerate(modes):
-                        sel = dict(mapping=m, temporal=t, area=a)
-                        entry["predictivity"][key(mapping, mode)] = {
-                            "best_layer": best.get(mapping, {}).get(mode, {}).get(area),
-                            "layers": {
-                                str(layer): {
-                                    "median": _listify(
-                                        result["predictivity_median"].isel(**sel, layer=k).values
-                                    ),
-                                    "sem": _listify(result["predictivity_sem"].isel(**sel, layer=k).values),
-                                }
-                                for k, layer in enumerate(result["layer_name"].values)
-                            },
-                        }
-    if "rsa_consistency" in result:
-        for a, area in enumerate(result["area_name"].values.astype(str)):
-            entry = out["areas"].setdefault(area, {})
-            values = result["rsa_consistency"].isel(area=a)
-            entry["rsa"] = {
-                "per_animal": {
-                    str(animal): _listify(values.isel(target_animal=j).values)
-                    for j, animal in enumerate(result["target_animal_name"].values)
-                },
-                "median": _listify(values.median("target_animal", skipna=True).values),
-            }
-            if "rsa_predictivity" in result:
-                entry["rsa"]["layers"] = {
-                    str(layer): _listify(
-                        result["rsa_predictivity"]
-                        .isel(layer=k, area=a)
-                        .median("target_animal", skipna=True)
-                        .values
-                    )
-                    for k, layer in enumerate(result["layer_name"].values)
-                }
-    return out

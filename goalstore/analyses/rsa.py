@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from goalstore.analyses.reliability import check_finite, pearson, spearman_brown, split_half_weights
+from goalstore.analyses.responses import as_array
 from goalstore.errors import AnalysisInputError
 
 
@@ -60,9 +61,7 @@ def rsa_scores(
 
 def _values(responses: xr.DataArray) -> np.ndarray:
     """stimulus × unit × time bin × trial (float64), refusing data without repeated trials."""
-    from goalstore.analyses.consistency import _as_array
-
-    values = _as_array(responses)
+    values = as_array(responses)
     if values.ndim != 4 or values.shape[3] < 2:
         raise AnalysisInputError("dim 'trial': noise-corrected RSA needs at least 2 repeated trials")
     return values

@@ -4,6 +4,8 @@
   required attrs and store kinds of **array stores** (``xarray.Dataset``).
 * :mod:`goalstore.schema.arrays` — the validation rules of array stores.
 * :mod:`goalstore.schema.tables` — declared pyarrow schemas of **table stores** (Parquet).
+* :mod:`goalstore.schema.attrs` — :func:`store_attrs` / :func:`recording_attrs`, the required attrs
+  of an array store (``kind`` and ``schema_version`` filled in).
 
 :func:`validate` dispatches on the object: datasets are checked as array stores of
 the given store ``kind``; DataFrames / pyarrow Tables as tables of the given table kind.
@@ -19,6 +21,7 @@ import pyarrow as pa
 
 from goalstore.errors import SchemaError
 from goalstore.schema.arrays import validate_array
+from goalstore.schema.attrs import recording_attrs, store_attrs
 from goalstore.schema.tables import TABLES, TableSpec, validate_table
 from goalstore.schema.vocabulary import (
     COORD_UNITS,
@@ -41,6 +44,8 @@ __all__ = [
     "SchemaError",
     "TableSpec",
     "describe",
+    "recording_attrs",
+    "store_attrs",
     "validate",
     "validate_array",
     "validate_table",

@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from goalstore.errors import AnalysisInputError
-from goalstore.schema import SCHEMA_VERSION
+from goalstore.schema import recording_attrs
 
 CITATION = (
     "de Vries SEJ et al. (2020). A large-scale standardized physiological survey reveals functional "
@@ -82,16 +82,14 @@ def natural_scene_responses(
             "area": ("unit", [str(area)] * len(cell_ids)),
             "trial_id": ("trial", np.arange(n_trials)),
         },
-        attrs={
-            "kind": "recording",
-            "species": "mouse",
-            "modality": "two-photon calcium imaging",
-            "source": "Allen Brain Observatory (AllenSDK BrainObservatoryCache)",
-            "license": "Allen Institute terms of use (https://alleninstitute.org/terms-of-use/)",
-            "citation": CITATION,
-            "schema_version": SCHEMA_VERSION,
-            "dropped_presentations": int(len(frames) - len(scenes) * n_trials),
-        },
+        attrs=recording_attrs(
+            species="mouse",
+            modality="two-photon calcium imaging",
+            source="Allen Brain Observatory (AllenSDK BrainObservatoryCache)",
+            license="Allen Institute terms of use (https://alleninstitute.org/terms-of-use/)",
+            citation=CITATION,
+            dropped_presentations=int(len(frames) - len(scenes) * n_trials),
+        ),
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from goalstore.errors import AnalysisInputError
-from goalstore.schema import SCHEMA_VERSION
+from goalstore.schema import recording_attrs
 
 _STIMULUS_COORDS = ("stimulus_id", "image_id")
 _CATEGORY_COORDS = ("category_name", "category")
@@ -117,17 +117,15 @@ def from_brainio(
             )
         },
         coords=coords,
-        attrs={
-            "kind": "recording",
-            "species": species,
-            "modality": modality,
-            "source": source,
-            "license": license,
-            "citation": citation,
-            "schema_version": SCHEMA_VERSION,
-            "dropped_presentations": int(len(ids) - len(stimuli) * n_trials),
-            "description": f"converted from the brainio assembly {Path(str(path)).name}",
-        },
+        attrs=recording_attrs(
+            species=species,
+            modality=modality,
+            source=source,
+            license=license,
+            citation=citation,
+            dropped_presentations=int(len(ids) - len(stimuli) * n_trials),
+            description=f"converted from the brainio assembly {Path(str(path)).name}",
+        ),
     )
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from goalstore.errors import CorruptStoreError, EntryNotFoundError
-from goalstore.schema import SCHEMA_VERSION
+from goalstore.schema import recording_attrs
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "melander2021"
 CELL_TYPES = ("pyr", "pv")
@@ -111,19 +111,17 @@ def _canonical(weights: np.ndarray, cell_type: str, dendrites: list[str], units:
             "session_id": ("session", np.arange(n_sessions)),
             "day": ("session", SESSION_INTERVAL_DAYS * np.arange(n_sessions), {"units": "day"}),
         },
-        attrs={
-            "kind": "recording",
-            "species": "mouse",
-            "area": "barrel cortex L2/3",
-            "modality": "two-photon imaging of endogenous PSD-95-mVenus (synaptic weights)",
-            "source": SOURCE,
-            "license": "MIT",
-            "citation": CITATION,
-            "schema_version": SCHEMA_VERSION,
-            "cell_type": cell_type,
-            "cell_type_description": CELL_TYPE_NAMES[cell_type],
-            "description": description,
-        },
+        attrs=recording_attrs(
+            species="mouse",
+            area="barrel cortex L2/3",
+            modality="two-photon imaging of endogenous PSD-95-mVenus (synaptic weights)",
+            source=SOURCE,
+            license="MIT",
+            citation=CITATION,
+            cell_type=cell_type,
+            cell_type_description=CELL_TYPE_NAMES[cell_type],
+            description=description,
+        ),
     )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from goalstore.errors import AnalysisInputError
-from goalstore.schema import SCHEMA_VERSION
+from goalstore.schema import recording_attrs
 
 
 def rate_map_recording(
@@ -56,16 +56,14 @@ def rate_map_recording(
             "x_center": ("x", centers_x, {"units": "cm"}),
             "y_center": ("y", centers_y, {"units": "cm"}),
         },
-        attrs={
-            "kind": "recording",
-            "species": species,
-            "modality": "spatial rate maps",
-            "source": source,
-            "license": license,
-            "citation": citation,
-            "schema_version": SCHEMA_VERSION,
-            "bin_size_cm": float(bin_size_cm),
-        },
+        attrs=recording_attrs(
+            species=species,
+            modality="spatial rate maps",
+            source=source,
+            license=license,
+            citation=citation,
+            bin_size_cm=float(bin_size_cm),
+        ),
     )
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from goalstore.schema import SCHEMA_VERSION
+from goalstore.schema import recording_attrs, store_attrs
 
 
 def shared_features(n_stimuli: int, n_features: int, seed: int) -> np.ndarray:
@@ -96,21 +96,19 @@ def virtual_animals(
             "time_bin_end": ("time_bin", start + 10.0, {"units": "ms"}),
             "trial_id": ("trial", np.arange(n_trials)),
         },
-        attrs={
-            "kind": "recording",
-            "species": "virtual",
-            "modality": "simulated multi-unit",
-            "source": "goalstore.sources.virtual_animals",
-            "license": "CC0-1.0",
-            "citation": "goalstore virtual animals (synthetic; no publication)",
-            "schema_version": SCHEMA_VERSION,
-            "description": "virtual animals: linear read-outs of shared stimulus features plus "
-                           "Gaussian trial noise",
-            "generator_config": (f"n_animals={n_animals} units_per_animal={units_per_animal} "
-                                 f"n_stimuli={n_stimuli} n_time_bins={n_time_bins} "
-                                 f"n_trials={n_trials} n_features={n_features} noise={noise} "
-                                 f"shared={shared} seed={seed}"),
-        },
+        attrs=recording_attrs(
+            species="virtual",
+            modality="simulated multi-unit",
+            source="goalstore.sources.virtual_animals",
+            license="CC0-1.0",
+            citation="goalstore virtual animals (synthetic; no publication)",
+            description="virtual animals: linear read-outs of shared stimulus features plus "
+                        "Gaussian trial noise",
+            generator_config=(f"n_animals={n_animals} units_per_animal={units_per_animal} "
+                              f"n_stimuli={n_stimuli} n_time_bins={n_time_bins} "
+                              f"n_trials={n_trials} n_features={n_features} noise={noise} "
+                              f"shared={shared} seed={seed}"),
+        ),
     )
     return ds
 
@@ -163,15 +161,14 @@ def virtual_model(
         {"activation": (dims, values.astype(np.float32), {"units": "a.u.",
                                                           "description": "model unit activations"})},
         coords=coords,
-        attrs={
-            "kind": "activations", "species": "model", "modality": "model activations",
-            "source": "goalstore.sources.virtual_animals.virtual_model", "license": "CC0-1.0",
-            "citation": "goalstore virtual model (synthetic; no publication)",
-            "schema_version": SCHEMA_VERSION, "model": name,
-            "description": "virtual model: layers reading out mixtures of the virtual animals' shared "
-                           "features and independent ones",
-            "generator_config": (f"n_stimuli={n_stimuli} n_features={n_features} similarity={similarity} "
-                                 f"units_per_layer={units_per_layer} n_time_bins={n_time_bins} seed={seed}"),
-            "layer_similarity": [float(m) for m in similarity],
-        },
+        attrs=store_attrs(
+            "activations", species="model", modality="model activations",
+            source="goalstore.sources.virtual_animals.virtual_model", license="CC0-1.0",
+            citation="goalstore virtual model (synthetic; no publication)", model=name,
+            description="virtual model: layers reading out mixtures of the virtual animals' shared "
+                        "features and independent ones",
+            generator_config=(f"n_stimuli={n_stimuli} n_features={n_features} similarity={similarity} "
+                              f"units_per_layer={units_per_layer} n_time_bins={n_time_bins} seed={seed}"),
+            layer_similarity=[float(m) for m in similarity],
+        ),
     )

@@ -1,0 +1,110 @@
+"""Noise-corrected consistency on arrays (the numerical core of :mod:`goalstore.analyses.consistency`).
+
+Arrays are (draw × stimulus × unit × time bin); stimulus splits are (split × stimuli)
+index arrays.  :func:`corrected_scores` gives the noise-corrected score per (draw × split
+× time bin × target unit) of thesis eq. 3.4; :func:`draw_halves` forms the split-half
+averages of a block of draws.  No xarray, no orchestration: which source predicts which
+target is decided in :mod:`goalstore.analyses.consistency`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from goalstore.analyses.mappings import fit_predict
+from goalstore.analyses.reliability import pearson, spearman_brown
+from goalstore.errors import AnalysisInputError
+
+TEMPORAL_MODES = ("per_bin", "fixed")
+
+
+def _design(a: np.ndarray, idx: np.ndarray, temporal: str) -> np.ndarray:
+    """Rows of ``a`` (D × stimulus × unit × T) for the stimulus indices ``idx`` (S × n), laid out
+    as (D × S × T' × samples × unit): per bin T' = T; fixed T' = 1 and samples = n·T."""
+    sel = a[:, idx]  # D × S × n × unit × T
+    if temporal == "per_bin":
+        return sel.transpose(0, 1, 4, 2, 3)
+    d, s, n, u, t = sel.shape
+    return sel.transpose(0, 1, 2, 4, 3).reshape(d, s, 1, n * t, u)
+
+
+def _unfold(pred: np.ndarray, n_bins: int, temporal: str) -> np.ndarray:
+    """Predictions back to (D × S × T × n_test × unit)."""
+    if temporal == "per_bin":
+        return pred
+    d, s, _, nt, q = pred.shape
+    return pred.reshape(d, s, nt // n_bins, n_bins, q).transpose(0, 1, 3, 2, 4)
+
+
+def _map(
+    mapping: Any, x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, temporal: str
+) -> np.ndarray:
+    """``M(x; y)`` fitted on ``train`` stimuli, predicted on ``test`` → (D × S × T × n_test × q).
+
+    ``x`` may have a single draw (a model) while ``y`` has many: a column-independent
+    mapping then solves all draws as extra target columns of one problem.
+    """
+    n_bins = y.shape[-1]
+    xtr, xte, ytr = _design(x, train, temporal), _design(x, test, temporal), _design(y, train, temporal)
+    d = ytr.shape[0]
+    if x.shape[0] == 1 and d > 1 and getattr(mapping, "column_independent", False):
+        q = ytr.shape[-1]
+        stacked = np.moveaxis(ytr, 0, -2).reshape(*ytr.shape[1:-1], d * q)
+        pred = fit_predict(mapping, xtr[0], stacked, xte[0])  # S × T' × n_test × (d·q)
+        pred = np.moveaxis(pred.reshape(*pred.shape[:-1], d, q), -2, 0)
+    else:
+        if x.shape[0] != d:
+            xtr = np.broadcast_to(xtr, (d, *xtr.shape[1:]))
+            xte = np.broadcast_to(xte, (d, *xte.shape[1:]))
+        pred = fit_predict(mapping, xtr, ytr, xte)
+    return _unfold(pred, n_bins, temporal)
+
+
+def _test_rows(y: np.ndarray, test: np.ndarray) -> np.ndarray:
+    return y[:, test].transpose(0, 1, 4, 2, 3)  # D × S × T × n_test × q
+
+
+def corrected_scores(
+    source: tuple[np.ndarray, np.ndarray | None],
+    target: tuple[np.ndarray, np.ndarray | None],
+    train: np.ndarray,
+    test: np.ndarray,
+    mapping: Any,
+    temporal: str = "per_bin",
+) -> np.ndarray:
+    """Noise-corrected score per (draw × split × time bin × target unit).
+
+    ``source`` and ``target`` are the two split-half averages, each (draw × stimulus ×
+    unit × time bin); a source with one draw (a model) is shared by all target draws.
+    A second half of ``None`` means no repeated trials: the score is then the plain
+    test-set correlation.  ``train``/``test`` are (split × stimuli) index arrays.
+    """
+    if temporal not in TEMPORAL_MODES:
+        raise AnalysisInputError(f"temporal {temporal!r}: unknown; expected one of {', '.join(TEMPORAL_MODES)}")
+    s1, s2 = source
+    b1, b2 = target
+    p1 = _map(mapping, s1, b1, train, test, temporal)
+    if b2 is None:
+        return pearson(p1, _test_rows(b1, test), axis=-2)
+    p2 = _map(mapping, s1 if s2 is None else s2, b2, train, test, temporal)
+    t1, t2 = _test_rows(b1, test), _test_rows(b2, test)
+    numerator = pearson(p1, t2, axis=-2)
+    map_reliability = spearman_brown(pearson(p1, p2, axis=-2))
+    target_reliability = spearman_brown(pearson(t1, t2, axis=-2))
+    valid = (map_reliability > 0) & (target_reliability > 0)  # both terms, not just their product
+    denominator = np.where(valid, map_reliability * target_reliability, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(valid, numerator / np.sqrt(denominator), np.nan)
+
+
+
+def draw_halves(values: np.ndarray, draws: slice, w1: np.ndarray | None, w2: np.ndarray | None):
+    """Split-half averages for a chunk of draws: two (draws × stimulus × unit × T) arrays, or
+    (values, None) with no repeated trials."""
+    if w1 is None:
+        return values[None], None
+    flat = values.reshape(-1, values.shape[-1]).T  # trial × (stimulus·unit·T), a view
+    shape = (-1, *values.shape[:-1])
+    return np.matmul(w1[draws], flat).reshape(shape), np.matmul(w2[draws], flat).reshape(shape)
