@@ -81,14 +81,9 @@ def get_entry_url(name: str, home: str | Path | None = None) -> str:
 
 
 def _open_file(name: str, path: Path, fmt: str | None) -> Any:
-    from goalstore.store import _open_array, _open_table
+    from goalstore.formats import open_file
 
-    if fmt in ("zarr", "netcdf"):
-        return _open_array(path, fmt, name)
-    if fmt == "parquet":
-        return _open_table(path, name)
-    raise GoalstoreError(f"entry {name!r} is a {fmt} file at {path}; it has no lazy reader "
-                         "(see the entry's description for the importer to use)")
+    return open_file(path, fmt, name)
 
 
 def fetch(name: str, home: str | Path | None = None) -> Path:
