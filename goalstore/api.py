@@ -19,6 +19,7 @@ from intake import import_name
 from goalstore import catalog as _catalog
 from goalstore import remote, versioning
 from goalstore.errors import GoalstoreError, ProvenanceError, SchemaError, VersionSpecError
+from goalstore.intake_reader import call_loader
 from goalstore.recipes import get_recipe
 from goalstore.store import StoreRoot, parse_reference
 
@@ -66,7 +67,7 @@ def open(reference: str, home: str | Path | None = None, check: bool = False) ->
     if meta.get("remote"):
         path = fetch(name, home)
         if meta.get("loader"):  # an external layout: the entry's loader converts it to canonical form
-            return import_name(meta["loader"])(path, **(meta.get("loader_kwargs") or {}))
+            return call_loader(meta, path)
         return _open_file(name, path, meta.get("format"))
     if meta.get("origin") == "package":  # vendored data, read through its goalstore loader
         return _catalog.merged_catalog(root.catalog_path)[name].read()
@@ -81,14 +82,9 @@ def get_entry_url(name: str, home: str | Path | None = None) -> str:
 
 
 def _open_file(name: str, path: Path, fmt: str | None) -> Any:
-    from goalstore.store import _open_array, _open_table
+    from goalstore.formats import open_file
 
-    if fmt in ("zarr", "netcdf"):
-        return _open_array(path, fmt, name)
-    if fmt == "parquet":
-        return _open_table(path, name)
-    raise GoalstoreError(f"entry {name!r} is a {fmt} file at {path}; it has no lazy reader "
-                         "(see the entry's description for the importer to use)")
+    return open_file(path, fmt, name)
 
 
 def fetch(name: str, home: str | Path | None = None) -> Path:

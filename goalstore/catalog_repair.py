@@ -85,14 +85,14 @@ def _table_kind(store: OnDisk, path: Path, recorded: dict[str, Any] | None) -> t
 def _reconstruct(root: StoreRoot, store: OnDisk, path: Path, checksum: str, versions: int,
                  recorded: dict[str, Any] | None) -> dict[str, Any]:
     """Metadata described from the content, as a write of it would (version = its commits)."""
+    from goalstore.formats import get_format
     from goalstore.schema import validate_array
-    from goalstore.store import _open_array
 
     if store.fmt == "parquet":
         kind, rows, columns = _table_kind(store, path, recorded)
         meta = root._describe(store.name, (rows, columns), kind, store.fmt, store.relpath, checksum, True)
     else:
-        ds = _open_array(path, store.fmt, store.name)
+        ds = get_format(store.fmt).open(path, store.name)
         try:
             validate_array(ds)
         except GoalstoreError as exc:
@@ -133,7 +133,7 @@ def repair(root: StoreRoot) -> dict[str, Any]:
     ``skipped`` (name, path, reason) and ``commit`` (the saving commit; None where nothing was
     committed, e.g. the rebuilt catalog equals the committed one).
     """
-    from goalstore.store import _reader
+    from goalstore.formats import reader
 
     with root._locked():
         problem = catalog_problem(root)
@@ -188,7 +188,7 @@ def repair(root: StoreRoot) -> dict[str, Any]:
                                          "checksum": (meta.get("remote") or {}).get("checksum"),
                                          "from_commit": remote_commit})
             for store, _source, meta in described:
-                cat[store.name] = _reader(store.fmt, "{CATALOG_DIR}/" + store.relpath, meta)
+                cat[store.name] = reader(store.fmt, "{CATALOG_DIR}/" + store.relpath, meta)
             root._write_catalog(cat)
         else:
             for store, _source, meta in described:

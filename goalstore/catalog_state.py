@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import intake
 import yaml
 
-from goalstore import versioning
+from goalstore import formats, versioning
 from goalstore.catalog import read_catalog_file
 from goalstore.errors import CorruptStoreError
 
@@ -35,8 +35,8 @@ class OnDisk:
 def stores_on_disk(root: StoreRoot) -> list[OnDisk]:
     """Stores present in the layout's arrays and tables folders, sorted by name."""
     found = []
-    for folder, suffixes in ((root.layout.arrays, {".zarr": "zarr", ".nc": "netcdf"}),
-                             (root.layout.tables, {".parquet": "parquet"})):
+    for folder, suffixes in ((root.layout.arrays, formats.suffixes("array")),
+                             (root.layout.tables, formats.suffixes("table"))):
         base = root.path / folder
         if not base.is_dir():
             continue

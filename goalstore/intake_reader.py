@@ -1,9 +1,12 @@
 """An Intake 2 reader for data goalstore ships: it calls a goalstore source loader.
 
-Shipped entries (``origin: package``) name a loader (``"module:function"``) and
-its keyword arguments; reading the entry, through Intake or
-:func:`goalstore.open`, returns the canonical store as a dask-backed
-``xarray.Dataset``.  ``{GOALSTORE_DATA}`` in a data URL stands for the
+One catalog convention names an entry's loader, for every entry that has one: the entry's
+**metadata** carries ``loader`` (``"module:function"``) and ``loader_kwargs`` (a mapping).
+A remote entry's loader is called with the verified local download first
+(``loader(path, **loader_kwargs)``, by :func:`goalstore.open`); a shipped entry's
+(``origin: package``) with the keyword arguments only, through :class:`SourceLoaderReader`, so
+``intake.from_yaml_file(...)[name].read()`` and :func:`goalstore.open` return the same canonical
+store as a dask-backed ``xarray.Dataset``.  ``{GOALSTORE_DATA}`` in a data URL stands for the
 package's ``goalstore/data`` directory.
 """
 
@@ -16,16 +19,21 @@ from intake.readers import datatypes
 from intake.readers.readers import BaseReader
 
 
+def call_loader(metadata: dict[str, Any], *args: Any) -> Any:
+    """Call the loader an entry's ``metadata`` names with ``args`` and its ``loader_kwargs``."""
+    loader = metadata.get("loader")
+    if not loader:
+        raise ValueError("the entry names no loader; expected metadata 'loader' ('module:function') "
+                         "and 'loader_kwargs'")
+    return import_name(loader)(*args, **(metadata.get("loader_kwargs") or {}))
+
+
 class SourceLoaderReader(BaseReader):
-    """Read a vendored source through a goalstore loader into its canonical form."""
+    """Read a vendored source through the goalstore loader its metadata names into its canonical form."""
 
     imports: ClassVar[set[str]] = {"goalstore"}
     implements: ClassVar[set[type]] = {datatypes.FileData}
     output_instance = "xarray:Dataset"
 
-    def _read(self, data: Any = None, loader: str = "", loader_kwargs: dict | None = None,
-              **kwargs: Any) -> Any:
-        if not loader:
-            raise ValueError("SourceLoaderReader needs a 'loader' ('module:function')")
-        dataset = import_name(loader)(**(loader_kwargs or {}))
-        return dataset.chunk()
+    def _read(self, data: Any = None, **kwargs: Any) -> Any:
+        return call_loader(self.metadata).chunk()

@@ -25,14 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import intake
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
-import xarray as xr
-from intake.readers import datatypes, readers
 
-from goalstore import catalog_state, journal, verification, versioning
+from goalstore import catalog_state, formats, journal, verification, versioning
 from goalstore._version import __version__
 from goalstore.catalog import FAMILY_OF_KIND, get_entry, read_catalog_file, write_catalog_atomically
 from goalstore.checksum import content_checksum
@@ -48,7 +44,6 @@ from goalstore.resources import datalad_cfg
 from goalstore.schema import TABLES, validate_array, validate_table
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-ARRAY_FORMATS = {"zarr": ".zarr", "netcdf": ".nc"}
 DEFAULT_HOME = Path("~/.goalstore")
 
 
@@ -136,11 +131,9 @@ class StoreRoot:
 
     def relpath(self, name: str, fmt: str) -> str:
         check_name(name)
-        if fmt in ARRAY_FORMATS:
-            return f"{self.layout.arrays}/{name}{ARRAY_FORMATS[fmt]}"
-        if fmt == "parquet":
-            return f"{self.layout.tables}/{name}.parquet"
-        raise SchemaError(f"format {fmt!r}: unknown; expected zarr, netcdf or parquet")
+        store_format = formats.get_format(fmt, formats.STORE_FORMATS)
+        folder = self.layout.arrays if store_format.kind == "array" else self.layout.tables
+        return f"{folder}/{name}{store_format.suffix}"
 
     # ---------------------------------------------------------------- locking
     @contextmanager
@@ -218,21 +211,17 @@ class StoreRoot:
             fmt = "parquet"
         else:
             validate_array(obj, kind)
-            fmt = fmt or "zarr"
-            if fmt not in ARRAY_FORMATS:
-                raise SchemaError(f"format {fmt!r}: unknown for array stores; expected zarr or netcdf")
+            fmt = fmt or formats.ARRAY_FORMATS[0]
+            formats.get_format(fmt, formats.ARRAY_FORMATS, " for array stores")
         relpath = self.relpath(name, fmt)
+        store_format = formats.get_format(fmt)
         final = self.path / relpath
         with self._locked():
             self._require_catalog()
             new = self.scratch / f"new-{uuid.uuid4().hex}{Path(relpath).suffix}"
             try:
-                if is_table:
-                    shape = _write_table(obj, new, kind)
-                    _reopen_table(new, kind)
-                else:
-                    _write_array(obj, new, fmt)
-                    validate_array(_open_array(new, fmt), kind, check_values=False)  # values: checked
+                shape = store_format.write(obj, new, kind=kind)  # tables: (rows, columns)
+                store_format.check(new, kind)  # read back through the schema (array values: checked)
                 checksum = content_checksum(new)
             except BaseException:
                 _remove(new)
@@ -360,7 +349,7 @@ class StoreRoot:
         cat = self._raw_catalog()
         if name in cat.entries:
             del cat[name]
-        cat[name] = _reader(fmt, "{CATALOG_DIR}/" + relpath, metadata)
+        cat[name] = formats.reader(fmt, "{CATALOG_DIR}/" + relpath, metadata)
         self._write_catalog(cat)
 
     def _write_catalog(self, cat: intake.entry.Catalog) -> None:
@@ -378,8 +367,7 @@ class StoreRoot:
         It is downloaded into the store root, and verified, on first open.
         """
         check_name(name)
-        if fmt not in ("zarr", "netcdf", "parquet", "pickle"):
-            raise SchemaError(f"format {fmt!r}: unknown; expected netcdf, zarr, parquet or pickle")
+        formats.get_format(fmt, formats.REMOTE_FORMATS)
         remote = {"url": url, "checksum": checksum,
                   "filename": filename or url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]}
         meta = {"origin": "remote", "format": fmt, "version": 1, "remote": remote,
@@ -389,7 +377,7 @@ class StoreRoot:
             cat = self._raw_catalog()
             if name in cat.entries:
                 del cat[name]
-            cat[name] = _reader(fmt, url, meta)
+            cat[name] = formats.reader(fmt, url, meta)
             self._write_catalog(cat)
             versioning.save(self.path, f"register remote entry {name}", [self.layout.catalog])
 
@@ -469,9 +457,7 @@ class StoreRoot:
             if actual != recorded:
                 raise ChecksumError(f"store {name!r}: content checksum {actual} differs from the recorded "
                                     f"{recorded}; the stored files were changed")
-        if fmt == "parquet":
-            return _open_table(path, name)
-        return _open_array(path, fmt, name)
+        return formats.get_format(fmt).open(path, name)
 
     def _saved_as_is(self, relpath: str) -> str | None:
         """The commit that saved ``relpath`` as the working tree holds it, or None where the working tree
@@ -548,20 +534,7 @@ class StoreRoot:
         return content_checksum(self.path / meta["path"]) == meta["checksum"]
 
 
-# ---------------------------------------------------------------------- I/O
-def _reader(fmt: str, url: str, metadata: dict[str, Any]) -> readers.BaseReader:
-    """The Intake reader that opens a store of format ``fmt`` lazily."""
-    if fmt == "parquet":
-        return readers.DaskParquet(datatypes.Parquet(url=url), metadata=metadata)
-    if fmt == "zarr":
-        return readers.XArrayDatasetReader(datatypes.Zarr(url=url), engine="zarr", chunks={},
-                                           metadata=metadata)
-    if fmt == "netcdf":
-        return readers.XArrayDatasetReader(datatypes.HDF5(url=url, path=""), engine="h5netcdf",
-                                           chunks={}, metadata=metadata)
-    return readers.FileByteReader(datatypes.FileData(url=url), metadata=metadata)
-
-
+# ------------------------------------------------------------------ helpers
 _absent_content = verification.absent_content
 
 
@@ -594,68 +567,6 @@ def _former_paths(previous: dict[str, Any] | None, relpath: str) -> list[str]:
         return []
     former = [*previous.get("former_paths", []), previous["path"]]
     return [p for p in dict.fromkeys(former) if p != relpath]
-
-
-def _write_array(ds: xr.Dataset, path: Path, fmt: str) -> None:
-    ds = ds.copy()
-    for name in list(ds.variables):  # object-dtype strings → fixed-width unicode for portability
-        if ds[name].dtype == object:
-            ds[name] = ds[name].astype(str)
-    for attrs in (ds.attrs, *(ds[name].attrs for name in ds.variables)):
-        for key, value in attrs.items():  # numpy strings: netCDF has no conversion for them
-            if isinstance(value, np.str_):
-                attrs[key] = str(value)
-    if fmt == "zarr":
-        ds.to_zarr(path, mode="w-", zarr_format=2, consolidated=True, compute=True)
-    else:
-        ds.to_netcdf(path, engine="h5netcdf", mode="w")
-
-
-def _open_array(path: Path, fmt: str, name: str | None = None) -> xr.Dataset:
-    try:
-        if fmt == "zarr":
-            return xr.open_dataset(path, engine="zarr", chunks={})
-        return xr.open_dataset(path, engine="h5netcdf", chunks={})
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        label = f"store {name!r}" if name else str(path)
-        raise CorruptStoreError(f"{label}: cannot read {path}: {exc}") from None
-
-
-def _write_table(table: pa.Table | pa.RecordBatchReader, path: Path, kind: str) -> tuple[int, list[str]]:
-    """Write a validated table, or a reader's batches each validated, as a Parquet dataset
-    partitioned as ``kind`` declares; return (rows, columns).  File names are fixed (batch and
-    part number), so identical content gives an identical store (and checksum)."""
-    partition_by = list(TABLES[kind].partition_by) or None
-    tables = (validate_table(pa.Table.from_batches([b]), kind) for b in table) \
-        if isinstance(table, pa.RecordBatchReader) else iter([table])
-    rows, columns = 0, None
-    for i, part in enumerate(tables):
-        pq.write_to_dataset(part, root_path=str(path), partition_cols=partition_by,
-                            existing_data_behavior="overwrite_or_ignore",
-                            basename_template="part-{i}.parquet" if i == 0 else f"part-{i}-{{i}}.parquet")
-        rows += part.num_rows
-        columns = columns or part.column_names
-    if columns is None:
-        raise SchemaError(f"table {kind!r}: no rows to write")
-    return rows, columns
-
-
-def _reopen_table(path: Path, kind: str) -> None:
-    """Read the written dataset back, batch by batch (bounded memory), through the schema."""
-    import pyarrow.dataset as pads
-
-    for batch in pads.dataset(str(path), format="parquet", partitioning="hive").to_batches(
-            batch_readahead=1, fragment_readahead=1):
-        validate_table(pa.Table.from_batches([batch]), kind)
-
-
-def _open_table(path: Path, name: str):
-    import dask.dataframe as dd
-
-    try:
-        return dd.read_parquet(str(path))
-    except (OSError, ValueError, pa.ArrowInvalid) as exc:
-        raise CorruptStoreError(f"store {name!r}: cannot read {path}: {exc}") from None
 
 
 __all__ = ["ChecksumError", "StoreRoot", "default_home", "parse_reference"]

@@ -230,15 +230,15 @@ def test_attrs_that_cannot_be_stored_faithfully(recording, change, match):
 
 
 def test_plain_attrs_read_back_equal_in_both_formats(tmp_path, recording):
-    from goalstore.store import _open_array, _write_array
+    from goalstore.formats import get_format
 
     ds = recording.copy()
     ds.attrs.update(text="é ✓", count=3, ratio=0.5, numbers=[1, 2.5], names=["a", "b"], np_name=np.str_("x"),
                     np_count=np.int64(4), array=np.arange(3))
     validate_array(ds)
     for fmt in ("netcdf", "zarr"):
-        _write_array(ds, tmp_path / fmt, fmt)
-        back = _open_array(tmp_path / fmt, fmt).attrs
+        get_format(fmt).write(ds, tmp_path / fmt)
+        back = get_format(fmt).open(tmp_path / fmt).attrs
         for key in ("text", "count", "ratio", "numbers", "names", "np_name", "np_count", "array"):
             assert np.array_equal(np.asarray(back[key]), np.asarray(ds.attrs[key])), (fmt, key)
 
@@ -332,14 +332,14 @@ def test_a_refused_write_stores_nothing(home, recording, change, fmt, match):
 def test_nan_marks_missing_values_where_the_kind_allows_it(tmp_path, recording):
     import dask.array as da
 
-    from goalstore.store import _open_array, _write_array
+    from goalstore.formats import get_format
 
     ds = recording.copy(deep=True)
     ds["response"].values[0, 0, 0, 0] = np.nan  # a trial not recorded
     ds["response"].attrs["note"] = "NaN: trial not recorded"
     validate_array(ds, "recording")
-    _write_array(ds, tmp_path / "rec.zarr", "zarr")
-    lazy = _open_array(tmp_path / "rec.zarr", "zarr")
+    get_format("zarr").write(ds, tmp_path / "rec.zarr")
+    lazy = get_format("zarr").open(tmp_path / "rec.zarr")
     validate_array(lazy, "recording")  # a stored recording with NaN still validates …
     assert isinstance(lazy["response"].data, da.Array)  # … lazily, without loading it
     assert np.isnan(lazy["response"].values[0, 0, 0, 0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import xarray as xr
 
 import goalstore
+from goalstore import formats
 from goalstore import store as store_module
 from goalstore.errors import (
     CorruptStoreError,
@@ -73,12 +75,12 @@ def test_crash_mid_write_keeps_previous_version(home, recording, monkeypatch):
     goalstore.write("rec", recording)
     root = StoreRoot()
 
-    def crash(ds, path, fmt):
+    def crash(ds, path, kind=None):
         Path(path).mkdir()
         (Path(path) / "half-written").write_text("x")
         raise KeyboardInterrupt("simulated crash")
 
-    monkeypatch.setattr(store_module, "_write_array", crash)
+    monkeypatch.setitem(formats.FORMATS, "zarr", dataclasses.replace(formats.FORMATS["zarr"], write=crash))
     changed = recording.copy(deep=True)
     changed["response"] = changed["response"] + 1
     with pytest.raises(KeyboardInterrupt):
