@@ -102,7 +102,8 @@ def test_every_module_has_a_layer_and_imports_only_downwards(graph):
     for module, deps in graph.items():
         for dep in deps:
             if _layer(dep) > _layer(module):
-                upward.append(f"{module} ({LAYERS[_layer(module)][0]}) imports {dep} ({LAYERS[_layer(dep)][0]})")
+                upward.append(f"{module} ({LAYERS[_layer(module)][0]}) imports {dep} "
+                              f"({LAYERS[_layer(dep)][0]})")
     assert not upward, "\n".join(sorted(upward))
 
 
