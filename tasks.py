@@ -87,12 +87,12 @@ def main_job() -> None:
                "--mapping", "ridge,pls,rsa", "--temporal", "both", "--bootstrap", "20",
                "--out", "goalstore-out/consistency")
     _goalstore("build", "demo-rate-maps")
-    _goalstore("analyze", "spatial", "demo-rate-maps", "--out", "goalstore-out/spatial")
+    _goalstore("analyze", "spatial-scores", "demo-rate-maps", "--out", "goalstore-out/spatial")
     _goalstore("build", "melander2021-pyr")
     _goalstore("build", "melander2021-pv")
-    _goalstore("analyze", "synapses", "--out", "goalstore-out/synapses")
+    _goalstore("analyze", "synapse-dynamics", "--out", "goalstore-out/synapses")
     _goalstore("build", "lr-corpus", "--preset", "tiny", "--workers", "2")
-    _goalstore("analyze", "lr-identify", "lr-corpus-tiny", "--fast", "--workers", "2",
+    _goalstore("analyze", "lr-identification", "lr-corpus-tiny", "--fast", "--workers", "2",
                "--noise", "0,1", "--unit-fractions", "0.1,1", "--relative-noise",
                "--out", "goalstore-out/lr-identify")
     _goalstore("catalog", "list")

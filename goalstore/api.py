@@ -14,14 +14,12 @@ from typing import Any
 
 import intake
 import pandas as pd
-from intake import import_name
 
 from goalstore import catalog as _catalog
-from goalstore import remote, versioning
-from goalstore.errors import GoalstoreError, ProvenanceError, SchemaError, VersionSpecError
-from goalstore.intake_reader import call_loader
+from goalstore import entries, recipes, remote, versioning
+from goalstore.errors import GoalstoreError, ProvenanceError
 from goalstore.recipes import get_recipe
-from goalstore.store import StoreRoot, parse_reference
+from goalstore.store import StoreRoot
 
 
 def _root(home: str | Path | None) -> StoreRoot:
@@ -43,7 +41,7 @@ def search(home: str | Path | None = None, **criteria: Any) -> pd.DataFrame:
 
 def describe(name: str, home: str | Path | None = None) -> dict[str, Any]:
     """The full metadata of catalog entry ``name``."""
-    return {"name": name, **_catalog.entry_metadata(catalog(home), name)}
+    return entries.describe(name, _root(home))
 
 
 def open(reference: str, home: str | Path | None = None, check: bool = False) -> Any:
@@ -56,50 +54,16 @@ def open(reference: str, home: str | Path | None = None, check: bool = False) ->
     missing is refused (exit 7), never read as NaN; ``check=True`` first verifies the
     content against the checksum recorded for that version (exit 8 if it changed).
     """
-    name, version = parse_reference(reference)
-    root = _root(home)
-    meta = _catalog.entry_metadata(_catalog.merged_catalog(root.catalog_path), name)
-    if meta.get("origin") == "store":
-        return root.open(name, version, check=check)
-    if version not in (None, "latest", str(meta.get("version"))):
-        raise VersionSpecError(f"{name}@{version}: entry {name!r} has only version "
-                               f"{meta.get('version')}")
-    if meta.get("remote"):
-        path = fetch(name, home)
-        if meta.get("loader"):  # an external layout: the entry's loader converts it to canonical form
-            return call_loader(meta, path)
-        return _open_file(name, path, meta.get("format"))
-    if meta.get("origin") == "package":  # vendored data, read through its goalstore loader
-        return _catalog.merged_catalog(root.catalog_path)[name].read()
-    return _open_file(name, Path(get_entry_url(name, home)), meta.get("format"))
+    return entries.open(reference, _root(home), check=check)
 
 
 def get_entry_url(name: str, home: str | Path | None = None) -> str:
-    cat = catalog(home)
-    entry = _catalog.get_entry(cat, name)
-    token = str(entry.kwargs.get("args", [""])[0]).removeprefix("{data(").removesuffix(")}")
-    return cat.data[token].kwargs["url"]
-
-
-def _open_file(name: str, path: Path, fmt: str | None) -> Any:
-    from goalstore.formats import open_file
-
-    return open_file(path, fmt, name)
+    return entries.entry_url(name, _root(home))
 
 
 def fetch(name: str, home: str | Path | None = None) -> Path:
     """Local, checksum-verified copy of remote entry ``name`` (downloaded on first use)."""
-    root = _root(home)
-    meta = _catalog.entry_metadata(_catalog.merged_catalog(root.catalog_path), name)
-    if not meta.get("remote"):
-        raise GoalstoreError(f"entry {name!r} is not a remote entry")
-    downloads = root.path / root.layout.downloads
-    target = remote.local_path(downloads, name, meta["remote"])
-    already = target.exists()
-    path = remote.fetch(name, meta["remote"], downloads)
-    if not already:
-        root.save_paths([str(path.relative_to(root.path))], f"download {name} from {meta['remote']['url']}")
-    return path
+    return entries.fetch(name, _root(home))
 
 
 def register_remote(name: str, url: str, checksum: str | None, fmt: str = "netcdf",
@@ -164,57 +128,30 @@ def repair(home: str | Path | None = None) -> dict[str, Any]:
     return _repair(_root(home))
 
 
-def _recipe_params(spec: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """The recipe's defaults updated by ``params``, each converted to its default's type
-    (bool, int, float or str); an unknown name or a value that does not convert is refused."""
-    unknown = sorted(set(params) - set(spec.params))
-    if unknown:
-        raise SchemaError(f"parameter {unknown[0]!r}: unknown for recipe {spec.name!r}; expected "
-                          f"{', '.join(spec.params) or 'none'}")
-    return {**spec.params, **{k: _typed(spec.name, k, v, spec.params[k]) for k, v in params.items()}}
-
-
-def _typed(recipe: str, key: str, value: Any, default: Any) -> Any:
-    kind = type(default)
-    try:
-        if kind is bool:
-            text = str(value).strip().lower()
-            if isinstance(value, bool) or text in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                return value if isinstance(value, bool) else text in ("true", "1", "yes", "on")
-            raise ValueError
-        if kind is int and not isinstance(value, bool):
-            number = float(value) if not isinstance(value, int) else value
-            if float(number) != int(number):
-                raise ValueError
-            return int(number)
-        if kind is float and not isinstance(value, bool):
-            return float(value)
-        if kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-    except (TypeError, ValueError, OverflowError):
-        pass
-    raise SchemaError(f"parameter {key!r} of recipe {recipe!r}: {value!r} does not convert to {kind.__name__} "
-                      f"(default {default!r})")
+def _recipe_params(spec: recipes.Recipe, params: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's parameters with ``params`` given, each of its declared type (see :meth:`Recipe.resolve`)."""
+    return recipes.as_dict(spec.resolve(params))
 
 
 def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[str, dict[str, Any]]:
     """Produce the stores of ``recipe`` through ``datalad run`` so their provenance is recorded.
 
-    Returns the catalog metadata of every store produced, by name.
+    The parameters (converted once to their declared types) reach ``goalstore produce`` as one JSON
+    document.  Returns the catalog metadata of every store produced, by name.
     """
     spec = get_recipe(recipe)
     root = _root(home)
-    merged = _recipe_params(spec, params)
-    # booleans as JSON (true/false) so that ``produce`` parses them back as booleans, not as the
-    # (truthy) strings "True"/"False"
-    args = " ".join(f"--param {shlex.quote(f'{k}={json.dumps(v) if isinstance(v, bool) else v}')}"
-                    for k, v in sorted(merged.items()))
+    typed = spec.resolve(params)
+    merged = recipes.as_dict(typed)
     # ``--home .``: the recorded command runs (and reruns, also by a plain ``datalad rerun``) in the root
-    command = f"goalstore produce {spec.name} --home . {args}".strip()
-    products = spec.outputs(**merged)
+    command = f"goalstore produce {spec.name} --home ."
+    if merged:  # one JSON document; braces doubled for datalad run's {placeholder} expansion
+        document = shlex.quote(json.dumps(merged, sort_keys=True))
+        command += " --params " + document.replace("{", "{{").replace("}", "}}")
+    products = spec.outputs(typed)
     outputs = [root.relpath(name, fmt) for name, fmt in products] + [root.layout.catalog]
     inputs = []
-    for name in spec.inputs(**merged):
+    for name in spec.inputs(typed):
         meta = root.registered(name)
         if meta is not None and meta.get("path"):  # built in this store root: a path datalad can track
             inputs.append(meta["path"])
@@ -226,6 +163,12 @@ def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[st
     return {name: root.metadata(name) for name, _ in products}
 
 
+def _build_checked(recipe: str, home: str | Path | None, **params: Any) -> dict[str, dict[str, Any]]:
+    """:func:`build` after the recipe's ``check`` (which refuses bad input before anything runs)."""
+    spec = get_recipe(recipe)
+    return build(spec.name, home=home, **recipes.as_dict(spec.check(spec.resolve(params), _root(home))))
+
+
 def produce(recipe: str, home: str | Path | None = None, **params: Any) -> dict[str, dict[str, Any]]:
     """Run a recipe and write its stores without saving (the step ``datalad run`` records).
 
@@ -235,7 +178,7 @@ def produce(recipe: str, home: str | Path | None = None, **params: Any) -> dict[
     """
     spec = get_recipe(recipe)
     root = StoreRoot(home, create=False)
-    products = spec.produce(home=root.path, **_recipe_params(spec, params))
+    products = spec.produce(root, spec.resolve(params))
     return {name: root.write(name, p.obj, kind=p.kind, fmt=p.fmt, save=False)
             for name, p in products.items()}
 
@@ -270,6 +213,20 @@ def rebuild(name: str, home: str | Path | None = None) -> dict[str, Any]:
     return report
 
 
+def analyze(name: str, home: str | Path | None = None, out: str | Path | None = None,
+            **params: Any) -> dict[str, Any]:
+    """Run analysis ``name`` (``goalstore analyze NAME``: a recipe with an analysis, e.g. ``consistency``)
+    with ``params`` (its declared parameters; defaults for the rest) into its versioned result
+    store(s) through ``datalad run``; returns its report, and writes PNG figures into ``out``.
+
+    Bad input is refused before anything runs (the recipe's ``check``)."""
+    spec = recipes.get_analysis(name)
+    root = _root(home)
+    typed = spec.check(spec.resolve(params), root)
+    built = build(spec.name, home=home, **recipes.as_dict(typed))
+    return spec.analysis.report(built, root, out, typed)
+
+
 def analyze_synapses(cell_type: str = "all", n_bootstrap: int = 30, seed: int = 0,
                      out: str | Path | None = None, home: str | Path | None = None) -> dict[str, Any]:
     """Fit the Markov chain and Kesten process per cell type (Melander et al. 2021 data).
@@ -278,39 +235,15 @@ def analyze_synapses(cell_type: str = "all", n_bootstrap: int = 30, seed: int = 
     versioned result stores ``synapse-dynamics-{pyr,pv}``; the summary of each is
     returned, and with ``out`` the PNG figures are written there.
     """
-    from goalstore.analyses.synapse_dynamics import SynapseDynamicsConfig, summary
-
-    SynapseDynamicsConfig(n_bootstrap=int(n_bootstrap), seed=int(seed))  # refuse bad values up front
-    built = build("synapse-dynamics", home=home, cell_types=cell_type, n_bootstrap=int(n_bootstrap),
-                  seed=int(seed))
-    report: dict[str, Any] = {"cell_types": {}, "stores": {}, "figures": []}
-    for name, meta in built.items():
-        result = open(name, home=home).load()
-        cell = result.attrs["cell_type"]
-        report["cell_types"][cell] = summary(result)
-        report["stores"][name] = {"version": meta["version"], "checksum": meta["checksum"]}
-        if out is not None:
-            from goalstore.figures.synapse_dynamics import write_figures
-
-            report["figures"] += [str(p) for p in write_figures(result, Path(out))]
-    return report
+    return analyze("synapse-dynamics", home, out, cell_types=cell_type, n_bootstrap=n_bootstrap, seed=seed)
 
 
 def build_lr_corpus(preset: str = "tiny", device: str = "cpu", workers: int = 1, scheduler: str = "",
                     home: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """Train the learning-rule grid ``preset`` (``tiny``, ``paper`` or a grid file) and store the
     corpus (observables and runs tables) through ``datalad run``; resumes an interrupted sweep."""
-    from builders.device import resolve_device
-    from goalstore.errors import AnalysisInputError
-
-    try:
-        resolve_device(device)  # refuse an unusable device before anything runs
-    except ValueError as exc:
-        raise AnalysisInputError(str(exc)) from None
-    if Path(preset).is_file():
-        preset = str(Path(preset).resolve())
-    return build("lr-corpus", home=home, preset=preset, device=device, workers=int(workers),
-                 scheduler=scheduler or "")
+    return _build_checked("lr-corpus", home, preset=preset, device=device, workers=workers,
+                          scheduler=scheduler or "")
 
 
 def import_lr_identify(path: str | Path, trust_pickle: bool = False, name: str = "lr-corpus-lr-identify",
@@ -322,14 +255,7 @@ def import_lr_identify(path: str | Path, trust_pickle: bool = False, name: str =
     The pickle is read and checked here first (observable names, shapes, ``X_cat``), so a bad
     file is refused with its own error and exit code before anything runs.
     """
-    from goalstore.sources.lr_identify import read_lr_identify
-    from goalstore.store import check_name
-
-    check_name(name)
-    check_name(f"{name}-view")
-    path = Path(path).resolve()
-    read_lr_identify(path, trust_pickle)  # decide (refuse untrusted, unreadable or unmappable) before doing
-    return build("lr-identify", home=home, path=str(path), trust_pickle=True, name=name)
+    return _build_checked("lr-identify", home, path=str(path), trust_pickle=trust_pickle, name=name)
 
 
 def lr_classifier_view(name: str, home: str | Path | None = None, statistics: Any = "finite") -> Any:
@@ -337,30 +263,7 @@ def lr_classifier_view(name: str, home: str | Path | None = None, statistics: An
 
     ``statistics="finite"`` keeps the 24 statistics that stay finite; ``None`` keeps all.
     """
-    from goalstore.lr_corpus import FINITE_24, classifier_view, load_view
-
-    root = _root(home)
-    meta = root.metadata(name)
-    if meta.get("table_kind") != "lr_observables":
-        raise SchemaError(f"store {name!r} is not an lr_observables corpus table")
-    stored = root.registered(f"{name}-view")
-    if statistics == "finite" and stored is not None:
-        view = load_view(root.path / stored["path"])  # the stored view: a fast wide read
-        if set(view.statistics) <= set(FINITE_24):
-            return view
-    return classifier_view(root.path / meta["path"], FINITE_24 if statistics == "finite" else statistics)
-
-
-def _result_report(built: dict[str, dict[str, Any]], summary: Any, figures: str, out: str | Path | None,
-                   home: str | Path | None) -> dict[str, Any]:
-    """The report of an analysis that built one result store: its name, version, ``summary`` of it,
-    and (with ``out``) the PNGs written by the ``write_figures`` of module ``figures``."""
-    name, store = next(iter(built.items()))
-    result = open(name, home=home).load()
-    report = {"store": name, "version": store["version"], **summary(result), "figures": []}
-    if out is not None:
-        report["figures"] = [str(p) for p in import_name(f"{figures}:write_figures")(result, Path(out))]
-    return report
+    return entries.classifier_view(name, _root(home), statistics)
 
 
 def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
@@ -376,46 +279,10 @@ def analyze_lr_identify(corpus: str, classifiers: str = "rf,svm",
     ``fractions`` and ``noise`` (comma-separated) add the measurement-realism surface of weights,
     activations and activity changes; ``relative_noise`` gives the noise s.d. in units of each
     measured quantity's own s.d. instead of absolute units."""
-    from goalstore.analyses.lr_identification import IdentificationConfig, summary
-    from goalstore.errors import AnalysisInputError
-
-    def items(text: str) -> tuple[str, ...]:
-        return tuple(t for t in str(text).split(",") if t)
-
-    try:  # refuse bad names before anything runs
-        IdentificationConfig(classifiers=items(classifiers), observable_sets=items(observables),
-                             holdouts=items(holdouts), periods_epochs=tuple(int(p) for p in items(periods)),
-                             n_samples=tuple(int(n) for n in items(n_samples)), n_splits=int(n_splits),
-                             cv=int(cv))
-    except ValueError as exc:
-        raise AnalysisInputError(str(exc)) from None
-    root = _root(home)
-    meta = root.metadata(corpus)
-    if meta.get("table_kind") != "lr_observables":
-        raise AnalysisInputError(f"store {corpus!r} is not a learning-rule corpus (lr_observables)")
-    if bool(items(fractions)) != bool(items(noise)):
-        raise AnalysisInputError("measurement realism needs both unit fractions and noise levels")
-    if items(fractions) and root.registered(f"{corpus}-units") is None:
-        raise AnalysisInputError(f"corpus {corpus!r} has no raw per-unit matrices ({corpus}-units); build it "
-                                 "with keep_raw_layers in its grid to run unit subsampling and noise")
-    built = build("lr-identification", home=home, corpus=corpus, classifiers=classifiers,
-                  observables=observables, holdouts=holdouts, periods=periods, n_samples=n_samples,
-                  fast=bool(fast), seed=int(seed), workers=int(workers), scheduler=scheduler or "",
-                  fractions=fractions, noise=noise, n_splits=int(n_splits), cv=int(cv),
-                  relative_noise=bool(relative_noise))
-    return _result_report(built, summary, "goalstore.figures.lr_identification", out, home)
-
-
-def _check_analysis_input(name: str, kind: str, home: str | Path | None) -> None:
-    """Refuse an entry of the wrong kind up front, and download a remote entry (saving it in the store
-    root) before the analysis runs inside ``datalad run``."""
-    from goalstore.errors import AnalysisInputError
-
-    meta = describe(name, home)  # raises, with close names, for an unknown entry
-    if meta.get("kind") not in (None, kind):
-        raise AnalysisInputError(f"entry {name!r} is a {meta.get('kind')!r} entry; expected {kind}")
-    if meta.get("remote"):
-        fetch(name, home)
+    return analyze("lr-identification", home, out, corpus=corpus, classifiers=classifiers,
+                   observables=observables, holdouts=holdouts, periods=periods, n_samples=n_samples, fast=fast,
+                   seed=seed, workers=workers, scheduler=scheduler or "", fractions=fractions, noise=noise,
+                   n_splits=n_splits, cv=cv, relative_noise=relative_noise)
 
 
 def analyze_consistency(recording: str, mappings: str = "ridge", pooled: bool = False, n_splits: int = 10,
@@ -426,27 +293,9 @@ def analyze_consistency(recording: str, mappings: str = "ridge", pooled: bool = 
     """Noise-corrected inter-animal consistency of ``recording`` (and predictivity of the activations
     store ``model`` per layer) into the versioned result store ``consistency-<recording>[-<model>]``
     through ``datalad run``; returns the summary and writes PNG figures into ``out``."""
-    from goalstore.analyses.consistency import TEMPORAL_MODES, summary
-    from goalstore.analyses.mappings import make_mapping, mapping_name
-    from goalstore.analyses.stimulus_splits import SplitScheme
-    from goalstore.errors import AnalysisInputError
-
-    for name in (m for m in str(mappings).split(",") if m):  # refuse bad input before anything runs
-        if mapping_name(name) != "rsa":
-            make_mapping(name)
-    for mode in (("per_bin", "fixed") if temporal == "both" else tuple(str(temporal).split(","))):
-        if mode not in TEMPORAL_MODES:
-            raise AnalysisInputError(f"temporal {mode!r}: unknown; expected per_bin, fixed or both")
-    SplitScheme(int(n_splits), float(train_fraction), stratify or None, int(seed))
-    if int(n_draws) < 1:
-        raise AnalysisInputError(f"n_draws must be at least 1; got {n_draws}")
-    for store, kinds in ((recording, ("recording",)), (model, ("activations",))):
-        if store:
-            _check_analysis_input(store, kinds[0], home)
-    built = build("consistency", home=home, recording=recording, mappings=mappings, pooled=bool(pooled),
-                  n_splits=int(n_splits), train_fraction=float(train_fraction), stratify=stratify or "",
-                  n_draws=int(n_draws), seed=int(seed), temporal=temporal, model=model or "")
-    return _result_report(built, summary, "goalstore.figures.consistency", out, home)
+    return analyze("consistency", home, out, recording=recording, mappings=mappings, pooled=pooled,
+                   n_splits=n_splits, n_draws=n_draws, model=model or "", temporal=temporal,
+                   train_fraction=train_fraction, stratify=stratify or "", seed=seed)
 
 
 def analyze_spatial(maps: str, field_threshold: float = 0.3, min_field_bins: int = 8,
@@ -458,15 +307,5 @@ def analyze_spatial(maps: str, field_threshold: float = 0.3, min_field_bins: int
     0 = thresholds only) each cell is also tested against ``n_shuffles`` shuffled copies of its
     map (seeded by ``seed``): per cell ``grid_threshold``, ``grid_p``, ``border_threshold``,
     ``border_p``."""
-    from goalstore.analyses.spatial import summary
-    from goalstore.analyses.spatial_shuffles import _check_n_shuffles
-    from goalstore.errors import AnalysisInputError
-
-    if not 0 < float(field_threshold) < 1 or int(min_field_bins) < 1:
-        raise AnalysisInputError("field_threshold must lie in (0, 1) and min_field_bins be at least 1")
-    if n_shuffles != 0:
-        _check_n_shuffles(n_shuffles)
-    _check_analysis_input(maps, "recording", home)
-    built = build("spatial-scores", home=home, maps=maps, field_threshold=float(field_threshold),
-                  min_field_bins=int(min_field_bins), n_shuffles=int(n_shuffles), seed=int(seed))
-    return _result_report(built, summary, "goalstore.figures.spatial", out, home)
+    return analyze("spatial-scores", home, out, maps=maps, field_threshold=field_threshold,
+                   min_field_bins=min_field_bins, n_shuffles=n_shuffles, seed=seed)

@@ -100,7 +100,7 @@ def test_concurrent_builds_commit_their_own_entries(tmp_path):
     assert len(versions) == 2 and all(v["provenance"] for v in versions)
     # each version's commit holds the catalog entry its own build wrote
     for v in versions:
-        seed = v["provenance"]["cmd"].rsplit("seed=", 1)[-1].split()[0]
-        assert f"seed={seed}" in v["provenance"]["cmd"]
+        seed = v["provenance"]["cmd"].rsplit('"seed": ', 1)[-1].split("}")[0]
+        assert f'"seed": {seed}' in v["provenance"]["cmd"]
         assert goalstore.open(f"demo-recording@{v['version']}", home=home, check=True) is not None
     assert goalstore.history("demo-model", home=home)[0]["provenance"]

@@ -49,7 +49,7 @@ def test_analyze_consistency_cli(home, tmp_path, capsys):
     }
     history = goalstore.history(report["store"])
     command = history[-1]["provenance"]["cmd"]
-    assert "goalstore produce consistency" in command and "pooled=false" in command
+    assert "goalstore produce consistency" in command and "\"pooled\": false" in command
     result = goalstore.open(report["store"])
     assert result.attrs["pooled"] == 0 and result.sizes["temporal"] == 2
     # pooled is a distinct store; booleans survive the datalad-run command line

@@ -40,7 +40,7 @@ def test_build_corpus_store_schema_provenance_and_view(home, grid_file, capsys):
     assert len(runs) == 4 and set(runs["status"]) == {"completed"} and (runs["device"] == "cpu").all()
     assert len(runs["val_loss"].iloc[0]) == 2
     record = goalstore.history("lr-corpus-mini")[0]["provenance"]
-    assert record["cmd"].startswith("goalstore produce lr-corpus") and "device=cpu" in record["cmd"]
+    assert record["cmd"].startswith("goalstore produce lr-corpus") and '"device": "cpu"' in record["cmd"]
     view = goalstore.lr_classifier_view("lr-corpus-mini")
     assert view.features.shape == (4 * 4, 24 * 3)
     assert set(view.labels) == {"sgdm", "fa"} and set(view.groups["curriculum"]) == {"b256-d0", "b256-d1"}

@@ -158,7 +158,7 @@ def test_analyze_spatial_shuffles_cli(home, tmp_path, capsys):
     assert report["n_shuffles"] == 20 and report["n_grid_cells_shuffle"] == 4
     stored = goalstore.open("spatial-scores-demo-rate-maps")
     assert stored.attrs["n_shuffles"] == 20 and stored.attrs["shuffle_seed"] == 2
-    assert "n_shuffles=20" in goalstore.history("spatial-scores-demo-rate-maps")[-1]["provenance"]["cmd"]
+    assert '"n_shuffles": 20' in goalstore.history("spatial-scores-demo-rate-maps")[-1]["provenance"]["cmd"]
 
 
 def test_analyze_spatial_api_without_shuffles_keeps_the_thresholds_only(home):

@@ -35,7 +35,7 @@ def test_analyze_synapses_json_figures_and_versioned_results(home, tmp_path, cap
     assert len(report["figures"]) == 18 and all((out / p.split("/")[-1]).stat().st_size > 1000
                                                 for p in report["figures"])
     history = goalstore.history("synapse-dynamics-pv")
-    assert "n_bootstrap=6" in history[0]["provenance"]["cmd"]
+    assert '"n_bootstrap": 6' in history[0]["provenance"]["cmd"]
     assert goalstore.search(kind="result", family="results")["name"].tolist() == [
         "synapse-dynamics-pv", "synapse-dynamics-pyr"]
     # the same request again changes nothing; the readable table names both cell types

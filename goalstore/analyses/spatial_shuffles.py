@@ -57,7 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from goalstore.analyses.spatial import border_scores, grid_scores, rate_maps_from_spikes
+from goalstore.analyses.spatial_core import border_scores, grid_scores, rate_maps_from_spikes
 from goalstore.errors import AnalysisInputError
 
 #: A cell is classified by the shuffle when its score exceeds this percentile of its shuffles.

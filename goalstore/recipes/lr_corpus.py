@@ -1,0 +1,118 @@
+"""Learning-rule corpora: trained from a grid (``lr-corpus``), or imported from the published
+lr-identify ``dataset.pkl`` (``lr-identify``, the recipe of ``goalstore import lr-identify``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from goalstore.errors import AnalysisInputError
+from goalstore.lr_corpus import corpus_name, corpus_stores
+from goalstore.recipes import Product, Recipe, param
+
+
+# --------------------------------------------------------------- lr-corpus
+@dataclass(frozen=True)
+class LrCorpus:
+    preset: str = param("tiny", build_option=True, help="tiny, paper or a grid file (JSON/YAML)")
+    device: str = param("cpu", build_option=True, help="cpu, cuda or auto")
+    workers: int = param(1, build_option=True, help="local dask.distributed workers")
+    scheduler: str = param("", build_option=True, help="address of a dask.distributed scheduler")
+
+
+def _grid(preset: str) -> Any:
+    from builders.grid import load_grid
+
+    try:
+        return load_grid(preset)
+    except ValueError as exc:
+        raise AnalysisInputError(str(exc)) from None
+
+
+def check_corpus(p: LrCorpus, root: Any) -> LrCorpus:
+    from builders.device import resolve_device
+
+    try:
+        resolve_device(p.device)  # refuse an unusable device before anything runs
+    except ValueError as exc:
+        raise AnalysisInputError(str(exc)) from None
+    return dataclasses.replace(p, preset=str(Path(p.preset).resolve())) if Path(p.preset).is_file() else p
+
+
+def corpus_outputs(p: LrCorpus) -> list[tuple[str, str]]:
+    grid = _grid(p.preset)
+    stores = corpus_stores(corpus_name(grid.name))
+    outputs = [(name, "parquet") for name in (stores.observables, stores.runs, stores.view)]
+    if grid.keep_raw_layers:
+        outputs.append((stores.units, "zarr"))
+    return outputs
+
+
+def produce_corpus(root: Any, p: LrCorpus) -> dict[str, Product]:
+    import hashlib
+    import json
+
+    from builders.grid import load_grid
+    from builders.sweep import load_runs, run_sweep
+    from goalstore.lr_corpus import classifier_view, runs_table, units_dataset, view_frame
+
+    grid = load_grid(p.preset)
+    key = hashlib.sha256(json.dumps(grid.as_dict(), sort_keys=True, default=list).encode()).hexdigest()[:10]
+    work_dir = root.scratch / "sweeps" / f"{grid.name}-{key}"
+    run_ids = run_sweep(grid.runs(), work_dir, p.device, p.workers or None, p.scheduler or None)
+    observables, records = load_runs(work_dir, run_ids)
+    stores = corpus_stores(corpus_name(grid.name))
+    return {stores.observables: Product(observables, "lr_observables", "parquet"),
+            stores.runs: Product(runs_table(records), "lr_runs", "parquet"),
+            stores.view: Product(view_frame(classifier_view(observables)), "lr_view", "parquet"),
+            **({stores.units: Product(units, "corpus", "zarr")}
+               if (units := units_dataset(work_dir, records)) is not None else {})}
+
+
+# ------------------------------------------------------------- lr-identify
+@dataclass(frozen=True)
+class LrIdentifyImport:
+    path: str = param("", help="the published dataset.pkl")
+    trust_pickle: bool = param(False, help="allow unpickling the file (a pickle can run code)")
+    name: str = param("lr-corpus-lr-identify", help="store name of the imported corpus (view: NAME-view)")
+
+
+def check_import(p: LrIdentifyImport, root: Any) -> LrIdentifyImport:
+    """Read and check the pickle first (observable names, shapes, ``X_cat``), so a bad file is refused
+    with its own error and exit code before anything runs."""
+    from goalstore.sources.lr_identify import read_lr_identify
+    from goalstore.store import check_name
+
+    check_name(p.name)
+    check_name(corpus_stores(p.name).view)
+    path = Path(p.path).resolve()
+    read_lr_identify(path, p.trust_pickle)  # decide (refuse untrusted, unreadable or unmappable) before doing
+    return dataclasses.replace(p, path=str(path), trust_pickle=True)
+
+
+def produce_import(root: Any, p: LrIdentifyImport) -> dict[str, Product]:
+    import pyarrow as pa
+
+    from goalstore.lr_corpus import FINITE_24, view_frame
+    from goalstore.sources.lr_identify import lr_identify_view, observable_batches, read_lr_identify
+
+    corpus = read_lr_identify(p.path, p.trust_pickle)
+    schema = next(observable_batches(corpus, max_rows=1)).schema
+    stream = pa.RecordBatchReader.from_batches(schema, observable_batches(corpus))  # bounded memory
+    return {p.name: Product(stream, "lr_observables", "parquet"),
+            corpus_stores(p.name).view: Product(view_frame(lr_identify_view(corpus, FINITE_24)), "lr_view",
+                                                "parquet")}
+
+
+RECIPES = [
+    Recipe("lr-corpus", produce_corpus, outputs=corpus_outputs, parameters=LrCorpus, check=check_corpus,
+           build_check=True, exclusive=("workers", "scheduler"),
+           description="learning-rule trajectory corpus: train the grid, record observables"),
+    Recipe("lr-identify", produce_import,
+           outputs=lambda p: [(p.name, "parquet"), (corpus_stores(p.name).view, "parquet")],
+           parameters=LrIdentifyImport, check=check_import,
+           description="import the published lr-identify dataset.pkl into a corpus store "
+                       "(goalstore import lr-identify)"),
+]
