@@ -9,6 +9,7 @@
 from goalstore._version import __version__
 from goalstore.api import (
     add_file,
+    analyze,
     build,
     catalog,
     describe,
@@ -33,6 +34,7 @@ __all__ = [
     "StoreRoot",
     "__version__",
     "add_file",
+    "analyze",
     "build",
     "catalog",
     "describe",
