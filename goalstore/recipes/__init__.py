@@ -313,6 +313,9 @@ def add_analyze_commands(subparsers: Any, common: argparse.ArgumentParser, func:
                     options["type"] = kind
             if meta.get("choices"):
                 options["choices"] = meta["choices"]
+            shown = f.default if kind is str else options.get("default")
+            if options["help"] and shown not in (None, "", []) and "default" not in options["help"]:
+                options["help"] += f" (default: {shown})"
             target.add_argument(meta.get("flag") or f"--{f.name.replace('_', '-')}", **options)
         a.add_argument("--out", default=analysis.out, help="directory for the PNG figures")
         a.set_defaults(func=func, recipe=recipe.name)
