@@ -128,11 +128,6 @@ def repair(home: str | Path | None = None) -> dict[str, Any]:
     return _repair(_root(home))
 
 
-def _recipe_params(spec: recipes.Recipe, params: dict[str, Any]) -> dict[str, Any]:
-    """The recipe's parameters with ``params`` given, each of its declared type (see :meth:`Recipe.resolve`)."""
-    return recipes.as_dict(spec.resolve(params))
-
-
 def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[str, dict[str, Any]]:
     """Produce the stores of ``recipe`` through ``datalad run`` so their provenance is recorded.
 

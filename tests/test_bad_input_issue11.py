@@ -60,8 +60,10 @@ def test_recipe_parameters_of_the_wrong_type(home, capsys, param, match):
 
 
 def test_recipe_parameters_convert_to_their_defaults_type():
-    from goalstore.api import _recipe_params
-    from goalstore.recipes import get_recipe
+    from goalstore.recipes import as_dict, get_recipe
+
+    def _recipe_params(spec, params):  # the parameters, each of its declared type
+        return as_dict(spec.resolve(params))
 
     spec = get_recipe("lr-identification")
     params = _recipe_params(spec, {"seed": "3", "fast": "true", "n_samples": 3, "fractions": 0.5})
