@@ -68,7 +68,7 @@ def _writers(home: Path, n_procs: int, rounds: int) -> None:
 
 
 def test_concurrent_writers_are_serialised(tmp_path):
-    _writers(tmp_path / "store", n_procs=3, rounds=2)
+    _writers(tmp_path / "store", n_procs=2, rounds=2)
 
 
 def test_concurrent_first_use_creates_one_root(tmp_path):

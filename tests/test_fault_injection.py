@@ -138,6 +138,16 @@ def seeded(tmp_path):
     return home, seen
 
 
+def test_kill_before_and_after_registering_recovers(seeded):
+    """The two outcomes: rolled back (killed mid-swap) and finished (killed before the save)."""
+    home, seen = seeded
+    rng = random.Random(0)
+    for i, point in enumerate(("mid-swap", "before-save")):
+        outcome = _trial(home, 200 + i, point, rng, seen)
+        assert outcome == ("rolled back" if point == "mid-swap" else "finished")
+
+
+@pytest.mark.slow
 def test_kill_at_each_point_of_a_write_recovers(seeded):
     home, seen = seeded
     rng = random.Random(0)
