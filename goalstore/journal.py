@@ -134,16 +134,37 @@ def locked(root: Path, scratch: Path, on_acquire: Callable[[], None] | None = No
 
 @contextlib.contextmanager
 def lend_lock(root: Path) -> Iterator[None]:
-    """Let child processes (a recorded command) work inside the lock this process holds."""
-    previous = os.environ.get(LOCK_HOLDER_ENV)
-    os.environ[LOCK_HOLDER_ENV] = f"{os.getpid()}:{root}"
+    """Let child processes (a recorded command) work inside the lock this process holds, in ``root``
+    (also named as ``$GOALSTORE_HOME``, for commands recorded without ``--home .``)."""
+    lent = {LOCK_HOLDER_ENV: f"{os.getpid()}:{root}", "GOALSTORE_HOME": str(root)}
+    previous = {var: os.environ.get(var) for var in lent}
+    os.environ.update(lent)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(LOCK_HOLDER_ENV, None)
-        else:
-            os.environ[LOCK_HOLDER_ENV] = previous
+        for var, value in previous.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+@contextlib.contextmanager
+def creation_lock(path: Path) -> Iterator[None]:
+    """Serialise the creation of store root ``path`` (a lock file beside it, in its parent; where the
+    parent is not writable, creation goes ahead unserialised and fails or succeeds on its own)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path.parent / f"{'' if path.name.startswith('.') else '.'}{path.name}.create-lock", "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # ----------------------------------------------------------------- journals

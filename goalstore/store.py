@@ -105,7 +105,7 @@ class StoreRoot:
         if not versioning.is_dataset(self.path):
             if not create:
                 raise StoreRootError(f"{self.path} is not a goalstore store root")
-            with _creation_lock(self.path):  # two processes using a new root at once: one creates it
+            with journal.creation_lock(self.path):  # two processes using a new root at once: one creates it
                 if not versioning.is_dataset(self.path):
                     self._create()
         self.layout = Layout.from_settings(versioning.read_settings(self.path / ".datalad" / "config"))
@@ -275,8 +275,6 @@ class StoreRoot:
         paths = list(dict.fromkeys([*outputs, self.layout.catalog]))
         with self._locked():
             txn = journal.begin(self.scratch, "run", paths)
-            previous = os.environ.get("GOALSTORE_HOME")
-            os.environ["GOALSTORE_HOME"] = str(self.path)  # commands recorded without ``--home .``
             try:
                 with journal.lend_lock(self.path):
                     return execute()
@@ -285,10 +283,6 @@ class StoreRoot:
                 raise
             finally:
                 journal.end(txn)
-                if previous is None:
-                    os.environ.pop("GOALSTORE_HOME", None)
-                else:
-                    os.environ["GOALSTORE_HOME"] = previous
 
     def save_paths(self, paths: list[str], message: str) -> None:
         """Save files added outside :meth:`write` (downloads) under the lock, through a journal."""
@@ -539,26 +533,6 @@ _absent_content = verification.absent_content
 
 
 _remove = journal.remove
-
-
-@contextmanager
-def _creation_lock(path: Path) -> Iterator[None]:
-    """Serialise the creation of store root ``path`` (a lock file beside it, in its parent; where the
-    parent is not writable, creation goes ahead unserialised and fails or succeeds on its own)."""
-    import fcntl
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path.parent / f"{'' if path.name.startswith('.') else '.'}{path.name}.create-lock", "a")
-    except OSError:
-        yield
-        return
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _former_paths(previous: dict[str, Any] | None, relpath: str) -> list[str]:

@@ -1,24 +1,9 @@
-"""Spatial rate maps, grid scores and border scores (notes §3; thesis §4.8).
+"""Grid and border scores of a store's cells, labelled, with the shuffle test (notes §3; thesis §4.8).
 
-Everything is vectorised over cells: rate maps are one weighted ``bincount`` over
-(cell, bin), autocorrelograms one FFT over the stack of maps, rotations one
-``scipy.ndimage.rotate`` over the stack, firing fields one ``scipy.ndimage.label`` whose
-structuring element never connects two maps.
-
-* **Rate map**: spike count / occupancy time per spatial bin (5 cm), Gaussian-smoothed
-  (σ = 1 bin) for recorded cells; for model units the mean activation per bin, unsmoothed.
-* **Grid score**: the spatial autocorrelogram's annulus around the central peak is
-  correlated with its rotations by 30°…150°; score = mean(r60, r120) − mean(r30, r90, r150),
-  maximised over annulus outer radii.  "Grid cell": score > 0.3.
-* **Border score**: ``(cM − dM) / (cM + dM)``; cM = largest fraction of one wall covered by a
-  single field (contiguous bins above 0.3 × peak with a minimum area), dM = rate-weighted
-  mean distance of field bins to the nearest wall over half the box width.  "Border
-  cell": score > 0.5.
-* **Shuffle test** (:mod:`goalstore.analyses.spatial_shuffles`): a cell is a grid (border)
-  cell when its score exceeds the 95th percentile of the scores of its own shuffled maps.
-
-The array core (rate maps and scores) is :mod:`goalstore.analyses.spatial_core`; this module
-labels the scores of a store's cells and adds the shuffle test.
+The definitions and the vectorised array core (rate maps, autocorrelograms, grid and border
+scores, their thresholds) are in :mod:`goalstore.analyses.spatial_core`; the shuffle test is
+:mod:`goalstore.analyses.spatial_shuffles`.  This module validates a rate-map store, scores
+every cell and returns the labelled result with its summary.
 """
 
 from __future__ import annotations
