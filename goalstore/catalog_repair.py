@@ -6,7 +6,8 @@ write would commit a catalog holding just the new store.  :func:`require_catalog
 the guard the store root calls before it verifies or writes; :func:`repair` rebuilds
 the catalog:
 
-1. every store on disk — ``<arrays>/*.zarr``, ``<arrays>/*.nc`` and ``<tables>/*.parquet``
+1. every store on disk — ``<arrays>/*.zarr``, ``<arrays>/*.nc``, ``<tables>/*.parquet`` and
+   ``<models>/*.safetensors``
    (its name is the file stem) — gets the metadata the catalog *recorded* in the last
    commit that touched the store's path, if that metadata still describes the content
    (same content checksum, same number of versions);
@@ -86,9 +87,16 @@ def _reconstruct(root: StoreRoot, store: OnDisk, path: Path, checksum: str, vers
                  recorded: dict[str, Any] | None) -> dict[str, Any]:
     """Metadata described from the content, as a write of it would (version = its commits)."""
     from goalstore.formats import get_format
-    from goalstore.schema import validate_array
+    from goalstore.schema import validate, validate_array
 
-    if store.fmt == "parquet":
+    if store.fmt == "safetensors":
+        model = get_format(store.fmt).open(path, store.name)
+        try:
+            validate(model)
+        except GoalstoreError as exc:
+            raise GoalstoreError(f"its content does not follow the schema ({exc})") from None
+        meta = root._describe(store.name, model, None, store.fmt, store.relpath, checksum, False)
+    elif store.fmt == "parquet":
         kind, rows, columns = _table_kind(store, path, recorded)
         meta = root._describe(store.name, (rows, columns), kind, store.fmt, store.relpath, checksum, True)
     else:

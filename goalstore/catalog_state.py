@@ -33,10 +33,11 @@ class OnDisk:
 
 
 def stores_on_disk(root: StoreRoot) -> list[OnDisk]:
-    """Stores present in the layout's arrays and tables folders, sorted by name."""
+    """Stores present in the layout's arrays, tables and models folders, sorted by name."""
     found = []
     for folder, suffixes in ((root.layout.arrays, formats.suffixes("array")),
-                             (root.layout.tables, formats.suffixes("table"))):
+                             (root.layout.tables, formats.suffixes("table")),
+                             (root.layout.models, formats.suffixes("model"))):
         base = root.path / folder
         if not base.is_dir():
             continue

@@ -1,14 +1,16 @@
 """The file formats goalstore reads and writes: one :class:`Format` record each, in :data:`FORMATS`.
 
 A format knows its file suffix, the kind of object it holds (``array``: an ``xarray.Dataset``;
-``table``: a Parquet dataset; ``file``: a whole file a catalog entry points at), how to write
+``table``: a Parquet dataset; ``model``: a network's weights, a
+:class:`~goalstore.schema.models.ModelWeights`; ``file``: a whole file a catalog entry points at), how to write
 an object to a path, how to open a path lazily (dask-backed), and which Intake reader opens it
-for plain ``intake`` users.  Array and table formats are the *store* formats
+for plain ``intake`` users.  Array, table and model formats are the *store* formats
 (:data:`STORE_FORMATS`) a :class:`~goalstore.store.StoreRoot` writes; file formats are only
 registered (remote or shipped entries).
 
 Writing is deterministic — identical content gives identical files (and content checksum):
-zarr v2 consolidated, netCDF through h5netcdf, Parquet with fixed part names.
+zarr v2 consolidated, netCDF through h5netcdf, Parquet with fixed part names, safetensors with its
+attrs as one JSON header entry.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import xarray as xr
 from intake.readers import datatypes, readers
 
 from goalstore.errors import CorruptStoreError, GoalstoreError, SchemaError
-from goalstore.schema import TABLES, validate_array, validate_table
+from goalstore.schema import TABLES, ModelWeights, validate_array, validate_model, validate_table
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Format:
 
     name: str
     suffix: str
-    kind: str  #: "array" (xarray.Dataset), "table" (Parquet dataset) or "file" (registered only)
+    kind: str  #: "array" (xarray.Dataset), "table" (Parquet dataset), "model" (ModelWeights) or "file"
     #: ``write(obj, path, kind=None)``: write ``obj`` at ``path`` (which must not exist); tables
     #: need their table ``kind`` and return ``(rows, columns)``
     write: Callable[..., Any]
@@ -157,6 +159,47 @@ def _parquet_reader(url: str, metadata: dict[str, Any]) -> readers.BaseReader:
     return readers.DaskParquet(datatypes.Parquet(url=url), metadata=metadata)
 
 
+# ------------------------------------------------------------------- models
+#: the one header entry of a model store's safetensors file holding its attrs (one entry: the
+#: header's other entries come from a hash map, so several would be written in varying order)
+MODEL_HEADER_KEY = "goalstore"
+
+
+def _write_safetensors(model: ModelWeights, path: Path, kind: str | None = None) -> None:
+    import json
+
+    from safetensors.numpy import save_file
+
+    tensors = {name: np.ascontiguousarray(model.tensors[name]) for name in sorted(model.tensors)}
+    header = {MODEL_HEADER_KEY: json.dumps(model.attrs, sort_keys=True, allow_nan=False)}
+    save_file(tensors, str(path), metadata=header)
+
+
+def _open_safetensors(path: Path, name: str | None = None) -> ModelWeights:
+    """A model store: its attrs, and its tensors memory-mapped and read on access."""
+    import json
+
+    from safetensors import safe_open
+
+    from goalstore.schema.models import LazyTensors
+
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            header = handle.metadata() or {}
+        attrs = json.loads(header[MODEL_HEADER_KEY])
+        return ModelWeights(LazyTensors(path), attrs)
+    except (OSError, ValueError, KeyError, TypeError, Exception) as exc:  # safetensors raises its own error type
+        raise _unreadable(path, name, exc) from None
+
+
+def _check_safetensors(path: Path, kind: str | None) -> None:
+    validate_model(_open_safetensors(path))  # the hash of the tensors as read back
+
+
+def _safetensors_reader(url: str, metadata: dict[str, Any]) -> readers.BaseReader:
+    return readers.FileByteReader(datatypes.FileData(url=url), metadata=metadata)
+
+
 # -------------------------------------------------------------------- files
 def _write_npy(obj: Any, path: Path, kind: str | None = None) -> None:
     with open(path, "xb") as handle:  # np.save(path) would append ".npy" to other names
@@ -198,6 +241,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("netcdf", ".nc", "array", _write_netcdf, _array_opener("h5netcdf"), _netcdf_reader,
            _check_array("netcdf")),
     Format("parquet", ".parquet", "table", _write_table, _open_table, _parquet_reader, _check_table),
+    Format("safetensors", ".safetensors", "model", _write_safetensors, _open_safetensors, _safetensors_reader,
+           _check_safetensors),
     Format("npy", ".npy", "file", _write_npy, _open_npy, _npy_reader),
     Format("pickle", ".pkl", "file", _write_pickle, _open_pickle, _bytes_reader),
 )}
@@ -205,7 +250,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
 #: Formats of array stores (``xarray.Dataset``), the first the default.
 ARRAY_FORMATS = tuple(name for name, f in FORMATS.items() if f.kind == "array")
 #: Formats a store root writes stores in.
-STORE_FORMATS = tuple(name for name, f in FORMATS.items() if f.kind in ("array", "table"))
+STORE_FORMATS = tuple(name for name, f in FORMATS.items() if f.kind in ("array", "table", "model"))
 #: Formats a remote entry may be registered with (in the order the refusal lists them).
 REMOTE_FORMATS = ("netcdf", "zarr", "parquet", "pickle")
 

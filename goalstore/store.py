@@ -41,7 +41,7 @@ from goalstore.errors import (
     VersionSpecError,
 )
 from goalstore.resources import datalad_cfg
-from goalstore.schema import TABLES, validate_array, validate_table
+from goalstore.schema import MODEL_KIND, TABLES, ModelWeights, validate_array, validate_model, validate_table
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 DEFAULT_HOME = Path("~/.goalstore")
@@ -84,6 +84,7 @@ class Layout:
 
     arrays: str = "arrays"
     tables: str = "tables"
+    models: str = "models"
     downloads: str = "downloads"
     catalog: str = "catalog.yaml"
     scratch: str = ".goalstore-tmp"
@@ -132,7 +133,8 @@ class StoreRoot:
     def relpath(self, name: str, fmt: str) -> str:
         check_name(name)
         store_format = formats.get_format(fmt, formats.STORE_FORMATS)
-        folder = self.layout.arrays if store_format.kind == "array" else self.layout.tables
+        folder = {"array": self.layout.arrays, "table": self.layout.tables,
+                  "model": self.layout.models}[store_format.kind]
         return f"{folder}/{name}{store_format.suffix}"
 
     # ---------------------------------------------------------------- locking
@@ -191,7 +193,8 @@ class StoreRoot:
         the expected store kind) or a pandas DataFrame / pyarrow Table / pyarrow
         ``RecordBatchReader`` (``kind`` = table kind; written as a Parquet dataset
         partitioned as declared; a reader is validated and written batch by batch, so a
-        table larger than memory streams through).
+        table larger than memory streams through), or a
+        :class:`~goalstore.schema.models.ModelWeights` (a model store, written as safetensors).
         With ``save=False`` the change is left for the caller (``datalad run``) to save.
 
         The whole write holds the root's lock; a journal lets a kill at any point be finished
@@ -200,7 +203,12 @@ class StoreRoot:
         same commit and the history carries on.
         """
         is_table = isinstance(obj, (pd.DataFrame, pa.Table, pa.RecordBatchReader))
-        if is_table:
+        if isinstance(obj, ModelWeights):
+            validate_model(obj)
+            if kind not in (None, MODEL_KIND):
+                raise SchemaError(f"store {name!r}: a model store's kind is {MODEL_KIND!r}, not {kind!r}")
+            fmt = "safetensors"
+        elif is_table:
             if kind is None:
                 raise SchemaError(f"table store {name!r}: no table kind given; expected one of "
                                   f"{', '.join(TABLES)}")
@@ -310,6 +318,16 @@ class StoreRoot:
                     "columns": columns, "description": TABLES[kind].description,
                     **TABLES[kind].catalog}
         attrs = obj.attrs
+        if isinstance(obj, ModelWeights):
+            return {**common, "kind": MODEL_KIND, "family": FAMILY_OF_KIND[MODEL_KIND],
+                    "species": attrs["species"], "modality": attrs["modality"], "areas": [],
+                    "dims": ["tensor"], "sizes": {"tensor": len(obj.tensors)},
+                    "license": attrs["license"], "citation": attrs["citation"], "source": attrs["source"],
+                    "description": attrs.get("description", ""), "architecture": attrs["architecture"],
+                    "architecture_args": attrs["architecture_args"], "n_parameters": attrs["n_parameters"],
+                    "n_units": attrs["n_units"], "weights_hash": attrs["weights_hash"],
+                    "training": attrs["training"], "metrics": attrs["metrics"],
+                    "schema_version": attrs["schema_version"]}
         if "area" in obj.coords:
             areas = sorted({str(a) for a in obj["area"].values})
         else:  # e.g. synapse stores: one area for the whole store, in the attrs

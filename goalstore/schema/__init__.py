@@ -6,6 +6,8 @@
 * :mod:`goalstore.schema.tables` — declared pyarrow schemas of **table stores** (Parquet).
 * :mod:`goalstore.schema.attrs` — :func:`store_attrs` / :func:`recording_attrs`, the required attrs
   of an array store (``kind`` and ``schema_version`` filled in).
+* :mod:`goalstore.schema.models` — **model stores** (weights in safetensors): :class:`ModelWeights`,
+  its attrs and :func:`validate_model`.
 
 :func:`validate` dispatches on the object: datasets are checked as array stores of
 the given store ``kind``; DataFrames / pyarrow Tables as tables of the given table kind.
@@ -22,11 +24,13 @@ import pyarrow as pa
 from goalstore.errors import SchemaError
 from goalstore.schema.arrays import validate_array
 from goalstore.schema.attrs import recording_attrs, store_attrs
+from goalstore.schema.models import ModelWeights, model_attrs, validate_model, weights_hash
 from goalstore.schema.tables import TABLES, TableSpec, validate_table
 from goalstore.schema.vocabulary import (
     COORD_UNITS,
     DIMS,
     KINDS,
+    MODEL_KIND,
     REQUIRED_ATTRS,
     SCHEMA_VERSION,
     Dim,
@@ -37,28 +41,36 @@ __all__ = [
     "COORD_UNITS",
     "DIMS",
     "KINDS",
+    "MODEL_KIND",
     "REQUIRED_ATTRS",
     "SCHEMA_VERSION",
     "TABLES",
     "Dim",
+    "ModelWeights",
     "SchemaError",
     "TableSpec",
     "describe",
+    "model_attrs",
     "recording_attrs",
     "store_attrs",
     "validate",
     "validate_array",
+    "validate_model",
     "validate_table",
+    "weights_hash",
 ]
 
 
 def validate(obj: Any, kind: str | None = None) -> None:
     """Raise :class:`SchemaError` unless ``obj`` follows the canonical schema.
 
-    ``obj`` is an ``xarray.Dataset`` (``kind`` = expected store kind, optional) or a
-    pandas DataFrame / pyarrow Table (``kind`` = table kind, required).
+    ``obj`` is an ``xarray.Dataset`` (``kind`` = expected store kind, optional), a
+    pandas DataFrame / pyarrow Table (``kind`` = table kind, required) or a
+    :class:`ModelWeights` (a model store).
     """
-    if isinstance(obj, (pd.DataFrame, pa.Table)):
+    if isinstance(obj, ModelWeights):
+        validate_model(obj)
+    elif isinstance(obj, (pd.DataFrame, pa.Table)):
         if kind is None:
             raise SchemaError(f"table: no table kind given; expected one of {', '.join(TABLES)}")
         validate_table(obj, kind)

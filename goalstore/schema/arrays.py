@@ -33,6 +33,9 @@ attr, dim, coordinate or variable at fault:
     without reliable responses).  ``activations`` refuse NaN: a model's features are
     deterministic and always defined, so NaN means a diverged or broken extraction (the
     analyses refuse them too).
+13. a ``stimuli`` store holds its images as variable ``image`` with dims exactly
+    ``(stimulus, channel, height, width)`` and dtype ``uint8`` (0–255 intensities), one channel
+    (``L``) or three (``R``, ``G``, ``B``); other variables of a stimuli store are per-stimulus.
 """
 
 from __future__ import annotations
@@ -55,6 +58,10 @@ from goalstore.schema.vocabulary import (
 
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
+
+#: The layout of a stimuli store's images (rule 13).
+IMAGE_DIMS = ("stimulus", "channel", "height", "width")
+IMAGE_CHANNELS = (("L",), ("R", "G", "B"))
 
 #: Store kinds whose data variables may hold NaN (a missing value); see rule 12.
 NAN_ALLOWED = ("recording", "corpus", "result")
@@ -229,6 +236,24 @@ def _check_values(name: str, var: xr.DataArray, kind: str) -> None:
                     "stores; a model's activations are always defined)")
 
 
+def _check_stimuli(ds: xr.Dataset) -> None:
+    """Rule 13: the ``image`` variable of a stimuli store."""
+    if "image" not in ds.data_vars:
+        raise _fail("variable 'image'", "is missing from a stimuli store",
+                    f"an image variable with dims {IMAGE_DIMS}, dtype uint8")
+    image = ds["image"]
+    if image.dims != IMAGE_DIMS:
+        raise _fail("variable 'image'", f"has dims {image.dims}", f"{IMAGE_DIMS}")
+    if image.dtype != np.uint8:
+        raise _fail("variable 'image'", f"has dtype {image.dtype}", "uint8 (intensities 0-255)")
+    channels = tuple(str(c) for c in ds["channel_name"].values)
+    if channels not in IMAGE_CHANNELS:
+        raise _fail("coordinate 'channel_name'", f"is {list(channels)}", "['L'] or ['R', 'G', 'B']")
+    for name, var in ds.data_vars.items():
+        if name != "image" and var.dims != ("stimulus",):
+            raise _fail(f"variable {name!r}", f"has dims {var.dims} in a stimuli store", "('stimulus',)")
+
+
 def validate_array(ds: Any, kind: str | None = None, *, check_values: bool = True) -> None:
     """Raise :class:`SchemaError` unless ``ds`` is a canonical array store.
 
@@ -309,6 +334,8 @@ def validate_array(ds: Any, kind: str | None = None, *, check_values: bool = Tru
 
     if not ds.data_vars:
         raise _fail("dataset", "has no data variables", "at least one")
+    if ds.attrs["kind"] == "stimuli":
+        _check_stimuli(ds)
     for name, var in ds.data_vars.items():
         if var.dtype.kind not in "biufc":
             raise _fail(f"variable {name!r}", f"has dtype {var.dtype}", "a numeric or boolean dtype")

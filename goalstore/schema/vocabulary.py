@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 SCHEMA_VERSION = "1"
 
 #: Values allowed for the ``kind`` attr of an array store.
-KINDS = ("recording", "activations", "corpus", "result")
+KINDS = ("recording", "activations", "corpus", "result", "stimuli")
+
+#: The kind of a model store (weights in safetensors, not an array store; see
+#: :mod:`goalstore.schema.models`).
+MODEL_KIND = "model"
+
+#: Coordinates of the ``stimulus`` dim that describe how a stimulus was made (the variation
+#: parameters of a rendered object set); all optional, each 1-D along ``stimulus``.
+VARIATION_COORDS = ("rotation", "position_x", "position_y", "size", "background", "object_index",
+                    "variation")
 
 #: Attrs every array store must carry (non-empty strings).
 REQUIRED_ATTRS = ("kind", "species", "modality", "source", "license", "citation", "schema_version")
@@ -42,10 +51,14 @@ DIMS: dict[str, Dim] = {
     for d in (
         Dim("stimulus", "one presented image, sound or condition",
             coords=("stimulus_id",), unique="stimulus_id",
-            optional_coords=("category", "object_name", "image_path")),
+            optional_coords=("category", "object_name", "image_path", *VARIATION_COORDS)),
         Dim("unit", "one recorded neuron / multi-unit site / model unit",
             coords=("unit_id", "animal", "area"), unique="unit_id",
-            optional_coords=("layer", "cell_type", "depth")),
+            optional_coords=("layer", "cell_type", "depth", "channel", "x", "y", "component")),
+        Dim("channel", "one colour channel of an image (R, G, B or L)", coords=("channel_name",),
+            unique="channel_name"),
+        Dim("height", "one pixel row of an image (top to bottom)"),
+        Dim("width", "one pixel column of an image (left to right)"),
         Dim("time_bin", "a time window relative to stimulus onset",
             coords=("time_bin_start", "time_bin_end")),
         Dim("trial", "one repetition of a stimulus", coords=("trial_id",), unique="trial_id"),
@@ -127,6 +140,7 @@ COORD_UNITS: dict[str, str] = {
     "depth": "um",
     "lag_days": "day",
     "offset_days": "day",
+    "rotation": "deg",
 }
 
 

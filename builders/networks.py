@@ -1,0 +1,84 @@
+"""Every network a model store can name: architecture name + keyword arguments → ``torch.nn.Module``.
+
+A model store records ``architecture`` and ``architecture_args``; :func:`build_network` rebuilds the
+(untrained) module from them, and the store's weights are then loaded into it.  The names are
+
+* the learning-rule grid's architectures (:data:`builders.architectures.ARCHITECTURES`: ``knet4``,
+  ``alexnet``, ``resnet18`` …), arguments ``in_channels``, ``input_size``, ``out_features``, ``width``
+  and ``contrastive``;
+* ``torchvision:<name>`` (e.g. ``torchvision:resnet18``) when torchvision is installed (optional;
+  never downloads weights: they come from the store).
+
+:func:`observed_layers` names the layers whose outputs are a network's activations: a grid network's
+observed blocks (each convolution or linear layer with its normalisation and nonlinearity), else
+every leaf module that is not a no-op.
+
+Imports nothing from goalstore.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from torch import nn
+
+from builders.architectures import ARCHITECTURES, build_architecture
+
+TORCHVISION_PREFIX = "torchvision:"
+
+#: keyword arguments of the grid architectures, with their defaults where they have one
+GRID_ARGS = {"in_channels": None, "input_size": None, "out_features": None, "width": 1.0, "contrastive": False}
+
+_SKIPPED_LEAVES = (nn.Dropout, nn.Identity)
+
+
+def architectures() -> list[str]:
+    """The architecture names :func:`build_network` knows (torchvision's when it is installed)."""
+    names = list(ARCHITECTURES)
+    try:
+        import torchvision.models as tvm
+    except ImportError:
+        return names
+    return names + [TORCHVISION_PREFIX + n for n in sorted(tvm.list_models(module=tvm))]
+
+
+def build_network(architecture: str, **args: Any) -> nn.Module:
+    """The untrained network ``architecture`` built with ``args``.
+
+    Raises ``ValueError`` naming the known architectures for an unknown name, and naming the
+    missing or unexpected arguments for a grid architecture."""
+    if architecture.startswith(TORCHVISION_PREFIX):
+        try:
+            import torchvision.models as tvm
+        except ImportError:
+            raise ValueError(f"architecture {architecture!r} needs torchvision (pip install torchvision)") from None
+        name = architecture[len(TORCHVISION_PREFIX):]
+        if name not in tvm.list_models(module=tvm):
+            raise ValueError(f"architecture {architecture!r}: torchvision has no model {name!r}")
+        return tvm.get_model(name, weights=None, **args)
+    if architecture.lower() not in ARCHITECTURES:
+        raise ValueError(f"architecture {architecture!r}: unknown; expected one of "
+                         f"{', '.join(architectures())}")
+    missing = [k for k, default in GRID_ARGS.items() if default is None and k not in args]
+    unexpected = sorted(set(args) - set(GRID_ARGS))
+    if missing or unexpected:
+        raise ValueError(f"architecture {architecture!r}: " + "; ".join(
+            ([f"missing argument(s) {', '.join(missing)}"] if missing else [])
+            + ([f"unexpected argument(s) {', '.join(unexpected)}"] if unexpected else []))
+            + f"; expected {', '.join(GRID_ARGS)}")
+    return build_architecture(architecture, **{k: args.get(k, d) for k, d in GRID_ARGS.items()})
+
+
+def observed_layers(module: nn.Module) -> dict[str, nn.Module]:
+    """The layers whose outputs are the network's activations, by name, in forward (definition) order."""
+    observed = getattr(module, "observed", None)
+    if observed is not None:
+        return {layer.name: layer.block for layer in observed}
+    return {name: m for name, m in module.named_modules()
+            if name and not list(m.children()) and not isinstance(m, _SKIPPED_LEAVES)}
+
+
+def accepts_time_steps(module: nn.Module) -> bool:
+    """Whether ``module.forward`` takes a ``time_steps`` argument (a recurrent network unrolled in time)."""
+    return "time_steps" in inspect.signature(module.forward).parameters

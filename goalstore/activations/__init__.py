@@ -1,0 +1,6 @@
+"""Model activations as stores: networks rebuilt from model stores, and their extraction.
+
+* :mod:`goalstore.activations.networks` — a model store (:class:`~goalstore.schema.models.ModelWeights`)
+  ↔ a ``torch.nn.Module``: rebuild and load it (refusing weights that do not fit the architecture),
+  make a model store from a trained module, resolve layer names.
+"""
