@@ -52,7 +52,8 @@ def build_network(architecture: str, **args: Any) -> nn.Module:
         try:
             import torchvision.models as tvm
         except ImportError:
-            raise ValueError(f"architecture {architecture!r} needs torchvision (pip install torchvision)") from None
+            raise ValueError(f"architecture {architecture!r} needs torchvision (pip install torchvision)") \
+                from None
         name = architecture[len(TORCHVISION_PREFIX):]
         if name not in tvm.list_models(module=tvm):
             raise ValueError(f"architecture {architecture!r}: torchvision has no model {name!r}")

@@ -27,7 +27,8 @@ from goalstore.resources import catalogs_dir, data_dir
 FAMILIES = ("recordings", "stimuli", "models", "activations", "lr_corpora", "results")
 
 #: Family an array store of each ``kind`` (or a table of each table kind) belongs to.
-FAMILY_OF_KIND = {"recording": "recordings", "stimuli": "stimuli", "model": "models", "activations": "activations",
+FAMILY_OF_KIND = {"recording": "recordings", "stimuli": "stimuli", "model": "models",
+                  "activations": "activations",
                   "corpus": "lr_corpora", "result": "results", "lr_observables": "lr_corpora",
                   "lr_runs": "lr_corpora", "lr_view": "lr_corpora"}
 

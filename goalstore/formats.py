@@ -188,7 +188,7 @@ def _open_safetensors(path: Path, name: str | None = None) -> ModelWeights:
             header = handle.metadata() or {}
         attrs = json.loads(header[MODEL_HEADER_KEY])
         return ModelWeights(LazyTensors(path), attrs)
-    except (OSError, ValueError, KeyError, TypeError, Exception) as exc:  # safetensors raises its own error type
+    except Exception as exc:  # safetensors raises its own error types
         raise _unreadable(path, name, exc) from None
 
 

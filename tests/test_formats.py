@@ -42,7 +42,8 @@ def test_the_table_holds_the_formats_the_catalogs_use():
     assert formats.suffixes("array") == {".zarr": "zarr", ".nc": "netcdf"}
     assert formats.suffixes("table") == {".parquet": "parquet"}
     assert formats.suffixes("model") == {".safetensors": "safetensors"}
-    assert all(f.suffix.startswith(".") and f.kind in ("array", "table", "model", "file") for f in FORMATS.values())
+    assert all(f.suffix.startswith(".") and f.kind in ("array", "table", "model", "file")
+               for f in FORMATS.values())
 
 
 @pytest.mark.parametrize("fmt", formats.ARRAY_FORMATS)
@@ -104,13 +105,14 @@ def test_unreadable_files_are_refused_naming_the_store(tmp_path, fmt):
 
 
 def test_unknown_formats_name_the_expected_ones(home, recording):
-    with pytest.raises(SchemaError, match=r"^format 'tiff': unknown; expected zarr, netcdf, parquet, safetensors, npy or "
-                                          r"pickle$"):
+    with pytest.raises(SchemaError, match=r"^format 'tiff': unknown; expected zarr, netcdf, parquet, "
+                                          r"safetensors, npy or pickle$"):
         get_format("tiff")
     with pytest.raises(SchemaError, match="format None: unknown"):
         get_format(None)
     root = StoreRoot()
-    with pytest.raises(SchemaError, match=r"^format 'pickle': unknown; expected zarr, netcdf, parquet or safetensors$"):
+    with pytest.raises(SchemaError,
+                       match=r"^format 'pickle': unknown; expected zarr, netcdf, parquet or safetensors$"):
         root.relpath("x", "pickle")
     with pytest.raises(SchemaError, match=r"^format 'parquet': unknown for array stores; expected zarr or "
                                           r"netcdf$"):

@@ -36,8 +36,8 @@ def check_weights(module: Any, tensors: Mapping[str, Any], label: str = "weights
     expected = {name: tuple(t.shape) for name, t in module.state_dict().items()}
     for name, shape in expected.items():
         if name not in tensors:
-            raise SchemaError(f"{label}: tensor {name!r} of the architecture is missing ({len(tensors)} tensors "
-                              f"given, {len(expected)} expected)")
+            raise SchemaError(f"{label}: tensor {name!r} of the architecture is missing "
+                              f"({len(tensors)} tensors given, {len(expected)} expected)")
         got = tuple(np.shape(tensors[name]))
         if got != shape:
             raise SchemaError(f"{label}: tensor {name!r} has shape {list(got)}; the architecture expects "

@@ -101,7 +101,8 @@ class ModelWeights:
     @property
     def architecture_config(self) -> dict[str, Any]:
         """``{"architecture": …, "architecture_args": {…}}``: what builds the network."""
-        return {"architecture": self.attrs["architecture"], "architecture_args": self.attrs["architecture_args"]}
+        return {"architecture": self.attrs["architecture"],
+                "architecture_args": self.attrs["architecture_args"]}
 
     def state_dict(self) -> dict[str, Any]:
         """The tensors as a torch ``state_dict`` (copies; for ``module.load_state_dict``)."""
@@ -156,7 +157,8 @@ def validate_model(obj: Any, *, check_hash: bool = True) -> None:
             try:
                 json.dumps(value, allow_nan=False)
             except (TypeError, ValueError) as exc:
-                raise _fail(f"attr {attr!r}", f"is not a JSON document ({exc})", "JSON-serialisable values")
+                raise _fail(f"attr {attr!r}", f"is not a JSON document ({exc})",
+                            "JSON-serialisable values") from None
     shape = attrs["input_shape"]
     if len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
         raise _fail("attr 'input_shape'", f"is {shape!r}", "[channels, height, width], three positive integers")
