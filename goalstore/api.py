@@ -164,6 +164,23 @@ def _build_checked(recipe: str, home: str | Path | None, **params: Any) -> dict[
     return build(spec.name, home=home, **recipes.as_dict(spec.check(spec.resolve(params), _root(home))))
 
 
+def ensure(recipe: str, home: str | Path | None = None, **params: Any) -> dict[str, Any]:
+    """The stores of ``recipe`` with ``params``, built only when they are not there yet.
+
+    Runs the recipe's ``check``; a content-addressed recipe (``Recipe.cached``) whose every output is
+    registered with matching content is not run again (``{"cached": True, "stores": {...}}``); otherwise
+    the recipe is built (``{"cached": False, "stores": {...}}``)."""
+    spec = get_recipe(recipe)
+    root = _root(home)
+    typed = spec.check(spec.resolve(params), root)
+    names = [name for name, _ in spec.outputs(typed)]
+    if spec.cached is not None:
+        registered = {name: root.registered(name) for name in names}
+        if all(meta is not None and spec.cached(typed, meta) for meta in registered.values()):
+            return {"cached": True, "stores": registered}
+    return {"cached": False, "stores": build(spec.name, home=home, **recipes.as_dict(typed))}
+
+
 def produce(recipe: str, home: str | Path | None = None, **params: Any) -> dict[str, dict[str, Any]]:
     """Run a recipe and write its stores without saving (the step ``datalad run`` records).
 
@@ -218,6 +235,8 @@ def analyze(name: str, home: str | Path | None = None, out: str | Path | None = 
     spec = recipes.get_analysis(name)
     root = _root(home)
     typed = spec.check(spec.resolve(params), root)
+    for required, required_params in spec.requires(typed, root):  # e.g. extracted activations
+        ensure(required, home=home, **required_params)
     built = build(spec.name, home=home, **recipes.as_dict(typed))
     return spec.analysis.report(built, root, out, typed)
 

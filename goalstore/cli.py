@@ -183,15 +183,19 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from goalstore.api import import_lr_identify
-
-    built = import_lr_identify(args.path, args.trust_pickle, name=args.name, home=args.home)
+def _print_imported(args: argparse.Namespace, built: dict[str, dict[str, Any]]) -> None:
     if args.json:
         _print_json(built)
-    else:
-        for name, meta in built.items():
-            print(f"imported {name} (version {meta['version']}, {meta['sizes']['row']} rows)")
+        return
+    for name, meta in built.items():
+        size = ", ".join(f"{v} {k}s" for k, v in meta.get("sizes", {}).items())
+        print(f"imported {name} (version {meta['version']}{', ' + size if size else ''})")
+
+
+def cmd_import_lr_identify(args: argparse.Namespace) -> int:
+    from goalstore.api import import_lr_identify
+
+    _print_imported(args, import_lr_identify(args.path, args.trust_pickle, name=args.name, home=args.home))
     return 0
 
 
@@ -316,15 +320,16 @@ def build_parser() -> argparse.ArgumentParser:
     recipes.add_build_options(p)
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("import", parents=[common], help="import a published data set into the store")
-    p.add_argument("source", choices=["lr-identify"])
-    p.add_argument("path")
-    p.add_argument("--trust-pickle", action="store_true",
+    p = sub.add_parser("import", help="import data made elsewhere into the store (one sub-command per source)")
+    imports = p.add_subparsers(dest="source", required=True)
+    i = imports.add_parser("lr-identify", parents=[common], help="the published lr-identify dataset.pkl")
+    i.add_argument("path")
+    i.add_argument("--trust-pickle", action="store_true",
                    help="allow unpickling the file (a pickle can run code: only for trusted files)")
-    p.add_argument("--name", default="lr-corpus-lr-identify",
+    i.add_argument("--name", default="lr-corpus-lr-identify",
                    help="store name of the imported corpus (its classifier view is NAME-view); "
                         "default lr-corpus-lr-identify")
-    p.set_defaults(func=cmd_import)
+    i.set_defaults(func=cmd_import_lr_identify)
 
     p = sub.add_parser("produce", parents=[common],
                        help="low level: write a recipe's store without saving (what datalad run records)")

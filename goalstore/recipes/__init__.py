@@ -102,6 +102,12 @@ class Recipe:
     analysis: Analysis | None = None
     build_check: bool = False  #: ``goalstore build`` runs ``check`` too (else only the analysis/import does)
     exclusive: tuple[str, ...] = ()  #: parameters whose command-line options exclude each other
+    #: stores to have before this recipe runs, as ``[(recipe name, parameters)]`` (built, or found
+    #: cached, by :func:`goalstore.api.ensure` before the recipe's own build)
+    requires: Callable[[Any, Any], list[tuple[str, dict[str, Any]]]] = field(default=lambda p, root: [])
+    #: content-addressed recipes: ``cached(params, metadata)`` says whether a store registered under an
+    #: output's name (``metadata``: its catalog metadata) already holds what ``params`` would produce
+    cached: Callable[[Any, dict[str, Any]], bool] | None = None
 
     def fields(self) -> list[tuple[dataclasses.Field, type]]:
         """The declared parameters with their types, in declaration order."""
