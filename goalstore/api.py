@@ -67,14 +67,17 @@ def fetch(name: str, home: str | Path | None = None) -> Path:
 
 
 def register_remote(name: str, url: str, checksum: str | None, fmt: str = "netcdf",
-                    home: str | Path | None = None, **metadata: Any) -> None:
+                    home: str | Path | None = None, companions: list[tuple[str, str | None]] | None = None,
+                    **metadata: Any) -> None:
     """Register a remote file as catalog entry ``name`` of the store root.
 
     ``checksum`` is ``"<alg>:<hex>"`` (e.g. ``"sha256:…"``); the file is downloaded
-    and verified on first :func:`open`.  ``metadata`` adds searchable fields
-    (kind, species, areas, modality, license, citation, description…).
+    and verified on first :func:`open`.  ``companions``: further ``(url, checksum)`` files of the entry
+    (e.g. the CSV of a brainio stimulus set's zip), downloaded and verified beside it.  ``metadata`` adds
+    searchable fields (kind, species, areas, modality, license, citation, description, and ``loader`` /
+    ``loader_kwargs`` for a file in an external layout…).
     """
-    _root(home).register_remote(name, url, checksum, fmt, metadata)
+    _root(home).register_remote(name, url, checksum, fmt, metadata, companions=companions)
 
 
 def add_file(name: str, source: str | Path, home: str | Path | None = None, force: bool = False) -> Path:
@@ -150,10 +153,10 @@ def build(recipe: str, home: str | Path | None = None, **params: Any) -> dict[st
         meta = root.registered(name)
         if meta is not None and meta.get("path"):  # built in this store root: a path datalad can track
             inputs.append(meta["path"])
-        elif meta is not None and meta.get("remote"):  # a remote entry's verified download
-            local = remote.local_path(root.path / root.layout.downloads, name, meta["remote"])
-            if local.exists():
-                inputs.append(str(local.relative_to(root.path)))
+        elif meta is not None and meta.get("remote"):  # a remote entry's verified download(s)
+            for local in remote.local_paths(root.path / root.layout.downloads, name, meta["remote"]):
+                if local.exists():
+                    inputs.append(str(local.relative_to(root.path)))
     root.run_recorded(command, outputs, message=f"build {spec.name}", inputs=inputs)
     return {name: root.metadata(name) for name, _ in products}
 
@@ -270,6 +273,20 @@ def import_lr_identify(path: str | Path, trust_pickle: bool = False, name: str =
     file is refused with its own error and exit code before anything runs.
     """
     return _build_checked("lr-identify", home, path=str(path), trust_pickle=trust_pickle, name=name)
+
+
+def import_stimuli(path: str | Path, name: str = "", source: str = "", csv: str | Path | None = None,
+                   size: int | None = None, home: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """Import a stimulus set as a ``stimuli`` store through ``datalad run``: a folder of image files
+    (``source="folder"``), a brainio stimulus set (its ``.zip``, the CSV beside it or ``csv``) or a ``.npy``
+    array of uint8 images (``source`` defaults from ``path``).  ``name`` defaults to ``stimuli-<stem>``;
+    ``size`` resizes every image to size × size.
+
+    The source is read and checked first (every image's header, the CSV, the ids), so bad input is
+    refused (:class:`~goalstore.errors.SchemaError`, exit 3) before anything runs, nothing stored changed.
+    """
+    return _build_checked("import-stimuli", home, path=str(path), name=name, source=source,
+                          csv=str(csv) if csv else "", size=size or 0)
 
 
 def lr_classifier_view(name: str, home: str | Path | None = None, statistics: Any = "finite") -> Any:

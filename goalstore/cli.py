@@ -199,6 +199,21 @@ def cmd_import_lr_identify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_stimuli(args: argparse.Namespace) -> int:
+    from goalstore.api import import_stimuli
+
+    built = import_stimuli(args.path, name=args.name or "", source=args.source_kind or "", csv=args.csv,
+                           size=args.size, home=args.home)
+    if args.json:
+        _print_json(built)
+        return 0
+    for name, meta in built.items():
+        sizes = meta["sizes"]
+        print(f"imported {name} (version {meta['version']}, {sizes['stimulus']} images of {sizes['channel']} x "
+              f"{sizes['height']} x {sizes['width']})")
+    return 0
+
+
 def cmd_produce(args: argparse.Namespace) -> int:
     from goalstore.api import produce
 
@@ -330,6 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store name of the imported corpus (its classifier view is NAME-view); "
                         "default lr-corpus-lr-identify")
     i.set_defaults(func=cmd_import_lr_identify)
+    i = imports.add_parser("stimuli", parents=[common],
+                           help="a stimulus set: a folder of images, a brainio CSV + zip, or a .npy array")
+    i.add_argument("path", help="a folder of image files, a brainio .zip (its CSV beside it) or a .npy file")
+    i.add_argument("--name", help="store name (default: stimuli-<PATH's stem>)")
+    i.add_argument("--source", dest="source_kind", choices=["folder", "brainio", "npy"],
+                   help="how to read PATH (default: folder for a folder, brainio for .zip, npy for .npy)")
+    i.add_argument("--csv", help="metadata CSV (default: the brainio CSV beside the zip; a folder's "
+                                 "metadata.csv or <folder>.csv)")
+    i.add_argument("--size", type=int, help="resize every image to SIZE x SIZE pixels")
+    i.set_defaults(func=cmd_import_stimuli)
 
     p = sub.add_parser("produce", parents=[common],
                        help="low level: write a recipe's store without saving (what datalad run records)")

@@ -34,11 +34,12 @@ def fetch(name: str, root: StoreRoot) -> Path:
     if not meta.get("remote"):
         raise GoalstoreError(f"entry {name!r} is not a remote entry")
     downloads = root.path / root.layout.downloads
-    target = remote.local_path(downloads, name, meta["remote"])
-    already = target.exists()
+    targets = remote.local_paths(downloads, name, meta["remote"])  # the main file, then any companions
+    fresh = [target for target in targets if not target.exists()]
     path = remote.fetch(name, meta["remote"], downloads)
-    if not already:
-        root.save_paths([str(path.relative_to(root.path))], f"download {name} from {meta['remote']['url']}")
+    if fresh:
+        root.save_paths([str(target.relative_to(root.path)) for target in fresh],
+                        f"download {name} from {meta['remote']['url']}")
     return path
 
 

@@ -231,6 +231,15 @@ def _open_pickle(path: Path, name: str | None = None) -> Any:
     raise no_lazy_reader(path, "pickle", name)
 
 
+def _write_zip(obj: Any, path: Path, kind: str | None = None) -> None:
+    raise SchemaError("format 'zip': goalstore does not write zip archives (a zip is only read, by the loader "
+                      f"of a remote entry such as a brainio stimulus set); expected {_spoken(STORE_FORMATS)}")
+
+
+def _open_zip(path: Path, name: str | None = None) -> Any:
+    raise no_lazy_reader(path, "zip", name)
+
+
 def _bytes_reader(url: str, metadata: dict[str, Any]) -> readers.BaseReader:
     return readers.FileByteReader(datatypes.FileData(url=url), metadata=metadata)
 
@@ -245,6 +254,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            _check_safetensors),
     Format("npy", ".npy", "file", _write_npy, _open_npy, _npy_reader),
     Format("pickle", ".pkl", "file", _write_pickle, _open_pickle, _bytes_reader),
+    Format("zip", ".zip", "file", _write_zip, _open_zip, _bytes_reader),
 )}
 
 #: Formats of array stores (``xarray.Dataset``), the first the default.
@@ -252,7 +262,7 @@ ARRAY_FORMATS = tuple(name for name, f in FORMATS.items() if f.kind == "array")
 #: Formats a store root writes stores in.
 STORE_FORMATS = tuple(name for name, f in FORMATS.items() if f.kind in ("array", "table", "model"))
 #: Formats a remote entry may be registered with (in the order the refusal lists them).
-REMOTE_FORMATS = ("netcdf", "zarr", "parquet", "pickle")
+REMOTE_FORMATS = ("netcdf", "zarr", "parquet", "pickle", "zip")
 
 
 def get_format(name: Any, among: Iterable[str] | None = None, context: str = "") -> Format:

@@ -6,6 +6,11 @@ checksum is pooch's ``"<alg>:<hex>"`` (e.g. ``sha1:…`` for Brain-Score files).
 HTTP(S)/FTP go through pooch's downloaders; every other fsspec URL (``file://``,
 ``s3://``…) through fsspec.  A file obtained elsewhere is registered with
 :func:`add_file`, which verifies the checksum before keeping it.
+
+An entry made of several files (a brainio stimulus set: a zip of images and its CSV) lists the others
+under ``remote.companions``, each ``{url, checksum, filename}`` like the main file: they are fetched and
+verified with it into the same folder, and the entry's loader receives the main file's path (it finds
+the companions beside it).
 """
 
 from __future__ import annotations
@@ -36,8 +41,24 @@ def local_path(downloads: Path, name: str, remote: dict[str, Any]) -> Path:
     return downloads / name / remote["filename"]
 
 
+def files(remote: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files of a remote entry, ``{url, checksum, filename}`` each: the main file, then its companions."""
+    return [remote, *(remote.get("companions") or [])]
+
+
+def local_paths(downloads: Path, name: str, remote: dict[str, Any]) -> list[Path]:
+    """Where the files of a remote entry are kept (main file first)."""
+    return [local_path(downloads, name, spec) for spec in files(remote)]
+
+
 def fetch(name: str, remote: dict[str, Any], downloads: Path) -> Path:
-    """Return the verified local copy of a remote entry, downloading it if needed."""
+    """Return the verified local copy of a remote entry's main file, downloading it (and its companions)
+    if needed."""
+    paths = [_fetch_one(name, spec, downloads) for spec in files(remote)]
+    return paths[0]
+
+
+def _fetch_one(name: str, remote: dict[str, Any], downloads: Path) -> Path:
     target = local_path(downloads, name, remote)
     target.parent.mkdir(parents=True, exist_ok=True)
     fresh = not target.exists()
@@ -66,10 +87,18 @@ def add_file(name: str, remote: dict[str, Any], source: Path, downloads: Path, f
     """Verify ``source`` against the entry's checksum and keep a copy in the store root.
 
     Without a published checksum, a copy already kept is the reference: a file that differs
-    from it is refused unless ``force``."""
+    from it is refused unless ``force``.  For an entry of several files, ``source`` is the one whose
+    file name it has (e.g. the CSV or the zip of a stimulus set)."""
     source = Path(source)
     if not source.is_file():
         raise RemoteUnavailableError(f"entry {name!r}: {source} is not a file")
+    specs = files(remote)
+    if len(specs) > 1:
+        matching = [spec for spec in specs if spec["filename"] == source.name]
+        if not matching:
+            raise ChecksumError(f"entry {name!r}: {source.name} is none of its files; expected a file named "
+                                f"{' or '.join(spec['filename'] for spec in specs)}")
+        remote = matching[0]
     checksum = remote.get("checksum")
     target = local_path(downloads, name, remote)
     if checksum:

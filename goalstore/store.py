@@ -373,15 +373,23 @@ class StoreRoot:
         write_catalog_atomically(cat, self.catalog_path)
 
     def register_remote(self, name: str, url: str, checksum: str | None, fmt: str,
-                        metadata: dict[str, Any] | None = None, filename: str | None = None) -> None:
+                        metadata: dict[str, Any] | None = None, filename: str | None = None,
+                        companions: list[tuple[str, str | None]] | None = None) -> None:
         """Register a remote file (URL + ``"<alg>:<hex>"`` checksum) as a catalog entry.
 
-        It is downloaded into the store root, and verified, on first open.
+        It is downloaded into the store root, and verified, on first open.  ``companions``: further
+        ``(url, checksum)`` files of the entry (e.g. the CSV of a brainio zip), fetched and verified with it
+        into the same folder.
         """
         check_name(name)
         formats.get_format(fmt, formats.REMOTE_FORMATS)
-        remote = {"url": url, "checksum": checksum,
-                  "filename": filename or url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]}
+        remote = {"url": url, "checksum": checksum, "filename": filename or _file_name(url)}
+        if companions:
+            remote["companions"] = [{"url": u, "checksum": c, "filename": _file_name(u)} for u, c in companions]
+            names = [spec["filename"] for spec in [remote, *remote["companions"]]]
+            if len(set(names)) != len(names):
+                raise SchemaError(f"remote entry {name!r}: its files share a file name ({', '.join(names)}); "
+                                  "expected one name per file")
         meta = {"origin": "remote", "format": fmt, "version": 1, "remote": remote,
                 **(metadata or {})}
         with self._locked():
@@ -524,21 +532,30 @@ class StoreRoot:
         return report
 
     def _verify_download(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-        """A remote entry's local copy against its published checksum (not downloaded: nothing to check)."""
+        """A remote entry's local copies (its main file and any companions) against their published
+        checksums (not downloaded: nothing to check)."""
         import pooch
 
         from goalstore import remote
 
-        local = remote.local_path(self.path / self.layout.downloads, name, spec)
-        if not (local.exists() or local.is_symlink()):
+        specs = remote.files(spec)
+        locals_ = remote.local_paths(self.path / self.layout.downloads, name, spec)
+        if not any(local.exists() or local.is_symlink() for local in locals_):
             return {"name": name, "ok": True, "problems": [], "note": "remote entry, not downloaded"}
-        problems = [f"content missing: {p.relative_to(self.path)}" for p in _absent_content(local)]
-        checksum = spec.get("checksum")
-        if checksum and not problems:
-            alg, _, expected = checksum.partition(":")
-            actual = pooch.file_hash(str(local), alg=alg)
-            if actual != expected:
-                problems.append(f"checksum mismatch: published {checksum}, found {alg}:{actual}")
+        problems = []
+        for file_spec, local in zip(specs, locals_, strict=True):
+            if not (local.exists() or local.is_symlink()):
+                problems.append(f"file missing: {local.relative_to(self.path)}")
+                continue
+            absent = [f"content missing: {p.relative_to(self.path)}" for p in _absent_content(local)]
+            problems += absent
+            checksum = file_spec.get("checksum")
+            if checksum and not absent:
+                alg, _, expected = checksum.partition(":")
+                actual = pooch.file_hash(str(local), alg=alg)
+                if actual != expected:
+                    where = f" ({local.name})" if len(specs) > 1 else ""
+                    problems.append(f"checksum mismatch{where}: published {checksum}, found {alg}:{actual}")
         return {"name": name, "ok": not problems, "problems": problems}
 
     def checksum_matches(self, name: str) -> bool:
@@ -548,6 +565,11 @@ class StoreRoot:
 
 # ------------------------------------------------------------------ helpers
 _absent_content = verification.absent_content
+
+
+def _file_name(url: str) -> str:
+    """The file name a URL's path ends with (query and trailing slash left out)."""
+    return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
 _remove = journal.remove

@@ -106,7 +106,7 @@ def test_unreadable_files_are_refused_naming_the_store(tmp_path, fmt):
 
 def test_unknown_formats_name_the_expected_ones(home, recording):
     with pytest.raises(SchemaError, match=r"^format 'tiff': unknown; expected zarr, netcdf, parquet, "
-                                          r"safetensors, npy or pickle$"):
+                                          r"safetensors, npy, pickle or zip$"):
         get_format("tiff")
     with pytest.raises(SchemaError, match="format None: unknown"):
         get_format(None)
@@ -117,7 +117,8 @@ def test_unknown_formats_name_the_expected_ones(home, recording):
     with pytest.raises(SchemaError, match=r"^format 'parquet': unknown for array stores; expected zarr or "
                                           r"netcdf$"):
         root.write("rec", recording, fmt="parquet")
-    with pytest.raises(SchemaError, match=r"^format 'npy': unknown; expected netcdf, zarr, parquet or pickle$"):
+    with pytest.raises(SchemaError,
+                       match=r"^format 'npy': unknown; expected netcdf, zarr, parquet, pickle or zip$"):
         root.register_remote("x", "https://example.org/x.npy", None, "npy")
     assert root.relpath("rec", "netcdf") == "arrays/rec.nc"
     assert root.relpath("obs", "parquet") == "tables/obs.parquet"
