@@ -170,13 +170,13 @@ def _background(seed: int, background: int, size: int) -> np.ndarray:
     linear gradient, with fine grain."""
     rng = np.random.default_rng([seed, 2, background])
     base = rng.uniform(70, 185, 3)
-    coarse = rng.normal(0, rng.uniform(15, 40), (int(rng.integers(3, 8)),) * 2 + (3,))
+    coarse = rng.normal(0, rng.uniform(8, 22), (int(rng.integers(3, 8)),) * 2 + (3,))
     low = np.asarray(Image.fromarray(np.clip(128 + coarse, 0, 255).astype(np.uint8), "RGB")
                      .resize((size, size), Image.BICUBIC), dtype=float) - 128
-    angle, slope = rng.uniform(0, 2 * np.pi), rng.uniform(0, 40)
+    angle, slope = rng.uniform(0, 2 * np.pi), rng.uniform(0, 30)
     ramp = np.linspace(-0.5, 0.5, size)
     gradient = slope * (np.cos(angle) * ramp[None, :] + np.sin(angle) * ramp[:, None])
-    grain = rng.normal(0, rng.uniform(2, 10), (size, size, 3))
+    grain = rng.normal(0, rng.uniform(2, 6), (size, size, 3))
     return base + low + gradient[..., None] + grain
 
 
