@@ -103,7 +103,8 @@ class RunResult:
     raw: dict[int, dict[str, dict[str, torch.Tensor]]]
     #: the final state dict (CPU copies) when ``config.keep_final_weights``, else None
     state: dict[str, torch.Tensor] | None = None
-    #: ``{"architecture", "architecture_args", "input_shape"}``: what rebuilds the network
+    #: ``{"architecture", "architecture_args", "input_shape"}`` (what rebuilds the network) and, for
+    #: image tasks, ``input_mean`` / ``input_std`` (its input normalisation)
     network: dict[str, Any] | None = None
 
 
@@ -205,7 +206,9 @@ def train_run(config: RunConfig, device: str = "cpu", data: TaskData | None = No
                "architecture_args": {"in_channels": data.in_channels, "input_size": data.input_size,
                                      "out_features": 128 if data.contrastive else data.n_classes,
                                      "width": config.width, "contrastive": data.contrastive},
-               "input_shape": [data.in_channels, data.input_size, data.input_size]}
+               "input_shape": [data.in_channels, data.input_size, data.input_size],
+               **({"input_mean": list(data.normalisation[0]), "input_std": list(data.normalisation[1])}
+                  if data.normalisation else {})}
     state = {name: t.detach().cpu().clone().contiguous() for name, t in model.state_dict().items()} \
         if config.keep_final_weights else None
     return RunResult(config, rows, record, raw, state, network)

@@ -339,11 +339,20 @@ def test_lr_grid_keeps_final_weights_as_model_stores(tmp_path):
     run_dirs = list((root.scratch / "sweeps").glob(f"*/{run.run_id}"))
     assert len(run_dirs) == 1 and (run_dirs[0] / WEIGHTS_FILE).read_bytes()[:8] != b"\x80\x04\x95"  # no pickle
     assert json.loads((run_dirs[0] / NETWORK_FILE).read_text())["input_shape"] == [1, 8, 8]
-    # the run's recorded final validation accuracy is reproduced by the stored weights
-    from builders.training_tasks import load_task
+    # the run's recorded final validation accuracy is reproduced by the stored weights, also when the
+    # digits are fed as uint8 images through the recorded preprocessing
+    from sklearn.datasets import load_digits
+
+    from builders.training_tasks import _split, load_task
 
     val = load_task("digits").val
     net = network_from_weights(root.open(name))
     with torch.no_grad():
         accuracy = float((net(val.x).argmax(1) == val.y).float().mean())
     assert accuracy == pytest.approx(meta["metrics"]["val_accuracy"], abs=1e-6)
+    digits = load_digits()
+    images = np.round(digits.images[:, None] * 255 / 16).astype(np.uint8)  # 0–16 as 0–255, rounded
+    images = images[_split(len(digits.target), 0.2)[1].numpy()]
+    x = preprocess(images, root.open(name).attrs["input_shape"], *normalisation(meta["training"], 1))
+    std = meta["training"]["input_std"][0]
+    assert torch.allclose(x, val.x, atol=0.5 / 255 / std + 1e-5)  # up to the rounding to uint8

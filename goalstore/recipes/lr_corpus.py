@@ -82,7 +82,9 @@ def run_models(work_dir: Path, records: list[dict[str, Any]], grid_name: str) ->
                    if record.get(k) and isinstance(record[k][-1], float) and math.isfinite(record[k][-1])}
         training = {"recipe": "lr-corpus", "grid": grid_name, "run_id": record["run_id"],
                     "status": record["status"], "goalstore_version": __version__,
-                    "input_normalisation": f"as task {record['task']!r} of builders.training_tasks",
+                    **({"input_mean": network["input_mean"], "input_std": network["input_std"]}
+                       if "input_mean" in network else
+                       {"input_normalisation": f"as task {record['task']!r} of builders.training_tasks"}),
                     **{k: record[k] for k in ("task", "learning_rule", "batch_size", "model_seed",
                                               "data_seed", "epochs", "width")}}
         with torch.no_grad():
