@@ -48,6 +48,9 @@ class GridSpec:
     keep_raw_layers: tuple[str, ...] = ()
     keep_raw_epochs: tuple[int, ...] = ()
     data_paths: dict[str, str] = field(default_factory=dict)
+    #: also keep every run's final weights (``weights.safetensors`` in its run directory; the
+    #: ``lr-corpus`` recipe stores each as a model store ``model-<run_id>``)
+    keep_final_weights: bool = False
 
     def __post_init__(self) -> None:
         for task, arch in self.pairs:
@@ -75,7 +78,7 @@ class GridSpec:
                           self.checkpoint_every, self.width, self.input_size, self.val_size,
                           keep_raw_layers=tuple(self.keep_raw_layers),
                           keep_raw_epochs=tuple(self.keep_raw_epochs),
-                          data_path=self.data_paths.get(task))
+                          data_path=self.data_paths.get(task), keep_final_weights=self.keep_final_weights)
                 for (task, arch), rule, batch, model_seed, data_seed in product(
                     self.pairs, self.rules, self.batch_sizes, self.model_seeds, self.data_seeds)]
 

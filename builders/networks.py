@@ -80,6 +80,16 @@ def observed_layers(module: nn.Module) -> dict[str, nn.Module]:
             if name and not list(m.children()) and not isinstance(m, _SKIPPED_LEAVES)}
 
 
+def count_parameters(module: nn.Module) -> int:
+    """Scalar parameters of the forward computation.
+
+    A rule-aware layer's backward weights ``B`` (``backward_weight``, :mod:`builders.layers`) only
+    carry errors backwards during learning: they are part of the state dict (and of a model store)
+    but not of the function the network computes, so they are not counted."""
+    return int(sum(p.numel() for name, p in module.named_parameters()
+                   if not name.endswith("backward_weight")))
+
+
 def accepts_time_steps(module: nn.Module) -> bool:
     """Whether ``module.forward`` takes a ``time_steps`` argument (a recurrent network unrolled in time)."""
     return "time_steps" in inspect.signature(module.forward).parameters

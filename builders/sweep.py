@@ -1,7 +1,9 @@
 """Running a grid: resumable, atomic per run, optionally on dask.distributed.
 
 Each finished run is written into ``work_dir/<run_id>/`` (``observables.parquet``,
-``run.json`` and, when raw matrices are kept, ``raw.npz``) by writing to a hidden
+``run.json``, when raw matrices are kept, ``raw.npz``, and when the final weights are kept
+(``RunConfig.keep_final_weights``) ``weights.safetensors`` (safetensors, never a pickle) with
+``network.json`` (architecture, its arguments and input shape)) by writing to a hidden
 temporary directory and renaming it, so a half-written run never appears.
 Runs whose directory exists are skipped, so a killed sweep resumes where it
 stopped; leftovers of a killed run are removed and the run restarts cleanly.
@@ -23,6 +25,9 @@ import pyarrow.parquet as pq
 from builders.corpus_format import RAW_FILE, raw_key
 from builders.dask_client import dask_client, wants_dask
 from builders.training import RunConfig, train_run
+
+WEIGHTS_FILE = "weights.safetensors"  #: a run's final weights (kept when the grid asks for them)
+NETWORK_FILE = "network.json"  #: what rebuilds the network of those weights
 
 
 def completed(work_dir: Path) -> set[str]:
@@ -52,6 +57,11 @@ def run_and_save(config: RunConfig, work_dir: str | Path, device: str = "cpu",
                       for epoch, layers in result.raw.items()
                       for layer, kinds in layers.items() for kind, tensor in kinds.items()}
             np.savez(tmp / RAW_FILE, **arrays)
+        if result.state is not None:
+            from safetensors.torch import save_file
+
+            save_file(result.state, str(tmp / WEIGHTS_FILE))
+            (tmp / NETWORK_FILE).write_text(json.dumps(result.network, sort_keys=True))
         os.rename(tmp, final)
     finally:
         if tmp.exists():

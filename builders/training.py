@@ -57,12 +57,14 @@ class RunConfig:
     keep_raw_layers: tuple[str, ...] = ()  #: layers whose raw per-unit matrices are kept
     keep_raw_epochs: tuple[int, ...] = ()  #: checkpoints at which they are kept (empty: all)
     data_path: str | None = field(default=None, compare=False)
+    #: keep the final weights (``RunResult.state``); does not change the run, so not part of ``run_id``
+    keep_final_weights: bool = field(default=False, compare=False)
 
     @property
     def run_id(self) -> str:
         """Readable prefix + a digest of every field that affects the result, including the rule's
         definition (optimiser pair, primitives), so a changed rule never reuses an old run."""
-        fields = {k: v for k, v in asdict(self).items() if k != "data_path"}
+        fields = {k: v for k, v in asdict(self).items() if k not in ("data_path", "keep_final_weights")}
         rule = asdict(get_rule(self.learning_rule))
         rule.pop("description")
         fields["rule"] = rule
@@ -99,6 +101,11 @@ class RunResult:
     rows: list[dict]
     record: dict[str, Any]
     raw: dict[int, dict[str, dict[str, torch.Tensor]]]
+    #: the final state dict (CPU copies) when ``config.keep_final_weights``, else None
+    state: dict[str, torch.Tensor] | None = None
+    #: ``{"architecture", "architecture_args", "input_shape"}`` (what rebuilds the network) and, for
+    #: image tasks, ``input_mean`` / ``input_std`` (its input normalisation)
+    network: dict[str, Any] | None = None
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator):
@@ -195,4 +202,13 @@ def train_run(config: RunConfig, device: str = "cpu", data: TaskData | None = No
     run_fields = {k: getattr(config, k) for k in ("task", "architecture", "learning_rule", "batch_size",
                                                   "model_seed", "data_seed")}
     rows = [{"run_id": config.run_id, **run_fields, **r} for r in rows]
-    return RunResult(config, rows, record, raw)
+    network = {"architecture": config.architecture,
+               "architecture_args": {"in_channels": data.in_channels, "input_size": data.input_size,
+                                     "out_features": 128 if data.contrastive else data.n_classes,
+                                     "width": config.width, "contrastive": data.contrastive},
+               "input_shape": [data.in_channels, data.input_size, data.input_size],
+               **({"input_mean": list(data.normalisation[0]), "input_std": list(data.normalisation[1])}
+                  if data.normalisation else {})}
+    state = {name: t.detach().cpu().clone().contiguous() for name, t in model.state_dict().items()} \
+        if config.keep_final_weights else None
+    return RunResult(config, rows, record, raw, state, network)

@@ -43,6 +43,8 @@ class TaskData:
     train: TensorOrFolder
     val: TensorOrFolder
     schedule: str  #: "constant" or "imagenet" (warm-up and step decays)
+    #: ``x = (image/255 − mean)/std`` of image tasks, as (mean, std) per channel (None: not images in [0, 1])
+    normalisation: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
 
 class TensorOrFolder:
@@ -93,11 +95,12 @@ def load_task(name: str, data_path: str | Path | None = None, input_size: int | 
 
         digits = load_digits()
         x = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16.0
-        x = (x - x.mean()) / x.std()
+        mean, std = float(x.mean()), float(x.std())
+        x = (x - mean) / std
         y = torch.tensor(digits.target, dtype=torch.long)
         train, val = _split(len(y), 0.2)
         return TaskData(name, name.endswith("contrastive"), 1, 8, 10, TensorOrFolder(x[train], y[train]),
-                        TensorOrFolder(x[val], y[val]), "constant")
+                        TensorOrFolder(x[val], y[val]), "constant", ((mean,), (std,)))
     if name == "cifar10":
         files = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
         path = _require(data_path, files, name)
@@ -111,7 +114,8 @@ def load_task(name: str, data_path: str | Path | None = None, input_size: int | 
         parts = [read(f) for f in files[:5]]
         vx, vy = read("test_batch")
         return TaskData(name, False, 3, 32, 10, TensorOrFolder(torch.cat([p[0] for p in parts]),
-                        torch.cat([p[1] for p in parts])), TensorOrFolder(vx, vy), "constant")
+                        torch.cat([p[1] for p in parts])), TensorOrFolder(vx, vy), "constant",
+                        ((0.47,) * 3, (0.25,) * 3))
     if name in ("imagenet", "simclr"):
         path = _require(data_path, ["train", "val"], name)
         size = input_size or 224
@@ -128,7 +132,7 @@ def load_task(name: str, data_path: str | Path | None = None, input_size: int | 
             return TensorOrFolder(files, torch.tensor(labels, dtype=torch.long), size)
 
         return TaskData(name, name == "simclr", 3, size, len(classes), index("train"), index("val"),
-                        "imagenet")
+                        "imagenet", ((0.45,) * 3, (0.25,) * 3))
     files = ["train_cochleagrams.npy", "train_labels.npy", "val_cochleagrams.npy", "val_labels.npy"]
     path = _require(data_path, files, name)
     tx = torch.tensor(np.load(path / files[0]), dtype=torch.float32)[:, None]

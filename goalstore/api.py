@@ -289,6 +289,29 @@ def import_stimuli(path: str | Path, name: str = "", source: str = "", csv: str 
                           csv=str(csv) if csv else "", size=size or 0)
 
 
+def import_model(architecture: str, weights: str | Path, name: str | None = None,
+                 args: dict[str, Any] | None = None, input_shape: Any = None, input_mean: Any = None,
+                 input_std: Any = None, license: str = "unspecified", citation: str = "unspecified",
+                 home: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """Register the weights in the ``.safetensors`` file ``weights`` as model store ``name`` (default:
+    the file's name without suffix) of ``architecture`` built with ``args``, through ``datalad run``.
+
+    ``input_shape`` (C, H, W; default from ``args``), ``input_mean`` / ``input_std`` (per channel;
+    default 0.5 / 0.25) record how images are preprocessed for it
+    (:mod:`goalstore.activations.preprocess`).  A pickle (``.pt``, ``.pth``, ``.pkl``, ``.ckpt`` …) is
+    refused unread, and weights that do not fit the architecture are refused naming the first
+    mismatching tensor (:class:`~goalstore.errors.SchemaError`), before anything is stored."""
+    def text(values: Any) -> str:
+        if values is None:
+            return ""
+        return values if isinstance(values, str) else ",".join(str(v) for v in values)
+
+    return _build_checked("model-import", home, architecture=architecture, weights=str(weights),
+                          name=name or "", args=json.dumps(args or {}, sort_keys=True),
+                          input_shape=text(input_shape), input_mean=text(input_mean), input_std=text(input_std),
+                          license=license, citation=citation)
+
+
 def lr_classifier_view(name: str, home: str | Path | None = None, statistics: Any = "finite") -> Any:
     """Classifier view (examples = run × layer, features = statistic × checkpoint) of corpus ``name``.
 

@@ -86,6 +86,10 @@ def cmd_open(args: argparse.Namespace) -> int:
                        for k, v in obj.data_vars.items()},
                    "attrs": {k: v for k, v in obj.attrs.items()}}
         text = str(obj)
+    elif hasattr(obj, "tensors"):  # a model store: attrs, and the tensors' shapes (read from the header)
+        summary = {"reference": args.reference, "attrs": obj.attrs,
+                   "tensors": {name: list(obj.tensors[name].shape) for name in obj.tensors}}
+        text = "\n".join([repr(obj), *(f"  {name}: {shape}" for name, shape in summary["tensors"].items())])
     else:
         summary = {"reference": args.reference, "columns": list(obj.columns),
                    "npartitions": obj.npartitions}
@@ -188,8 +192,8 @@ def _print_imported(args: argparse.Namespace, built: dict[str, dict[str, Any]]) 
         _print_json(built)
         return
     for name, meta in built.items():
-        size = ", ".join(f"{v} {k}s" for k, v in meta.get("sizes", {}).items())
-        print(f"imported {name} (version {meta['version']}{', ' + size if size else ''})")
+        size = " × ".join(f"{v} {k}" for k, v in meta.get("sizes", {}).items())
+        print(f"imported {name} (version {meta['version']}{': ' + size if size else ''})")
 
 
 def cmd_import_lr_identify(args: argparse.Namespace) -> int:
@@ -211,6 +215,26 @@ def cmd_import_stimuli(args: argparse.Namespace) -> int:
         sizes = meta["sizes"]
         print(f"imported {name} (version {meta['version']}, {sizes['stimulus']} images of {sizes['channel']} x "
               f"{sizes['height']} x {sizes['width']})")
+    return 0
+
+
+def cmd_import_model(args: argparse.Namespace) -> int:
+    from goalstore.api import import_model
+
+    arch_args = {}
+    for pair in args.arg:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SchemaError(f"--arg {pair!r}: expected KEY=VALUE (an argument of architecture "
+                              f"{args.architecture!r})")
+        try:
+            arch_args[key] = json.loads(value)
+        except json.JSONDecodeError:
+            arch_args[key] = value
+    _print_imported(args, import_model(args.architecture, args.weights, name=args.name, args=arch_args,
+                                       input_shape=args.input_shape, input_mean=args.input_mean,
+                                       input_std=args.input_std, license=args.license, citation=args.citation,
+                                       home=args.home))
     return 0
 
 
@@ -355,6 +379,23 @@ def build_parser() -> argparse.ArgumentParser:
                                  "metadata.csv or <folder>.csv)")
     i.add_argument("--size", type=int, help="resize every image to SIZE x SIZE pixels")
     i.set_defaults(func=cmd_import_stimuli)
+    i = imports.add_parser("model", parents=[common],
+                           help="network weights (.safetensors) of a known architecture")
+    i.add_argument("architecture", help="architecture name (knet4, alexnet …; torchvision:NAME if installed)")
+    i.add_argument("--weights", required=True, metavar="FILE",
+                   help="the .safetensors file (pickles are refused)")
+    i.add_argument("--name", default=None, help="store name (default: the file's name without suffix)")
+    i.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="an argument of the architecture (repeatable), e.g. in_channels=3 input_size=64")
+    i.add_argument("--input-shape", default=None, metavar="C,H,W",
+                   help="the network's input (default: in_channels,input_size,input_size)")
+    i.add_argument("--input-mean", default=None, metavar="M[,M,M]",
+                   help="per-channel mean of (image/255 − mean)/std (default 0.5)")
+    i.add_argument("--input-std", default=None, metavar="S[,S,S]",
+                   help="per-channel std of (image/255 − mean)/std (default 0.25)")
+    i.add_argument("--license", default="unspecified", help="license of the weights")
+    i.add_argument("--citation", default="unspecified", help="how to cite the weights")
+    i.set_defaults(func=cmd_import_model)
 
     p = sub.add_parser("produce", parents=[common],
                        help="low level: write a recipe's store without saving (what datalad run records)")

@@ -3,4 +3,7 @@
 * :mod:`goalstore.activations.networks` — a model store (:class:`~goalstore.schema.models.ModelWeights`)
   ↔ a ``torch.nn.Module``: rebuild and load it (refusing weights that do not fit the architecture),
   make a model store from a trained module, resolve layer names.
+* :mod:`goalstore.activations.preprocess` — the one preprocessing from stored images (uint8) to a
+  network's input (channels, bilinear antialiased resize, ``(image/255 − mean)/std`` with the model
+  store's ``training.input_mean`` / ``input_std``), shared by training and extraction.
 """

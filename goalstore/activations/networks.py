@@ -30,6 +30,23 @@ def build_untrained(architecture: str, architecture_args: Mapping[str, Any]) -> 
         raise SchemaError(f"attr 'architecture': {exc}") from None
 
 
+def with_aliases(module: Any, tensors: Mapping[str, Any]) -> dict[str, Any]:
+    """``tensors`` with the names the module shares between modules filled in (e.g. knet's ``out`` is its
+    last ``fc`` layer, so ``out.layer.weight`` and ``fc2.layer.weight`` are one tensor): files written by
+    ``safetensors.torch.save_model`` keep only one name of each shared tensor."""
+    state = module.state_dict()
+    by_storage: dict[tuple[int, tuple[int, ...]], list[str]] = {}
+    for name, tensor in state.items():
+        by_storage.setdefault((tensor.data_ptr(), tuple(tensor.shape)), []).append(name)
+    out = dict(tensors)
+    for names in by_storage.values():
+        given = [n for n in names if n in out]
+        for name in names:
+            if name not in out and given:
+                out[name] = out[given[0]]
+    return out
+
+
 def check_weights(module: Any, tensors: Mapping[str, Any], label: str = "weights") -> None:
     """Refuse ``tensors`` unless they are exactly ``module``'s state dict (names and shapes); the message
     names the first mismatching tensor (in the module's order)."""
@@ -53,8 +70,9 @@ def network_from_weights(weights: ModelWeights, device: Any = "cpu") -> Any:
     import torch
 
     module = build_untrained(weights.attrs["architecture"], weights.attrs["architecture_args"])
-    check_weights(module, weights.tensors)
-    state = {name: torch.from_numpy(np.array(weights.tensors[name])) for name in module.state_dict()}
+    tensors = with_aliases(module, weights.tensors)
+    check_weights(module, tensors)
+    state = {name: torch.from_numpy(np.array(tensors[name])) for name in module.state_dict()}
     module.load_state_dict(state, strict=True)
     return module.to(device).eval()
 
@@ -104,9 +122,12 @@ def weights_from_network(module: Any, architecture: str, architecture_args: Mapp
                          input_shape: list[int], *, training: dict[str, Any] | None = None,
                          metrics: dict[str, float] | None = None, source: str, license: str,
                          citation: str, description: str = "", **extra: Any) -> ModelWeights:
-    """The model store of a (trained) ``module``: its state dict as float arrays, counts and content hash."""
+    """The model store of a (trained) ``module``: its state dict as arrays, counts (``n_parameters``: of
+    the forward computation, :func:`builders.networks.count_parameters`) and content hash."""
     tensors = {name: t.detach().cpu().numpy().copy() for name, t in module.state_dict().items()}
-    n_parameters = int(sum(p.numel() for p in module.parameters()))
+    from builders.networks import count_parameters
+
+    n_parameters = count_parameters(module)
     attrs = model_attrs(species="model", modality="model weights", source=source, license=license,
                         citation=citation, description=description, architecture=architecture,
                         architecture_args=dict(architecture_args), training=dict(training or {}),

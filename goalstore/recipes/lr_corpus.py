@@ -47,7 +47,53 @@ def corpus_outputs(p: LrCorpus) -> list[tuple[str, str]]:
     outputs = [(name, "parquet") for name in (stores.observables, stores.runs, stores.view)]
     if grid.keep_raw_layers:
         outputs.append((stores.units, "zarr"))
+    if grid.keep_final_weights:  # one model store per run
+        outputs += [(run_model_name(run.run_id), "safetensors") for run in grid.runs()]
     return outputs
+
+
+def run_model_name(run_id: str) -> str:
+    """The model store of a run's final weights."""
+    return f"model-{run_id}"
+
+
+def run_models(work_dir: Path, records: list[dict[str, Any]], grid_name: str) -> dict[str, Product]:
+    """The model stores of the runs' final weights (``weights.safetensors`` + ``network.json`` of each run
+    directory): architecture config, the run's config as ``training``, its last metrics."""
+    import json
+    import math
+
+    import torch
+    from safetensors.torch import load_file
+
+    from builders.sweep import NETWORK_FILE, WEIGHTS_FILE
+    from goalstore._version import __version__
+    from goalstore.activations.networks import build_untrained, weights_from_network
+
+    out = {}
+    for record in records:
+        run_dir = work_dir / record["run_id"]
+        network = json.loads((run_dir / NETWORK_FILE).read_text())
+        module = build_untrained(network["architecture"], network["architecture_args"])
+        module.load_state_dict(load_file(str(run_dir / WEIGHTS_FILE)), strict=True)
+        module.eval()
+        curves = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+        metrics = {k: record[k][-1] for k in curves
+                   if record.get(k) and isinstance(record[k][-1], float) and math.isfinite(record[k][-1])}
+        training = {"recipe": "lr-corpus", "grid": grid_name, "run_id": record["run_id"],
+                    "status": record["status"], "goalstore_version": __version__,
+                    **({"input_mean": network["input_mean"], "input_std": network["input_std"]}
+                       if "input_mean" in network else
+                       {"input_normalisation": f"as task {record['task']!r} of builders.training_tasks"}),
+                    **{k: record[k] for k in ("task", "learning_rule", "batch_size", "model_seed",
+                                              "data_seed", "epochs", "width")}}
+        with torch.no_grad():
+            out[run_model_name(record["run_id"])] = Product(weights_from_network(
+                module, network["architecture"], network["architecture_args"], network["input_shape"],
+                training=training, metrics=metrics, source=f"goalstore recipe lr-corpus (grid {grid_name})",
+                license="CC0-1.0", citation="goalstore (this store root's history)",
+                description=f"final weights of learning-rule run {record['run_id']}"), "model", "safetensors")
+    return out
 
 
 def produce_corpus(root: Any, p: LrCorpus) -> dict[str, Product]:
@@ -68,7 +114,8 @@ def produce_corpus(root: Any, p: LrCorpus) -> dict[str, Product]:
             stores.runs: Product(runs_table(records), "lr_runs", "parquet"),
             stores.view: Product(view_frame(classifier_view(observables)), "lr_view", "parquet"),
             **({stores.units: Product(units, "corpus", "zarr")}
-               if (units := units_dataset(work_dir, records)) is not None else {})}
+               if (units := units_dataset(work_dir, records)) is not None else {}),
+            **(run_models(work_dir, records, grid.name) if grid.keep_final_weights else {})}
 
 
 # ------------------------------------------------------------- lr-identify

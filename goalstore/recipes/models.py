@@ -1,0 +1,279 @@
+"""Model stores: a classifier trained on a stimuli store (``model``), or weights made elsewhere
+(``model-import``, the recipe of ``goalstore import model``).
+
+Both record the architecture config, the input normalisation (``training.input_mean`` /
+``training.input_std``, see :mod:`goalstore.activations.preprocess`), and the counts and content hash
+of the weights (:func:`goalstore.activations.networks.weights_from_network`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from goalstore._version import __version__
+from goalstore.errors import AnalysisInputError, CorruptStoreError, SchemaError
+from goalstore.recipes import Product, Recipe, check_entry, param
+
+#: suffixes of files that are (or usually are) pickles: never loaded
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
+
+
+# ------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class TrainModel:
+    name: str = param("knet4-objects", help="store name of the trained model")
+    architecture: str = param("knet4", help="an architecture of builders.architectures (knet4, alexnet …)")
+    stimuli: str = param("embedded-objects", help="the stimuli store whose `category` labels are learned")
+    width: float = param(0.25, help="channel/unit count scale of the architecture")
+    input_size: int = param(64, help="images are resized to input_size × input_size")
+    channels: int = param(3, help="input channels of the network (1: grey, 3: RGB)")
+    epochs: int = param(10, help="training epochs (0: the untrained network of `seed`)")
+    batch_size: int = param(32, help="minibatch size")
+    optimiser: str = param("sgdm", help="sgdm (SGD with momentum 0.9) or adam")
+    lr: float = param(0.01, help="learning rate")
+    augment: bool = param(False, help="random flips and shifts during training (seeded)")
+    seed: int = param(0, help="seed of the initial weights, batch order, augmentation and split")
+    val_fraction: float = param(0.25, help="fraction of each category held out for validation")
+    device: str = param("cpu", help="cpu, cuda or auto")
+
+
+def _stimuli(p: TrainModel, root: Any) -> Any:
+    from goalstore import entries
+
+    ds = entries.open(p.stimuli, root)
+    if "image" not in ds.data_vars:
+        raise AnalysisInputError(f"stimuli {p.stimuli!r}: has no variable 'image'; expected a stimuli store")
+    if "category" not in ds.coords:
+        raise AnalysisInputError(f"stimuli {p.stimuli!r}: coordinate 'category' is missing; the model recipe "
+                                 "learns the category labels of the stimuli")
+    return ds
+
+
+def check_model(p: TrainModel, root: Any) -> TrainModel:
+    """Refuse an unknown architecture, stimuli entry, optimiser or device, and bad sizes, before anything
+    runs."""
+    from builders.architectures import ARCHITECTURES
+    from builders.device import resolve_device
+    from builders.stimulus_training import OPTIMISERS
+    from goalstore.store import check_name
+
+    check_name(p.name)
+    if p.architecture not in ARCHITECTURES:
+        raise AnalysisInputError(f"architecture {p.architecture!r}: unknown (or not trainable here); expected "
+                                 f"one of {', '.join(ARCHITECTURES)}")
+    if p.optimiser not in OPTIMISERS:
+        raise AnalysisInputError(f"optimiser {p.optimiser!r}: expected one of {', '.join(OPTIMISERS)}")
+    try:
+        resolve_device(p.device)
+    except ValueError as exc:
+        raise AnalysisInputError(str(exc)) from None
+    if p.channels not in (1, 3) or p.input_size < 8 or p.epochs < 0 or p.batch_size < 1 or not p.lr > 0 \
+            or not 0 <= p.val_fraction < 1 or not p.width > 0:
+        raise AnalysisInputError(f"model {p.name!r}: channels {p.channels}, input_size {p.input_size}, "
+                                 f"epochs {p.epochs}, batch_size {p.batch_size}, lr {p.lr}, width {p.width}, "
+                                 f"val_fraction {p.val_fraction}; expected channels 1 or 3, input_size ≥ 8, "
+                                 "epochs ≥ 0, batch_size ≥ 1, lr > 0, width > 0, 0 ≤ val_fraction < 1")
+    check_entry(p.stimuli, "stimuli", root)
+    ds = _stimuli(p, root)
+    if len(np.unique(ds["category"].values)) < 2:
+        raise AnalysisInputError(f"stimuli {p.stimuli!r}: coordinate 'category' has fewer than 2 values; "
+                                 "expected at least 2 categories to learn")
+    return p
+
+
+def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, val)``: ``round(n_c · val_fraction)`` stimuli of each category ``c`` (drawn with
+    ``seed``) are held out, sorted, the rest trained on."""
+    rng = np.random.default_rng(seed)
+    val: list[int] = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        val.extend(rng.permutation(members)[: round(len(members) * val_fraction)].tolist())
+    val_index = np.sort(np.asarray(val, dtype=np.int64))
+    return np.setdiff1d(np.arange(len(labels)), val_index), val_index
+
+
+def produce_model(root: Any, p: TrainModel) -> dict[str, Product]:
+    import torch
+
+    from builders.stimulus_training import ClassifierConfig, train_classifier
+    from goalstore import entries
+    from goalstore.activations.networks import weights_from_network
+    from goalstore.activations.preprocess import preprocess
+
+    ds = _stimuli(p, root)
+    meta = entries.describe(p.stimuli, root)
+    categories_raw = np.asarray(ds["category"].values)
+    categories = sorted({str(c) for c in categories_raw})
+    labels = np.array([categories.index(str(c)) for c in categories_raw], dtype=np.int64)
+    train, val = stratified_split(labels, p.val_fraction, p.seed)
+    images = np.asarray(ds["image"].values)
+    shape = [p.channels, p.input_size, p.input_size]
+    # normalisation: per-channel mean and standard deviation of the training images in [0, 1]
+    unit = preprocess(images[train], shape, 0.0, 1.0).double()
+    mean = [float(v) for v in unit.mean((0, 2, 3))]
+    std = [max(float(v), 1e-6) for v in unit.std((0, 2, 3))]
+    x = preprocess(images, shape, mean, std)
+    y = torch.from_numpy(labels)
+    config = ClassifierConfig(p.architecture, p.channels, p.input_size, len(categories), p.width, p.epochs,
+                              p.batch_size, p.optimiser, p.lr, augment=p.augment, seed=p.seed, device=p.device)
+    train_t, val_t = torch.from_numpy(train), torch.from_numpy(val)
+    module, metrics = train_classifier(config, x[train_t], y[train_t], x[val_t], y[val_t])
+    training = {"recipe": "model", "task": "category classification", "stimuli": p.stimuli,
+                "stimuli_checksum": meta.get("checksum", ""), "stimuli_version": meta.get("version", ""),
+                "categories": categories, "epochs": p.epochs, "seed": p.seed, "optimiser": p.optimiser,
+                "lr": p.lr, "momentum": config.momentum if p.optimiser == "sgdm" else 0.0,
+                "batch_size": p.batch_size, "augment": p.augment, "val_fraction": p.val_fraction,
+                "n_train": len(train), "n_val": len(val), "input_mean": mean, "input_std": std,
+                "goalstore_version": __version__}
+    weights = weights_from_network(
+        module, p.architecture, config.architecture_args, shape, training=training, metrics=metrics,
+        source="goalstore recipe model (builders.stimulus_training)", license="CC0-1.0",
+        citation="goalstore (this store root's history)",
+        description=f"{p.architecture} (width {p.width}) trained {p.epochs} epochs on the categories of "
+                    f"{p.stimuli}")
+    return {p.name: Product(weights, "model", "safetensors")}
+
+
+# ------------------------------------------------------------ model-import
+@dataclass(frozen=True)
+class ImportModel:
+    architecture: str = param("", help="architecture name (builders.networks; torchvision:NAME if installed)")
+    weights: str = param("", help="the .safetensors file of the weights")
+    name: str = param("", help="store name (default: the file's name without suffix)")
+    args: str = param("{}", help="the architecture's keyword arguments as a JSON object")
+    input_shape: str = param("", help="C,H,W of the network's input (default: from the arguments)")
+    input_mean: str = param("", help="per-channel normalisation mean, comma-separated (default 0.5)")
+    input_std: str = param("", help="per-channel normalisation std, comma-separated (default 0.25)")
+    license: str = param("unspecified", help="license of the weights")
+    citation: str = param("unspecified", help="how to cite the weights")
+
+
+def _floats(text: str, label: str, channels: int, default: float) -> list[float]:
+    if not text.strip():
+        return [default] * channels
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise SchemaError(f"--{label} {text!r}: expected comma-separated numbers") from None
+    if len(values) == 1:
+        values *= channels
+    if len(values) != channels or not all(np.isfinite(values)) or (label == "input-std" and min(values) <= 0):
+        raise SchemaError(f"--{label} {text!r}: expected {channels} finite numbers (one per input channel)"
+                          + (", all positive" if label == "input-std" else ""))
+    return values
+
+
+def read_weights_file(path: str | Path) -> dict[str, np.ndarray]:
+    """The tensors of a ``.safetensors`` file; any other file is refused without being loaded (a pickle
+    can run code), with the one line saying how to convert it."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        raise SchemaError(
+            f"weights {path.name}: a {suffix} file is a pickle, which goalstore never loads (it can run code); "
+            f"convert its state dict where you trust it: python -c \"import torch, safetensors.torch as st; "
+            f"st.save_file({{k: v.clone().contiguous() for k, v in torch.load('{path.name}', "
+            f"weights_only=True).items()}}, '{path.stem}.safetensors')\"")
+    if suffix != ".safetensors":
+        raise SchemaError(f"weights {path.name}: suffix {suffix or '(none)'!r}; expected a .safetensors file")
+    if not path.is_file():
+        raise CorruptStoreError(f"weights {path}: no such file")
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            return {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError, TypeError) as exc:
+        raise SchemaError(f"weights {path.name}: not a readable safetensors file ({exc})") from None
+
+
+def _imported_module(p: ImportModel) -> tuple[Any, dict[str, Any], list[int], dict[str, np.ndarray]]:
+    """The architecture (untrained), its arguments, input shape and the file's tensors, all checked."""
+    from builders.networks import TORCHVISION_PREFIX
+    from goalstore.activations.networks import build_untrained, check_weights, with_aliases
+
+    tensors = read_weights_file(p.weights)
+    try:
+        args = json.loads(p.args or "{}")
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"--arg: the architecture arguments are not a JSON object ({exc})") from None
+    if not isinstance(args, dict):
+        raise SchemaError(f"--arg: the architecture arguments are {args!r}; expected KEY=VALUE pairs")
+    module = build_untrained(p.architecture, args)
+    if p.input_shape.strip():
+        try:
+            shape = [int(v) for v in p.input_shape.split(",")]
+        except ValueError:
+            shape = []
+        if len(shape) != 3 or min(shape) < 1:
+            raise SchemaError(f"--input-shape {p.input_shape!r}: expected C,H,W (three positive integers)")
+    elif p.architecture.startswith(TORCHVISION_PREFIX):
+        shape = [3, 224, 224]
+    else:
+        shape = [int(args["in_channels"]), int(args["input_size"]), int(args["input_size"])]
+    tensors = with_aliases(module, tensors)
+    check_weights(module, tensors, label=f"weights {Path(p.weights).name}")
+    return module, args, shape, tensors
+
+
+def check_import_model(p: ImportModel, root: Any) -> ImportModel:
+    """Read and check the weights file against the architecture first, so a bad file, argument or shape
+    is refused (naming the first mismatching tensor) before anything runs."""
+    from goalstore.activations.networks import count_units
+    from goalstore.store import check_name
+
+    if not p.architecture:
+        raise SchemaError("architecture: none given; expected an architecture name (e.g. knet4)")
+    name = p.name or Path(p.weights).stem
+    check_name(name)
+    module, args, shape, _ = _imported_module(p)
+    mean = _floats(p.input_mean, "input-mean", shape[0], 0.5)
+    std = _floats(p.input_std, "input-std", shape[0], 0.25)
+    try:
+        count_units(module, shape)
+    except (RuntimeError, ValueError) as exc:
+        raise SchemaError(f"--input-shape {shape}: the architecture cannot take it "
+                          f"({str(exc).splitlines()[0]})") from None
+    return dataclasses.replace(p, weights=str(Path(p.weights).resolve()), name=name,
+                               args=json.dumps(args, sort_keys=True), input_shape=",".join(map(str, shape)),
+                               input_mean=",".join(map(repr, mean)), input_std=",".join(map(repr, std)))
+
+
+def produce_import_model(root: Any, p: ImportModel) -> dict[str, Product]:
+    import torch
+
+    from goalstore.activations.networks import weights_from_network
+
+    p = check_import_model(p, root)
+    module, args, shape, tensors = _imported_module(p)
+    module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}, strict=True)
+    module.eval()
+    digest = hashlib.sha256(Path(p.weights).read_bytes()).hexdigest()
+    training = {"recipe": "model-import", "file": Path(p.weights).name, "file_sha256": digest,
+                "input_mean": [float(v) for v in p.input_mean.split(",")],
+                "input_std": [float(v) for v in p.input_std.split(",")], "goalstore_version": __version__}
+    weights = weights_from_network(module, p.architecture, args, shape, training=training, metrics={},
+                                   source=f"imported weights file {Path(p.weights).name}", license=p.license,
+                                   citation=p.citation, description=f"{p.architecture} weights imported from "
+                                                                    f"{Path(p.weights).name}")
+    return {p.name: Product(weights, "model", "safetensors")}
+
+
+RECIPES = [
+    Recipe("model", produce_model, outputs=lambda p: [(p.name, "safetensors")], inputs=lambda p: [p.stimuli],
+           parameters=TrainModel, check=check_model, build_check=True,
+           description="a model store: an architecture trained on a stimuli store's category labels"),
+    Recipe("model-import", produce_import_model, outputs=lambda p: [(p.name or Path(p.weights).stem,
+                                                                      "safetensors")],
+           parameters=ImportModel, check=check_import_model, build_check=True,
+           description="register weights made elsewhere (.safetensors) as a model store "
+                       "(goalstore import model)"),
+]
