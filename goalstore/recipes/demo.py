@@ -1,4 +1,5 @@
-"""The embedded demo stores: virtual animals, a matching virtual model, synthetic rate maps."""
+"""The embedded demo stores: virtual animals, a matching virtual model, synthetic rate maps, and virtual
+animals viewing the embedded object images."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from goalstore._version import __version__
-from goalstore.recipes import Product, Recipe, param
+from goalstore.recipes import Product, Recipe, check_entry, param
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,28 @@ def produce_rate_maps(root: Any, p: Seeded) -> dict[str, Product]:
     return {"demo-rate-maps": Product(ds, "recording")}
 
 
+@dataclass(frozen=True)
+class ObjectsRecording:
+    stimuli: str = param("embedded-objects", help="the stimuli store the virtual animals view")
+    noise: float = param(1.0, help="s.d. of the Gaussian trial noise (signal s.d. 0.5–1.5)")
+    seed: int = param(0, help="random seed")
+
+
+def check_objects_recording(p: ObjectsRecording, root: Any) -> ObjectsRecording:
+    check_entry(p.stimuli, "stimuli", root)
+    return p
+
+
+def produce_objects_recording(root: Any, p: ObjectsRecording) -> dict[str, Product]:
+    from goalstore import entries
+    from goalstore.sources.virtual_animals import virtual_animals_viewing
+
+    ds = virtual_animals_viewing(entries.open(p.stimuli, root), noise=p.noise, seed=p.seed,
+                                 stimulus_set=p.stimuli)
+    ds.attrs["goalstore_version"] = __version__
+    return {"demo-objects-recording": Product(ds, "recording")}
+
+
 RECIPES = [
     Recipe("demo-recording", produce_recording, outputs=lambda _: [("demo-recording", "zarr")],
            parameters=Seeded,
@@ -49,4 +72,10 @@ RECIPES = [
     Recipe("demo-rate-maps", produce_rate_maps, outputs=lambda _: [("demo-rate-maps", "zarr")],
            parameters=Seeded,
            description="embedded synthetic rate maps: 4 hexagonal grid, 4 wall and 4 random cells"),
+    Recipe("demo-objects-recording", produce_objects_recording,
+           outputs=lambda _: [("demo-objects-recording", "zarr")], inputs=lambda p: [p.stimuli],
+           parameters=ObjectsRecording, check=check_objects_recording, build_check=True,
+           description="embedded recording of three virtual animals viewing the embedded-objects images "
+                       "(V4: a fixed random convolutional stage; IT: category/object identity and view "
+                       "features), 4 time bins, 8 trials"),
 ]

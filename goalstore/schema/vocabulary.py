@@ -114,6 +114,8 @@ DIMS: dict[str, Dim] = {
         Dim("realism_observable", "an observable recomputed from raw units",
             coords=("realism_observable_name",), unique="realism_observable_name"),
         Dim("area", "one brain area (a summary over its units)", coords=("area_name",), unique="area_name"),
+        Dim("model", "one model scored against a recording (a leaderboard row)", coords=("model_name",),
+            unique="model_name"),
         Dim("mapping", "one mapping class from source to target responses", coords=("mapping_name",),
             unique="mapping_name"),
         Dim("temporal", "how a mapping treats time bins (per_bin or fixed)", coords=("temporal_mode",),

@@ -172,3 +172,201 @@ def virtual_model(
             layer_similarity=[float(m) for m in similarity],
         ),
     )
+
+
+# ------------------------------------------------------------ animals that view images
+#: ``virtual_animals_viewing`` defaults: IT's signal variance from category identity, object identity
+#: and view-dependent (image) features; they sum to 1.
+IT_MIXTURE = {"category": 0.5, "object": 0.25, "view": 0.25}
+
+
+def _luminance_batches(stimuli: xr.Dataset, size: int, batch: int = 256):
+    """The stimuli's images as float32 luminance in [0, 1], block-averaged to ``size`` × ``size``,
+    in batches (a large stimulus set is never loaded whole)."""
+    import torch
+    import torch.nn.functional as F
+
+    image = stimuli["image"]
+    for start in range(0, image.sizes["stimulus"], batch):
+        values = np.asarray(image.isel(stimulus=slice(start, start + batch)).values, dtype=np.float32) / 255.0
+        x = torch.from_numpy(values).mean(dim=1, keepdim=True)  # stimulus × 1 × H × W
+        yield F.adaptive_avg_pool2d(x, size)
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    """Columns to zero mean and unit variance across stimuli (a constant column becomes 0)."""
+    centred = values - values.mean(axis=0, keepdims=True)
+    std = centred.std(axis=0, keepdims=True)
+    return centred / np.where(std > 0, std, 1.0)
+
+
+def _identity_codes(stimuli: xr.Dataset, names: tuple[str, ...]) -> np.ndarray:
+    from goalstore.errors import SchemaError
+
+    for name in names:
+        if name not in stimuli.coords:
+            raise SchemaError(f"coordinate {name!r}: missing on the stimuli; the virtual IT units read out "
+                              "category and object identity (coordinates 'category' and 'object_name')")
+    keys = ["/".join(str(stimuli[n].values[i]) for n in names) for i in range(stimuli.sizes["stimulus"])]
+    return np.unique(np.asarray(keys), return_inverse=True)[1]
+
+
+def viewing_features(
+    stimuli: xr.Dataset,
+    seed: int = 0,
+    n_filters: int = 4,
+    grid: int = 2,
+    embedding_dim: int = 16,
+    input_size: int = 32,
+) -> dict[str, np.ndarray]:
+    """The fixed generating network of :func:`virtual_animals_viewing`, applied to ``stimuli``.
+
+    ``v4`` (stimulus × grid·grid × n_filters): a random convolutional stage — luminance,
+    block-averaged to ``input_size``², minus each image's mean, convolved with ``n_filters`` random
+    zero-mean 5 × 5 filters, rectified, average-pooled onto a ``grid`` × ``grid`` lattice of
+    receptive fields — local, mid-level features of the pixels.  ``category`` and ``object``
+    (stimulus × embedding_dim): fixed random embeddings of the stimuli's ``category`` and
+    (category, ``object_name``) identity, identical for every view of an object.  ``view``
+    (stimulus × embedding_dim): a fixed random projection of the ``v4`` features through ``tanh``:
+    image-dependent, so it varies across views of one object.  Every column is standardised across
+    the stimuli.  Deterministic given ``seed`` and the images.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng([seed, 10])
+    filters = rng.standard_normal((n_filters, 1, 5, 5))
+    filters -= filters.mean(axis=(2, 3), keepdims=True)
+    weight = torch.from_numpy((filters / np.sqrt(25.0)).astype(np.float32))
+    parts = []
+    with torch.no_grad():
+        for x in _luminance_batches(stimuli, input_size):
+            x = x - x.mean(dim=(2, 3), keepdim=True)
+            pooled = F.adaptive_avg_pool2d(F.relu(F.conv2d(x, weight, padding=2)), grid)  # B × K × g × g
+            parts.append(pooled.permute(0, 2, 3, 1).reshape(len(x), grid * grid, n_filters).numpy())
+    v4 = np.concatenate(parts).astype(np.float64)
+    n = v4.shape[0]
+    v4 = _standardise(v4.reshape(n, -1)).reshape(n, grid * grid, n_filters)
+    category = _identity_codes(stimuli, ("category",))
+    obj = _identity_codes(stimuli, ("category", "object_name"))
+    cat_table = np.random.default_rng([seed, 11]).standard_normal((category.max() + 1, embedding_dim))
+    obj_table = np.random.default_rng([seed, 12]).standard_normal((obj.max() + 1, embedding_dim))
+    projection = np.random.default_rng([seed, 13]).standard_normal((grid * grid * n_filters, embedding_dim))
+    view = np.tanh(v4.reshape(n, -1) @ projection / np.sqrt(projection.shape[0]))
+    return {"v4": v4, "category": _standardise(cat_table[category]), "object": _standardise(obj_table[obj]),
+            "view": _standardise(view)}
+
+
+def virtual_animals_viewing(
+    stimuli: xr.Dataset,
+    n_animals: int = 3,
+    units_per_animal: int = 32,
+    n_time_bins: int = 4,
+    n_trials: int = 8,
+    noise: float = 1.0,
+    it_mixture: dict[str, float] | None = None,
+    seed: int = 0,
+    stimulus_set: str | None = None,
+) -> xr.Dataset:
+    """A canonical recording (stimulus × unit × time_bin × trial) of virtual animals viewing ``stimuli``.
+
+    Units are noisy read-outs of a FIXED generating network (:func:`viewing_features`) applied to the
+    images, half of each animal's units in V4, half in IT:
+
+    * a V4 unit reads out, with random weights, the 4 local features at one of the 2 × 2 receptive
+      fields of the random convolutional stage (mid-level, local image statistics; a 16-dimensional
+      space, small enough that another animal's V4 units span it);
+    * an IT unit reads out a random direction of ``sqrt(w_c)·E_category + sqrt(w_o)·E_object +
+      sqrt(w_v)·view`` (weights ``it_mixture``, default :data:`IT_MIXTURE`: half category identity,
+      a quarter object identity, a quarter view-dependent image features).
+
+    Each unit's noise-free response is standardised across stimuli, multiplied by a per-unit gain
+    per time bin (0.5–1.5; bins 10 ms wide from 70 ms) and observed with Gaussian trial noise of s.d.
+    ``noise``.  Animals differ only in their read-out weights and noise, so every animal reads out the
+    same generating features and the inter-animal ceiling is limited by trial noise and by how many
+    units a source animal has.
+
+    Expected ordering (why the demo leaderboard has a known answer): IT's variance is ≥ 75 %
+    category/object identity, constant across an object's views, which a random convolutional
+    network does not compute but a network trained to classify ``category`` approximates in its late
+    layers; so a trained network predicts IT better than the same architecture untrained, and the
+    generating features themselves (``viewing_features``: ``category`` + ``object`` + ``view``) reach the
+    ceiling.  V4 is a random convolutional stage, so early layers of trained and untrained networks
+    predict it similarly, and category identity predicts it poorly.
+
+    Stimulus ids and every per-stimulus coordinate (``category``, ``object_name``, variation
+    parameters) are copied from ``stimuli``; ``stimulus_set`` (default: the stimuli's own
+    ``stimulus_set`` or ``name`` attr) and the generator config go into the attrs.  Deterministic
+    given the arguments and the images.
+    """
+    from goalstore.errors import SchemaError
+
+    mixture = dict(IT_MIXTURE if it_mixture is None else it_mixture)
+    if set(mixture) != set(IT_MIXTURE) or any(w < 0 for w in mixture.values()) or sum(mixture.values()) <= 0:
+        raise ValueError(f"it_mixture must give non-negative weights for {sorted(IT_MIXTURE)}; got {mixture}")
+    if min(n_animals, units_per_animal, n_time_bins, n_trials) < 1 or units_per_animal < 2:
+        raise ValueError("every size of the virtual recording must be at least 1 (2 units per animal)")
+    if "image" not in stimuli.data_vars or "stimulus_id" not in stimuli.coords:
+        raise SchemaError("variable 'image': missing; virtual animals view a stimuli store "
+                          "(image: stimulus × channel × height × width, uint8)")
+    total = sum(mixture.values())
+    mixture = {k: v / total for k, v in mixture.items()}
+    generator = {"n_filters": 4, "grid": 2, "embedding_dim": 16, "input_size": 32}
+    features = viewing_features(stimuli, seed, **generator)
+    v4, n_stimuli = features["v4"], features["v4"].shape[0]
+    it_latent = sum(np.sqrt(mixture[k]) * features[k] for k in ("category", "object", "view"))
+    rng = np.random.default_rng([seed, 14])
+    n_v4 = units_per_animal // 2
+    columns, areas, animals = [], [], []
+    for a in range(n_animals):
+        for i in range(units_per_animal):
+            if i < n_v4:
+                field = rng.integers(v4.shape[1])
+                columns.append(v4[:, field] @ rng.standard_normal(v4.shape[2]))
+                areas.append("V4")
+            else:
+                columns.append(it_latent @ rng.standard_normal(it_latent.shape[1]))
+                areas.append("IT")
+            animals.append(f"animal{a}")
+    signal = _standardise(np.stack(columns, axis=1))  # stimulus × unit
+    profile = 0.5 + rng.random((signal.shape[1], n_time_bins))
+    trials = (signal[:, :, None, None] * profile[None, :, :, None]
+              + noise * rng.standard_normal((*signal.shape, n_time_bins, n_trials)))
+    start = 70.0 + 10.0 * np.arange(n_time_bins)
+    per_stimulus = {c: ("stimulus", stimuli[c].values, stimuli[c].attrs) for c in stimuli.coords
+                    if stimuli[c].dims == ("stimulus",)}
+    name = stimulus_set or str(stimuli.attrs.get("stimulus_set") or stimuli.attrs.get("name") or "unnamed")
+    counters: dict[tuple[str, str], int] = {}
+    unit_ids = []
+    for animal, area in zip(animals, areas, strict=True):
+        k = counters[(animal, area)] = counters.get((animal, area), -1) + 1
+        unit_ids.append(f"{animal}_{area}_u{k:03d}")
+    config = {"n_animals": n_animals, "units_per_animal": units_per_animal, "n_stimuli": n_stimuli,
+              "n_time_bins": n_time_bins, "n_trials": n_trials, "noise": noise, "it_mixture": mixture,
+              "seed": seed, "generator": "goalstore.sources.virtual_animals.viewing_features", **generator}
+    import json
+
+    return xr.Dataset(
+        {"response": (("stimulus", "unit", "time_bin", "trial"), trials.astype(np.float32),
+                      {"units": "a.u.", "description": "trial responses of virtual units viewing the images"})},
+        coords={
+            **per_stimulus,
+            "unit_id": ("unit", unit_ids),
+            "animal": ("unit", np.asarray(animals)),
+            "area": ("unit", np.asarray(areas)),
+            "time_bin_start": ("time_bin", start, {"units": "ms"}),
+            "time_bin_end": ("time_bin", start + 10.0, {"units": "ms"}),
+            "trial_id": ("trial", np.arange(n_trials)),
+        },
+        attrs=recording_attrs(
+            species="virtual",
+            modality="simulated multi-unit",
+            source="goalstore.sources.virtual_animals.virtual_animals_viewing",
+            license="CC0-1.0",
+            citation="goalstore virtual animals (synthetic; no publication)",
+            description="virtual animals viewing a stimulus set: V4 units read out a fixed random "
+                        "convolutional stage, IT units category/object identity and view features",
+            stimulus_set=name,
+            generator_config=json.dumps(config, sort_keys=True),
+        ),
+    )
