@@ -21,7 +21,8 @@ stimulus chunk is the batch size), followed by a completion marker ``<key>.done/
 after a kill skips the marked batches, so a resumed extraction equals an uninterrupted one; batches
 of a shard never overlap another's, so shards run as dask.distributed tasks write disjoint regions.
 Writes go through one background thread so the next batch's forward pass overlaps the last one's
-compression and I/O (at most two batches in memory).
+I/O (at most two batches in memory).  Chunks are uncompressed (dense float32; ~32 MiB each): on a
+busy CPU even lz4 made the writer, not the network, the bottleneck.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import math
 import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from goalstore.errors import AnalysisInputError
 #: nominal duration of one recurrent time step (time_bin_start = t · TIME_STEP_MS)
 TIME_STEP_MS = 10.0
 #: target size of one zarr chunk of ``activation`` (bytes), for the unit chunking
-CHUNK_BYTES = 16 * 2**20
+CHUNK_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ def forward(module: Any, x: Any, layers: Sequence[str], time_steps: int = 0) -> 
         for hook in hooks:
             hook.remove()
     n = x.shape[0]
-    return {name: torch.stack([o.reshape(n, -1) for o in outs], dim=1) for name, outs in outputs.items()}
+    return {name: outs[0].reshape(n, 1, -1) if len(outs) == 1 else  # a view: no copy
+            torch.stack([o.reshape(n, -1) for o in outs], dim=1) for name, outs in outputs.items()}
 
 
 def probe(module: Any, layers: Sequence[str], input_shape: Sequence[int], time_steps: int = 0
@@ -157,7 +159,6 @@ class Job:
     batch_size: int
     device: str = "cpu"
     reduction_path: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def done_dir(self) -> Path:
@@ -190,14 +191,8 @@ def create_zarr(path: Path, coords: dict[str, Any], attrs: dict[str, Any], n_sti
     shutil.rmtree(tmp, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.to_zarr(tmp, mode="w-", zarr_format=2, consolidated=True, compute=False,
-               encoding={"activation": {"chunks": chunks, "compressors": [_compressor()]}})
+               encoding={"activation": {"chunks": chunks, "compressors": None}})
     tmp.rename(path)
-
-
-def _compressor() -> Any:
-    from numcodecs import Blosc
-
-    return Blosc(cname="lz4", clevel=1, shuffle=Blosc.SHUFFLE)  # fast: the writer must keep up
 
 
 def _load_network(job: Job) -> Any:
@@ -207,11 +202,73 @@ def _load_network(job: Job) -> Any:
     return network_from_weights(job.open_model(), resolve_device(job.device))
 
 
+class _BlockReader:
+    """Stimulus images read in blocks aligned with batches (a whole number of batches covering at least
+    one stored chunk, so each stored chunk is decompressed about once), the next block prefetched in a
+    background thread while the current one is computed on."""
+
+    def __init__(self, images: Any, batch_size: int, pool: ThreadPoolExecutor):
+        chunk = int(images.chunks[0][0]) if images.chunks else batch_size
+        self.size = math.ceil(chunk / batch_size) * batch_size
+        self.images, self.n, self.pool = images, int(images.shape[0]), pool
+        self.index, self.block, self.ahead = -1, None, {}
+
+    def _load(self, k: int) -> np.ndarray:
+        data = self.images[k * self.size: min((k + 1) * self.size, self.n)].data
+        return np.asarray(data.compute(scheduler="synchronous") if hasattr(data, "compute") else data)
+
+    def batch(self, start: int, stop: int) -> np.ndarray:
+        k = start // self.size
+        if k != self.index:
+            future = self.ahead.pop(k, None)
+            self.block = future.result() if future is not None else self._load(k)
+            self.index = k
+            self.ahead = {k + 1: self.pool.submit(self._load, k + 1)} if (k + 1) * self.size < self.n else {}
+        offset = k * self.size
+        return self.block[start - offset: stop - offset]
+
+
+def _block_writer(array_dir: Path, tmp_dir: Path) -> Callable[[int, np.ndarray], None]:
+    """``write(start, block)``: ``block`` (whole stimulus chunks from ``start``) into the zarr array.
+
+    The array is uncompressed, unfiltered, C-ordered little-endian float32 zarr v2 (as
+    :func:`create_zarr` makes it, checked here), so a chunk file is exactly the chunk's bytes
+    (edge chunks padded to the full chunk shape): each chunk is written as its file, through a
+    temporary name in ``tmp_dir`` and a rename (a kill leaves a whole chunk or none).  Any other
+    layout goes through ``zarr`` (several times slower: it was the bottleneck of extraction)."""
+    import zarr
+
+    meta = json.loads((array_dir / ".zarray").read_text())
+    if not (meta["compressor"] is None and not meta["filters"] and meta["order"] == "C"
+            and meta["dtype"] == "<f4" and meta.get("dimension_separator", ".") == "."):
+        target = zarr.open_array(str(array_dir), mode="r+", zarr_format=2)
+
+        def via_zarr(start: int, block: np.ndarray) -> None:
+            target[start:start + block.shape[0]] = block
+
+        return via_zarr
+    chunks, shape = meta["chunks"], meta["shape"]
+
+    def direct(start: int, block: np.ndarray) -> None:
+        row = start // chunks[0]
+        for j in range(math.ceil(shape[1] / chunks[1])):
+            piece = block[:, j * chunks[1]:(j + 1) * chunks[1]]
+            if piece.shape != (chunks[0], chunks[1], *chunks[2:]):  # an edge chunk: stored at full shape
+                part = np.full((chunks[0], chunks[1], *chunks[2:]), np.nan, dtype="<f4")
+                part[: piece.shape[0], : piece.shape[1]] = piece
+                piece = part
+            name = ".".join([str(row), str(j), *("0" * (len(chunks) - 2))])
+            tmp = tmp_dir / f".{name}.tmp"  # outside the zarr: a killed write leaves nothing in it
+            np.ascontiguousarray(piece, dtype="<f4").tofile(tmp)
+            tmp.replace(array_dir / name)
+
+    return direct
+
+
 def run_batches(job: Job, batches: Sequence[int], progress: Any = None,
                 on_batch: Callable[[int], None] | None = None) -> int:
     """Extract ``batches`` of ``job`` into its zarr, marking each when written; returns how many."""
     import torch
-    import zarr
 
     from goalstore import journal
     from goalstore.activations.preprocess import preprocess
@@ -221,30 +278,32 @@ def run_batches(job: Job, batches: Sequence[int], progress: Any = None,
     device = next(iter(module.parameters())).device
     images = job.open_stimuli()["image"]
     reduction = Reduction.load(Path(job.reduction_path)) if job.reduction_path else None
-    target = zarr.open_array(str(Path(job.path) / "activation"), mode="r+", zarr_format=2)
     job.done_dir.mkdir(parents=True, exist_ok=True)
+    write_block = _block_writer(Path(job.path) / "activation", job.done_dir)
     pre = job.preprocessing
 
     def write(i: int, start: int, block: np.ndarray) -> None:
-        target[start:start + block.shape[0]] = block if target.ndim == 3 else block[..., 0]
+        write_block(start, block)
         (job.done_dir / str(i)).touch()
 
     count = 0
-    with ThreadPoolExecutor(max_workers=1) as writer:
+    with ThreadPoolExecutor(max_workers=1) as writer, ThreadPoolExecutor(max_workers=1) as read_ahead:
+        reader = _BlockReader(images, job.batch_size, read_ahead)
         pending = None
         for i in batches:
             start = i * job.batch_size
             stop = min(start + job.batch_size, job.n_stimuli)
-            raw = torch.from_numpy(np.asarray(images[start:stop].values)).to(device)
+            raw = torch.from_numpy(reader.batch(start, stop)).to(device)
             x = preprocess(raw, pre["input_shape"], pre["mean"], pre["std"])
             outs = forward(module, x, job.layers, job.time_steps)
             parts = []
             for name in job.layers:
-                a = outs[name].transpose(1, 2).float().cpu().numpy()  # n × units × time
+                a = outs[name].float().cpu().numpy()  # n × time × units (a view on the CPU)
                 if reduction is not None:
-                    a = np.moveaxis(reduction.apply(name, np.moveaxis(a, 1, 2)), 2, 1)
+                    a = reduction.apply(name, a)
                 parts.append(a)
-            block = np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
+            block = np.concatenate(parts, axis=2)  # one copy: n × time × units
+            block = block[:, 0] if block.shape[1] == 1 else np.ascontiguousarray(block.transpose(0, 2, 1))
             if pending is not None:
                 pending.result()  # at most one batch being written while the next is computed
             pending = writer.submit(write, i, start, block)

@@ -128,6 +128,10 @@ def _open_entry(name: str, home: str) -> Any:
     return entries.open(name, StoreRoot(home, create=False))
 
 
+def _given(obj: Any) -> Any:
+    return obj
+
+
 def _activation_attrs(p: Extract, weights: Any, request: Any, layers: list[str], n_time: int) -> dict[str, Any]:
     from goalstore._version import __version__
     from goalstore.activations.extractor import TIME_STEP_MS, preprocessing_attr
@@ -200,11 +204,15 @@ def produce_extract(root: Any, p: Extract) -> dict[str, Product]:
         extractor.create_zarr(path, coords, _activation_attrs(p, weights, request, layers, n_time),
                               stimuli.sizes["stimulus"], len(units["unit_id"]), n_time, batch_size)
     home = str(root.path)
-    job = extractor.Job(str(path), functools.partial(_open_entry, p.model, home),
-                        functools.partial(_open_entry, p.stimuli, home), tuple(layers), int(p.time_steps),
-                        request.preprocessing, int(stimuli.sizes["stimulus"]), batch_size, p.device,
-                        str(reduction_path) if method != "none" else "")
     with dask_client(p.workers, p.scheduler or None) as client:
+        if client is None:  # in process: the entries already open
+            openers = (functools.partial(_given, weights), functools.partial(_given, stimuli))
+        else:  # worker processes open them by name
+            openers = (functools.partial(_open_entry, p.model, home),
+                       functools.partial(_open_entry, p.stimuli, home))
+        job = extractor.Job(str(path), *openers, tuple(layers), int(p.time_steps), request.preprocessing,
+                            int(stimuli.sizes["stimulus"]), batch_size, p.device,
+                            str(reduction_path) if method != "none" else "")
         extractor.run(job, client)
     ds = xr.open_zarr(path, consolidated=True)
     return {store_name_of(p): Product(ds, "activations", "zarr", adopt=str(path))}
