@@ -20,9 +20,11 @@ its ``activation`` filled with NaN; each batch is a region write of whole stimul
 stimulus chunk is the batch size), followed by a completion marker ``<key>.done/<batch>``.  A rerun
 after a kill skips the marked batches, so a resumed extraction equals an uninterrupted one; batches
 of a shard never overlap another's, so shards run as dask.distributed tasks write disjoint regions.
-Writes go through one background thread so the next batch's forward pass overlaps the last one's
-I/O (at most two batches in memory).  Chunks are uncompressed (dense float32; ~32 MiB each): on a
-busy CPU even lz4 made the writer, not the network, the bottleneck.
+Reads and writes run in the extracting thread, one batch in memory at a time: background reader /
+writer threads were tried and slowed torch's own (OpenMP) threads more than they overlapped on a
+small CPU.  Chunks are uncompressed (dense float32; ≤ 32 MiB each) and written as chunk files
+directly (:func:`_block_writer`): through the zarr library the writes, not the network, were the
+bottleneck.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import json
 import math
 import shutil
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,26 +205,20 @@ def _load_network(job: Job) -> Any:
 
 class _BlockReader:
     """Stimulus images read in blocks aligned with batches (a whole number of batches covering at least
-    one stored chunk, so each stored chunk is decompressed about once), the next block prefetched in a
-    background thread while the current one is computed on."""
+    one stored chunk, so each stored chunk is decompressed about once)."""
 
-    def __init__(self, images: Any, batch_size: int, pool: ThreadPoolExecutor):
+    def __init__(self, images: Any, batch_size: int):
         chunk = int(images.chunks[0][0]) if images.chunks else batch_size
         self.size = math.ceil(chunk / batch_size) * batch_size
-        self.images, self.n, self.pool = images, int(images.shape[0]), pool
-        self.index, self.block, self.ahead = -1, None, {}
-
-    def _load(self, k: int) -> np.ndarray:
-        data = self.images[k * self.size: min((k + 1) * self.size, self.n)].data
-        return np.asarray(data.compute(scheduler="synchronous") if hasattr(data, "compute") else data)
+        self.images, self.n = images, int(images.shape[0])
+        self.index, self.block = -1, None
 
     def batch(self, start: int, stop: int) -> np.ndarray:
         k = start // self.size
         if k != self.index:
-            future = self.ahead.pop(k, None)
-            self.block = future.result() if future is not None else self._load(k)
+            data = self.images[k * self.size: min((k + 1) * self.size, self.n)].data
+            self.block = np.asarray(data.compute(scheduler="synchronous") if hasattr(data, "compute") else data)
             self.index = k
-            self.ahead = {k + 1: self.pool.submit(self._load, k + 1)} if (k + 1) * self.size < self.n else {}
         offset = k * self.size
         return self.block[start - offset: stop - offset]
 
@@ -287,36 +282,27 @@ def run_batches(job: Job, batches: Sequence[int], progress: Any = None,
         (job.done_dir / str(i)).touch()
 
     count = 0
-    with ThreadPoolExecutor(max_workers=1) as writer, ThreadPoolExecutor(max_workers=1) as read_ahead:
-        reader = _BlockReader(images, job.batch_size, read_ahead)
-        pending = None
-        for i in batches:
-            start = i * job.batch_size
-            stop = min(start + job.batch_size, job.n_stimuli)
-            raw = torch.from_numpy(reader.batch(start, stop)).to(device)
-            x = preprocess(raw, pre["input_shape"], pre["mean"], pre["std"])
-            outs = forward(module, x, job.layers, job.time_steps)
-            parts = []
-            for name in job.layers:
-                a = outs[name].float().cpu().numpy()  # n × time × units (a view on the CPU)
-                if reduction is not None:
-                    a = reduction.apply(name, a)
-                parts.append(a)
-            block = np.concatenate(parts, axis=2)  # one copy: n × time × units
-            block = block[:, 0] if block.shape[1] == 1 else np.ascontiguousarray(block.transpose(0, 2, 1))
-            if pending is not None:
-                pending.result()  # at most one batch being written while the next is computed
-            pending = writer.submit(write, i, start, block)
-            if on_batch is not None:  # a caller watching batches sees each one written
-                pending.result()
-            count += 1
-            if progress is not None:
-                progress.update(1)
-            if on_batch is not None:
-                on_batch(i)
-            journal.fault(f"extract-batch-{count}")
-        if pending is not None:
-            pending.result()
+    reader = _BlockReader(images, job.batch_size)
+    for i in batches:
+        start = i * job.batch_size
+        stop = min(start + job.batch_size, job.n_stimuli)
+        raw = torch.from_numpy(reader.batch(start, stop)).to(device)
+        x = preprocess(raw, pre["input_shape"], pre["mean"], pre["std"])
+        outs = forward(module, x, job.layers, job.time_steps)
+        parts = []
+        for name in job.layers:
+            a = outs[name].float().cpu().numpy()  # n × time × units (a view on the CPU)
+            if reduction is not None:
+                a = reduction.apply(name, a)
+            parts.append(a)
+        block = np.concatenate(parts, axis=2)  # one copy: n × time × units
+        write(i, start, block[:, 0] if block.shape[1] == 1 else np.ascontiguousarray(block.transpose(0, 2, 1)))
+        count += 1
+        if progress is not None:
+            progress.update(1)
+        if on_batch is not None:
+            on_batch(i)
+        journal.fault(f"extract-batch-{count}")
     return count
 
 
