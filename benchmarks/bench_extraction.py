@@ -92,13 +92,17 @@ def throughput(n: int = 1536, size: int = 64, width: float = 0.25, batch: int = 
     n_units = len(units["unit_id"])
     scratch = StoreRoot(home).scratch / "bench"
 
-    def disk() -> float:  # the same bytes, batch by batch, to the same file system: the I/O bound
-        scratch.mkdir(parents=True, exist_ok=True)
+    def disk() -> float:  # the same bytes, batch by batch, as new files on the same file system: I/O bound
+        folder = scratch / "raw"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
         block = np.ones((batch, n_units), dtype=np.float32)
         start = time.perf_counter()
         for s in range(0, n, batch):
-            block.tofile(scratch / f"raw{(s // batch) % 4}")
-        return time.perf_counter() - start
+            block.tofile(folder / str(s))
+        elapsed = time.perf_counter() - start
+        shutil.rmtree(folder)
+        return elapsed
 
     def baseline() -> float:
         kept = {name: [] for name in layers}
