@@ -6,6 +6,8 @@ A model store records ``architecture`` and ``architecture_args``; :func:`build_n
 * the learning-rule grid's architectures (:data:`builders.architectures.ARCHITECTURES`: ``knet4``,
   ``alexnet``, ``resnet18`` …), arguments ``in_channels``, ``input_size``, ``out_features``, ``width``
   and ``contrastive``;
+* architectures registered at run time with :func:`register_architecture` (e.g. a test's toy
+  recurrent network), built with their own keyword arguments;
 * ``torchvision:<name>`` (e.g. ``torchvision:resnet18``) when torchvision is installed (optional;
   never downloads weights: they come from the store).
 
@@ -18,7 +20,10 @@ Imports nothing from goalstore.
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import os
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -32,10 +37,21 @@ GRID_ARGS = {"in_channels": None, "input_size": None, "out_features": None, "wid
 
 _SKIPPED_LEAVES = (nn.Dropout, nn.Identity)
 
+#: architectures registered with :func:`register_architecture`: name → factory(**args) → module
+REGISTERED: dict[str, Callable[..., nn.Module]] = {}
+#: comma-separated modules imported (for their :func:`register_architecture` calls) before an unknown
+#: name is refused — how a registration reaches subprocesses such as ``goalstore produce`` or workers
+MODULES_ENV = "BUILDERS_ARCHITECTURE_MODULES"
+
+
+def register_architecture(name: str, factory: Callable[..., nn.Module]) -> None:
+    """Make ``name`` buildable by :func:`build_network` (``factory(**architecture_args)``) in this process."""
+    REGISTERED[name] = factory
+
 
 def architectures() -> list[str]:
     """The architecture names :func:`build_network` knows (torchvision's when it is installed)."""
-    names = list(ARCHITECTURES)
+    names = list(ARCHITECTURES) + list(REGISTERED)
     try:
         import torchvision.models as tvm
     except ImportError:
@@ -48,6 +64,11 @@ def build_network(architecture: str, **args: Any) -> nn.Module:
 
     Raises ``ValueError`` naming the known architectures for an unknown name, and naming the
     missing or unexpected arguments for a grid architecture."""
+    if architecture not in REGISTERED:
+        for module in filter(None, (m.strip() for m in os.environ.get(MODULES_ENV, "").split(","))):
+            importlib.import_module(module)
+    if architecture in REGISTERED:
+        return REGISTERED[architecture](**args)
     if architecture.startswith(TORCHVISION_PREFIX):
         try:
             import torchvision.models as tvm

@@ -115,11 +115,41 @@ def history(name: str, home: str | Path | None = None) -> list[dict[str, Any]]:
 
 
 def verify(name: str | None = None, home: str | Path | None = None,
-           all_versions: bool = False) -> list[dict[str, Any]]:
+           all_versions: bool = False, recheck: int = 0, recheck_seed: int = 0) -> list[dict[str, Any]]:
     """Check checksums and annex integrity of one store or all; one report per store
     (``{"name", "ok", "problems"}``; with ``all_versions`` every saved version is checked too and
-    listed under ``"versions"``; on a read-only root ``"notes"`` says ``git annex fsck`` was skipped)."""
-    return _root(home).verify(name, all_versions=all_versions)
+    listed under ``"versions"``; on a read-only root ``"notes"`` says ``git annex fsck`` was skipped).
+
+    ``recheck`` > 0: each extracted activations store also has a seeded random sample of ``recheck``
+    stimuli re-extracted with its recorded model, stimuli, preprocessing and reduction and compared with
+    the stored values (tolerance: :mod:`goalstore.activations.recheck`); a mismatch is a problem."""
+    root = _root(home)
+    report = root.verify(name, all_versions=all_versions)
+    if recheck > 0:
+        from goalstore.recipes.extract import recheck as _recheck
+
+        for item in report:
+            meta = root.registered(item["name"]) or {}
+            if meta.get("kind") != "activations" or not meta.get("extraction_key"):
+                continue
+            problems, notes = _recheck(item["name"], root, recheck, recheck_seed)
+            item["problems"] = [*item["problems"], *problems]
+            item["notes"] = [*item.get("notes", []), *notes]
+            item["ok"] = item["ok"] and not problems
+    return report
+
+
+def extract(model: str, stimuli: str, home: str | Path | None = None, **options: Any) -> dict[str, Any]:
+    """The activations of model store ``model`` on stimuli store ``stimuli``, as a content-addressed
+    store ``act-<model>-<stimuli>-<key[:10]>``, extracted through ``datalad run`` unless a store with the
+    same extraction key exists (then returned at once, ``cached`` True).
+
+    ``options``: ``layers`` (comma list), ``time_steps``, ``reduce`` (none | pca:K | random:K),
+    ``pca_fit``, ``seed``, ``batch_size``, ``device``, ``workers``, ``scheduler`` (recipe ``extract``).
+    Returns ``{"store", "cached", "key", "metadata"}``."""
+    result = ensure("extract", home=home, model=model, stimuli=stimuli, **options)
+    name, meta = next(iter(result["stores"].items()))
+    return {"store": name, "cached": result["cached"], "key": meta["extraction_key"], "metadata": meta}
 
 
 def repair(home: str | Path | None = None) -> dict[str, Any]:
@@ -194,7 +224,8 @@ def produce(recipe: str, home: str | Path | None = None, **params: Any) -> dict[
     spec = get_recipe(recipe)
     root = StoreRoot(home, create=False)
     products = spec.produce(root, spec.resolve(params))
-    return {name: root.write(name, p.obj, kind=p.kind, fmt=p.fmt, save=False)
+    return {name: root.write(name, p.obj, kind=p.kind, fmt=p.fmt, save=False,
+                             adopt=None if p.adopt is None else Path(p.adopt))
             for name, p in products.items()}
 
 

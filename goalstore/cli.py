@@ -118,7 +118,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     import goalstore
 
-    report = goalstore.verify(args.name, home=args.home, all_versions=args.all_versions)
+    report = goalstore.verify(args.name, home=args.home, all_versions=args.all_versions,
+                              recheck=args.recheck, recheck_seed=args.recheck_seed)
     if args.json:
         _print_json(report)
     else:
@@ -184,6 +185,20 @@ def cmd_build(args: argparse.Namespace) -> int:
     else:
         for name, meta in built.items():
             print(f"built {name} (version {meta['version']}, {meta['checksum']})")
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from goalstore.api import extract
+
+    options = {k: getattr(args, k) for k in ("layers", "time_steps", "batch_size", "device", "reduce",
+                                             "pca_fit", "seed", "workers", "scheduler")
+               if getattr(args, k) is not None}
+    result = extract(args.model, args.stimuli, home=args.home, **options)
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"{'cached' if result['cached'] else 'extracted'} {result['store']}")
     return 0
 
 
@@ -341,7 +356,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--all-versions", action="store_true",
                    help="also check every older version's content against its recorded checksum")
+    p.add_argument("--recheck", type=int, default=0, metavar="N",
+                   help="activations stores: re-extract a random sample of N stimuli and compare")
+    p.add_argument("--recheck-seed", type=int, default=0, help="seed of the --recheck sample (default 0)")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("extract", parents=[common],
+                       help="a model's activations on a stimulus set (content-addressed, cached)")
+    p.add_argument("model", help="model store")
+    p.add_argument("stimuli", help="stimuli store")
+    p.add_argument("--layers", help="comma-separated layer names (default: every observed layer)")
+    p.add_argument("--time-steps", type=int, help="time steps of a recurrent model")
+    p.add_argument("--batch-size", type=int, help="stimuli per forward pass (default 64; not in the key)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default auto (not in the key)")
+    p.add_argument("--reduce", help="none (default), pca:K or random:K, per layer")
+    p.add_argument("--pca-fit", help="stimuli store the PCA is fitted on (default embedded-objects)")
+    p.add_argument("--seed", type=int, help="seed of the reduction (default 0)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="local dask.distributed workers (default 1)")
+    where.add_argument("--scheduler", help="address of a dask.distributed scheduler")
+    p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("repair", parents=[common],
                        help="rebuild a missing or corrupt catalog.yaml from the stores on disk")

@@ -43,6 +43,10 @@ from goalstore.errors import (
 from goalstore.resources import datalad_cfg
 from goalstore.schema import MODEL_KIND, TABLES, ModelWeights, validate_array, validate_model, validate_table
 
+#: attrs of an activations store copied into its catalog entry (the cache of ``goalstore extract`` is
+#: decided from the catalog alone: no data is opened on a cache hit)
+ACTIVATION_KEYS = ("extraction_key", "model", "model_weights_hash", "stimuli", "stimuli_checksum")
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 DEFAULT_HOME = Path("~/.goalstore")
 
@@ -186,7 +190,7 @@ class StoreRoot:
     # ----------------------------------------------------------------- writes
     def write(self, name: str, obj: Any, *, kind: str | None = None, fmt: str | None = None,
               message: str | None = None, save: bool = True,
-              extra_metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+              extra_metadata: dict[str, Any] | None = None, adopt: Path | None = None) -> dict[str, Any]:
         """Validate and atomically write ``obj`` as store ``name``; return its catalog metadata.
 
         ``obj`` is an ``xarray.Dataset`` (``fmt`` zarr [default] or netcdf; ``kind``
@@ -201,7 +205,18 @@ class StoreRoot:
         or rolled back by the next process (:mod:`goalstore.journal`).  Writing an existing name
         in another format is a new version of the same store: the old layout is removed in the
         same commit and the history carries on.
+
+        ``adopt``: a zarr directory inside this root's scratch folder, already written in the store's
+        zarr layout (v2, consolidated), that the dataset ``obj`` was opened from (e.g. a streamed
+        extraction).  It is moved into place by a rename instead of being written a second time;
+        everything else is as for any write: ``obj`` is validated (values included), the moved
+        directory read back through the schema and checksummed, and the swap journaled.
         """
+        if adopt is not None:
+            adopt = _adoptable(self.scratch, Path(adopt), obj, fmt)
+            obj = obj.copy()  # coords into memory: ``adopt`` moves before the catalog entry is described
+            obj = obj.assign_coords({k: obj[k].load() for k in obj.coords})
+            fmt = "zarr"
         is_table = isinstance(obj, (pd.DataFrame, pa.Table, pa.RecordBatchReader))
         if isinstance(obj, ModelWeights):
             validate_model(obj)
@@ -228,7 +243,11 @@ class StoreRoot:
             self._require_catalog()
             new = self.scratch / f"new-{uuid.uuid4().hex}{Path(relpath).suffix}"
             try:
-                shape = store_format.write(obj, new, kind=kind)  # tables: (rows, columns)
+                if adopt is not None:
+                    adopt.rename(new)
+                    shape = None
+                else:
+                    shape = store_format.write(obj, new, kind=kind)  # tables: (rows, columns)
                 store_format.check(new, kind)  # read back through the schema (array values: checked)
                 checksum = content_checksum(new)
             except BaseException:
@@ -326,6 +345,7 @@ class StoreRoot:
                     "description": attrs.get("description", ""), "architecture": attrs["architecture"],
                     "architecture_args": attrs["architecture_args"], "n_parameters": attrs["n_parameters"],
                     "n_units": attrs["n_units"], "weights_hash": attrs["weights_hash"],
+                    "input_shape": list(attrs["input_shape"]),
                     "training": attrs["training"], "metrics": attrs["metrics"],
                     "schema_version": attrs["schema_version"]}
         if "area" in obj.coords:
@@ -337,7 +357,8 @@ class StoreRoot:
                 "dims": list(obj.sizes), "sizes": {str(k): int(v) for k, v in obj.sizes.items()},
                 "license": attrs["license"], "citation": attrs["citation"],
                 "source": attrs["source"], "description": attrs.get("description", ""),
-                **{key: str(attrs[key]) for key in ("cell_type", "variant", "analysis") if key in attrs},
+                **{key: str(attrs[key]) for key in ("cell_type", "variant", "analysis", *ACTIVATION_KEYS)
+                   if key in attrs},
                 "schema_version": attrs["schema_version"]}
 
     def _require_catalog(self) -> None:
@@ -573,6 +594,19 @@ def _file_name(url: str) -> str:
 
 
 _remove = journal.remove
+
+
+def _adoptable(scratch: Path, path: Path, obj: Any, fmt: str | None) -> Path:
+    """``path`` when it may be adopted by :meth:`StoreRoot.write`: a zarr directory directly or deeper
+    inside ``scratch``, and ``obj`` an ``xarray.Dataset``; otherwise a :class:`SchemaError`."""
+    import xarray as xr
+
+    resolved = path.resolve()
+    if fmt not in (None, "zarr") or not isinstance(obj, xr.Dataset):
+        raise SchemaError(f"adopt {path}: only a zarr dataset can be adopted")
+    if not resolved.is_dir() or resolved.suffix != ".zarr" or not resolved.is_relative_to(scratch.resolve()):
+        raise SchemaError(f"adopt {path}: not a zarr directory in the store root's scratch folder")
+    return resolved
 
 
 def _former_paths(previous: dict[str, Any] | None, relpath: str) -> list[str]:

@@ -6,4 +6,8 @@
 * :mod:`goalstore.activations.preprocess` — the one preprocessing from stored images (uint8) to a
   network's input (channels, bilinear antialiased resize, ``(image/255 − mean)/std`` with the model
   store's ``training.input_mean`` / ``input_std``), shared by training and extraction.
+* :mod:`goalstore.activations.key` — the extraction request and its content hash (the store's key).
+* :mod:`goalstore.activations.extractor` — hooks, batches, streaming (resumable, shardable) zarr writes.
+* :mod:`goalstore.activations.reduction` — per-layer PCA (fitted on a declared set) or random projection.
+* :mod:`goalstore.activations.recheck` — re-extracted samples compared with stored values (verify).
 """

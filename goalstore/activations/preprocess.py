@@ -1,18 +1,23 @@
 """The one preprocessing from stored images (uint8) to a network's input: training and extraction share it.
 
-A model store's ``training`` dict carries ``input_mean`` and ``input_std`` (one float per input
-channel).  Images are converted to the network's channel count, resized to ``input_shape`` and
-normalised:
+:func:`preprocess` turns ``uint8`` images (stimulus × channel × height × width, 0–255) into the float32
+input a model store declares (``input_shape`` = [C, H, W]):
+
+1. channels: grey given to a 3-channel network is repeated over the channels; colour given to a
+   1-channel network becomes its luminance :math:`L = 0.299R + 0.587G + 0.114B` (ITU-R BT.601, as
+   Pillow's ``convert("L")``);
+2. size: bilinear resize with antialiasing (``torch.nn.functional.interpolate(..., antialias=True,
+   align_corners=False)``) to H × W, skipped when the images already have that size;
+3. intensity, per channel ``c``:
 
 .. math::
 
     x_{c} = \\frac{\\mathrm{resize}(I)_{c} / 255 - \\mu_c}{\\sigma_c}
 
-with bilinear, antialiased resizing (``torch.nn.functional.interpolate(..., antialias=True)``).
-Grey images given to a 3-channel network are repeated over the channels; colour images given to a
-1-channel network become their luminance :math:`L = 0.299R + 0.587G + 0.114B` (ITU-R BT.601, as
-Pillow's ``convert("L")``).  A model store without ``input_mean``/``input_std`` is read with the
-defaults :data:`DEFAULT_MEAN` = 0.5 and :data:`DEFAULT_STD` = 0.25 per channel.
+with :math:`\\mu, \\sigma` the model store's ``training["input_mean"]`` / ``training["input_std"]`` (one
+value per input channel); a store without them is read with :data:`DEFAULT_MEAN` = 0.5 and
+:data:`DEFAULT_STD` = 0.25 per channel.  :func:`preprocessing_spec` is this recipe as recorded in an
+extraction's key and attrs.
 """
 
 from __future__ import annotations
@@ -27,51 +32,62 @@ from goalstore.errors import AnalysisInputError
 #: the normalisation assumed when a model store's ``training`` does not record one (per channel)
 DEFAULT_MEAN = 0.5
 DEFAULT_STD = 0.25
-
+#: the resize method (recorded in the activations' attrs and extraction key)
+RESIZE = "bilinear-antialias"
 #: ITU-R BT.601 luma weights (R, G, B)
 LUMA = (0.299, 0.587, 0.114)
 
 
+def per_channel(value: float | Sequence[float] | None, channels: int, default: float,
+                label: str = "normalisation") -> list[float]:
+    """``value`` as one float per channel (None → ``default``; a scalar or one-element list is repeated)."""
+    if value is None:
+        value = default
+    values = [float(v) for v in (value if isinstance(value, (list, tuple, np.ndarray)) else [value])]
+    if len(values) == 1:
+        values = values * channels
+    if len(values) != channels:
+        raise AnalysisInputError(f"input {label}: {len(values)} values for a network of {channels} channels; "
+                                 f"expected {channels} (or one)")
+    if label == "std" and not all(v > 0 for v in values):
+        raise AnalysisInputError(f"input std: {values}; expected positive values")
+    return values
+
+
 def normalisation(training: Mapping[str, Any], channels: int) -> tuple[list[float], list[float]]:
     """``(mean, std)`` per channel from a model store's ``training`` dict (defaults where absent)."""
-    mean = training.get("input_mean", [DEFAULT_MEAN] * channels)
-    std = training.get("input_std", [DEFAULT_STD] * channels)
-    return [float(v) for v in mean], [float(v) for v in std]
+    return (per_channel(training.get("input_mean"), channels, DEFAULT_MEAN, "mean"),
+            per_channel(training.get("input_std"), channels, DEFAULT_STD, "std"))
 
 
-def _per_channel(values: Sequence[float] | float, channels: int, label: str) -> Any:
-    import torch
-
-    array = np.atleast_1d(np.asarray(values, dtype=np.float64))
-    if array.size == 1:
-        array = np.repeat(array, channels)
-    if array.shape != (channels,):
-        raise AnalysisInputError(f"input {label}: {array.size} values for a network of {channels} channels; "
-                                 f"expected {channels} (or one)")
-    if label == "std" and not (array > 0).all():
-        raise AnalysisInputError(f"input std: {array.tolist()}; expected positive values")
-    return torch.tensor(array, dtype=torch.float32).view(1, channels, 1, 1)
-
-
-def preprocess(images: np.ndarray, input_shape: Sequence[int], mean: Sequence[float] | float = DEFAULT_MEAN,
-               std: Sequence[float] | float = DEFAULT_STD) -> Any:
-    """``images`` (uint8, N × C × H × W, C = 1 or 3) as the float32 tensor N × C' × H' × W' a network of
-    ``input_shape`` = (C', H', W') takes (see the module docstring for the equation)."""
+def preprocess(images: Any, input_shape: Sequence[int], mean: float | Sequence[float] | None = None,
+               std: float | Sequence[float] | None = None) -> Any:
+    """``images`` (uint8, N × C × H × W with C = 1 or 3; a NumPy array or a torch tensor, on any device) as
+    the float32 tensor N × ``input_shape`` the network takes (see the module docstring for the equation)."""
     import torch
     import torch.nn.functional as F
 
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
-        raise AnalysisInputError(f"images: dtype {images.dtype}, shape {list(images.shape)}; expected uint8 "
-                                 "stimulus × channel (1 or 3) × height × width")
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise AnalysisInputError(f"images: dtype {str(x.dtype).removeprefix('torch.')}, shape {list(x.shape)}; "
+                                 "expected uint8 stimulus × channel (1 or 3) × height × width")
     channels, height, width = (int(v) for v in input_shape)
     if channels not in (1, 3):
         raise AnalysisInputError(f"input_shape {list(input_shape)}: {channels} channels; expected 1 or 3")
-    x = torch.from_numpy(np.ascontiguousarray(images)).float() / 255.0
+    x = x.to(torch.float32) / 255.0
     if x.shape[1] == 1 and channels == 3:
-        x = x.repeat(1, 3, 1, 1)
+        x = x.expand(-1, 3, -1, -1)
     elif x.shape[1] == 3 and channels == 1:
-        x = (x * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        luma = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        x = (x * luma).sum(dim=1, keepdim=True)
     if tuple(x.shape[2:]) != (height, width):
         x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
-    return ((x - _per_channel(mean, channels, "mean")) / _per_channel(std, channels, "std")).contiguous()
+    m = torch.tensor(per_channel(mean, channels, DEFAULT_MEAN, "mean"), dtype=x.dtype, device=x.device)
+    s = torch.tensor(per_channel(std, channels, DEFAULT_STD, "std"), dtype=x.dtype, device=x.device)
+    return ((x - m.view(1, -1, 1, 1)) / s.view(1, -1, 1, 1)).contiguous()
+
+
+def preprocessing_spec(input_shape: Sequence[int], training: Mapping[str, Any]) -> dict[str, Any]:
+    """The preprocessing a model store asks for, as recorded in the extraction key and attrs."""
+    mean, std = normalisation(training, int(input_shape[0]))
+    return {"input_shape": [int(v) for v in input_shape], "mean": mean, "std": std, "resize": RESIZE}

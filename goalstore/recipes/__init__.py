@@ -43,6 +43,9 @@ class Product:
     obj: Any
     kind: str
     fmt: str = "zarr"
+    #: a zarr directory in the root's scratch that ``obj`` was opened from: moved into place instead of
+    #: written again (see :meth:`goalstore.store.StoreRoot.write`)
+    adopt: str | None = None
 
 
 @dataclass(frozen=True)
