@@ -89,12 +89,14 @@ def main_job() -> None:
     # model-vs-brain leaderboard (issue 13): virtual animals viewing the embedded object images,
     # ranked against two trained networks and an untrained control of the same architecture
     _goalstore("build", "embedded-objects")
+    _goalstore("build", "embedded-objects", "--param", "seed=1", "--param", "name=embedded-objects-fit")
     _goalstore("build", "demo-objects-recording")
     _goalstore("build", "model", "--param", "name=knet4-objects", "--param", "epochs=20")
     _goalstore("build", "model", "--param", "name=knet4-objects-brief", "--param", "epochs=2")
     _goalstore("build", "model", "--param", "name=knet4-untrained", "--param", "epochs=0")
     _goalstore("analyze", "predictivity", "demo-objects-recording",
                "--models", "knet4-objects,knet4-objects-brief,knet4-untrained", "--reduce", "pca:100",
+               "--pca-fit", "embedded-objects-fit",
                "--bootstrap", "20", "--splits", "5", "--out", "goalstore-out/predictivity")
     _goalstore("build", "demo-rate-maps")
     _goalstore("analyze", "spatial-scores", "demo-rate-maps", "--out", "goalstore-out/spatial")

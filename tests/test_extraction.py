@@ -224,7 +224,8 @@ def test_random_projection_is_seeded_and_scaled():
     a = random_projection({"l1": 400, "l2": 30}, 50, seed=3)
     b = random_projection({"l1": 400, "l2": 30}, 50, seed=3)
     np.testing.assert_array_equal(a.projections["l1"], b.projections["l1"])
-    assert not np.allclose(a.projections["l1"][:30], a.projections["l2"])
+    assert a.projections["l2"].shape == (30, 30)  # K_l = min(K, units)
+    assert not np.allclose(a.projections["l1"][:30, :30], a.projections["l2"])
     x = np.random.default_rng(0).standard_normal((200, 400)).astype(np.float32)
     ratio = (np.linalg.norm(a.apply("l1", x), axis=1) ** 2 / np.linalg.norm(x, axis=1) ** 2).mean()
     assert 0.85 < ratio < 1.15  # E‖xR‖² = ‖x‖² with R_ij ~ N(0, 1/K)
@@ -326,3 +327,22 @@ def test_killed_cli_extraction_resumes(home, monkeypatch):
     pre = json.loads(ds.attrs["preprocessing"])
     expected = _plain(module, stimuli(20)["image"].values, list(ds.attrs["layers"]), pre)[..., 0]
     np.testing.assert_allclose(ds["activation"].values, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_layer_narrower_than_k_keeps_all_its_dimensions():
+    """``pca:K`` / ``random:K`` on a layer of fewer than K units: K_l = its units (a lossless rotation for the
+    PCA), not a refusal, so one K serves networks whose layers differ in width."""
+    from goalstore.activations.reduction import fit_pca, random_projection
+
+    rng = np.random.default_rng(0)
+    acts = {"wide": rng.standard_normal((40, 30)), "narrow": rng.standard_normal((40, 5))}
+    pca = fit_pca(acts, 10, seed=0)
+    assert pca.components() == {"wide": 10, "narrow": 5}
+    axes = pca.projections["narrow"].astype(np.float64)
+    np.testing.assert_allclose(axes.T @ axes, np.eye(5), atol=1e-5)  # orthonormal: a rotation of 5 dims
+    centred = acts["narrow"] - acts["narrow"].mean(0)
+    np.testing.assert_allclose(np.linalg.norm(pca.apply("narrow", acts["narrow"]), axis=1),
+                               np.linalg.norm(centred, axis=1), rtol=1e-4)  # nothing lost
+    assert random_projection({"wide": 30, "narrow": 5}, 10, seed=0).components() == {"wide": 10, "narrow": 5}
+    with pytest.raises(AnalysisInputError, match="K=0"):
+        fit_pca(acts, 0, seed=0)

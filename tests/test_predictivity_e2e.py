@@ -25,12 +25,14 @@ def test_trained_network_outranks_its_untrained_control_in_it(home, tmp_path, ca
     signal), which training on the categories builds and a random network lacks; V4 reads out a random
     convolutional stage, which both networks' early layers approximate."""
     assert main(["build", "embedded-objects"]) == 0
+    assert main(["build", "embedded-objects", "--param", "seed=1", "--param", "name=embedded-objects-fit"]) == 0
     assert main(["build", "demo-objects-recording"]) == 0
     assert main(["build", "model", "--param", "name=knet4-objects", "--param", "epochs=10"]) == 0
     assert main(["build", "model", "--param", "name=knet4-untrained", "--param", "epochs=0"]) == 0
     capsys.readouterr()
     argv = ["analyze", "predictivity", "demo-objects-recording", "--models", "knet4-untrained,knet4-objects",
-            "--reduce", "pca:100", "--bootstrap", "10", "--splits", "3", "--out", str(tmp_path / "figs"),
+            "--reduce", "pca:100", "--pca-fit", "embedded-objects-fit", "--bootstrap", "10", "--splits", "3",
+            "--out", str(tmp_path / "figs"),
             "--json"]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)

@@ -121,11 +121,13 @@ def probe(module: Any, layers: Sequence[str], input_shape: Sequence[int], time_s
 
 
 # ------------------------------------------------------------------- coords
-def unit_coords(model: str, shapes: Sequence[LayerShape], components: int = 0) -> dict[str, np.ndarray]:
-    """The ``unit`` coords (see the module docstring); ``components`` > 0: K components per layer."""
+def unit_coords(model: str, shapes: Sequence[LayerShape], components: dict[str, int] | None = None
+                ) -> dict[str, np.ndarray]:
+    """The ``unit`` coords (see the module docstring); ``components``: the number of components of each
+    layer of a reduced extraction (None: the layers' own units)."""
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("unit_id", "layer", "channel", "y", "x", "component")}
     for s in shapes:
-        n = components or s.units
+        n = components[s.name] if components else s.units
         idx = np.arange(n)
         parts["unit_id"].append(np.array([f"{model}/{s.name}/{i}" for i in idx]))
         parts["layer"].append(np.full(n, s.name))

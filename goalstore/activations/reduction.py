@@ -8,7 +8,11 @@
   ``1/√K``, so squared norms are preserved in expectation); layer ``i`` draws ``R`` from
   ``numpy.random.default_rng([seed, i])``.
 
-Both are linear maps stored as (``mean``, ``projection`` units × K); the fitted maps live next to the
+A layer keeps ``K_l = min(K, units, fit stimuli)`` components (PCA) or ``min(K, units)`` (random): a layer
+narrower than K is rotated onto its principal axes (nothing is lost) rather than refused, so one K
+serves networks whose layers differ in width; each layer's ``K_l`` is its number of ``component`` units.
+
+Both are linear maps stored as (``mean``, ``projection`` units × K_l); the fitted maps live next to the
 extraction in the scratch folder (``<key>.reduce.npz``), so a resumed or sharded extraction applies
 exactly the same ones.
 """
@@ -32,6 +36,10 @@ class Reduction:
     means: dict[str, np.ndarray]
     projections: dict[str, np.ndarray]
 
+    def components(self) -> dict[str, int]:
+        """``K_l`` of each layer (its number of components)."""
+        return {layer: int(p.shape[1]) for layer, p in self.projections.items()}
+
     def apply(self, layer: str, a: np.ndarray) -> np.ndarray:
         """``a`` (… × units) → (… × K) for ``layer``."""
         return ((a - self.means[layer]) @ self.projections[layer]).astype(np.float32)
@@ -51,19 +59,20 @@ class Reduction:
             return cls(str(f["method"]), int(f["k"]), means, projections)
 
 
-def _check_k(layer: str, k: int, limit: int, what: str) -> None:
-    if k > limit:
-        raise AnalysisInputError(f"--reduce: K={k} exceeds {what} of layer {layer!r} ({limit})")
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise AnalysisInputError(f"--reduce: K={k}; expected at least 1 component")
 
 
 def fit_pca(activations: dict[str, np.ndarray], k: int, seed: int) -> Reduction:
     """A PCA per layer of ``activations`` (layer → fit stimuli × units), K components each."""
     from sklearn.decomposition import PCA
 
+    _check_k(k)
     means, projections = {}, {}
     for layer, a in activations.items():
-        _check_k(layer, k, min(a.shape), "the fit set's stimuli × units")
-        pca = PCA(n_components=k, svd_solver="randomized" if k < min(a.shape) else "full",
+        k_layer = min(k, *a.shape)
+        pca = PCA(n_components=k_layer, svd_solver="randomized" if k_layer < min(a.shape) else "full",
                   random_state=seed).fit(a.astype(np.float64))
         means[layer] = pca.mean_.astype(np.float32)
         projections[layer] = pca.components_.T.astype(np.float32)
@@ -72,9 +81,11 @@ def fit_pca(activations: dict[str, np.ndarray], k: int, seed: int) -> Reduction:
 
 def random_projection(units: dict[str, int], k: int, seed: int) -> Reduction:
     """A seeded Gaussian projection per layer (``units``: layer → number of units)."""
+    _check_k(k)
     means, projections = {}, {}
     for i, (layer, n) in enumerate(units.items()):
         rng = np.random.default_rng([int(seed), i])
+        k_layer = min(k, n)
         means[layer] = np.zeros(n, dtype=np.float32)
-        projections[layer] = (rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32)
+        projections[layer] = (rng.standard_normal((n, k_layer)) / np.sqrt(k_layer)).astype(np.float32)
     return Reduction("random", k, means, projections)

@@ -180,10 +180,14 @@ def produce_extract(root: Any, p: Extract) -> dict[str, Product]:
     shapes = extractor.probe(module, layers, weights.attrs["input_shape"], p.time_steps)
     stimuli = entries.open(p.stimuli, root)
     check_images(stimuli, p.stimuli)
-    method, k = parse_reduce(request.reduce)
+    method, _ = parse_reduce(request.reduce)
     reduction_path = scratch / f"{p.key}.reduce.npz"
     if method != "none" and not reduction_path.exists():
         reduction_for(p, module, shapes, request, root).save(reduction_path)
+    if method != "none":
+        from goalstore.activations.reduction import Reduction
+
+        components = Reduction.load(reduction_path).components()
     path = scratch / f"{p.key}.zarr"
     n_time = shapes[0].firings
     batch_size = int(p.batch_size)
@@ -195,7 +199,7 @@ def produce_extract(root: Any, p: Extract) -> dict[str, Product]:
         for k_, (dims, values, attrs) in list(coords.items()):
             if values.dtype == object:
                 coords[k_] = (dims, values.astype(str), attrs)
-        units = extractor.unit_coords(p.model, shapes, k if method != "none" else 0)
+        units = extractor.unit_coords(p.model, shapes, components if method != "none" else None)
         coords.update({k_: (("unit",), v) for k_, v in units.items()})
         if n_time > 1:  # step t: [t, t + 1) · TIME_STEP_MS
             steps = np.arange(n_time) * extractor.TIME_STEP_MS

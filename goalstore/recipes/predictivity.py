@@ -37,6 +37,8 @@ class Predictivity:
     stratify: str = param("", help="stimulus coordinate to stratify splits by (e.g. category)")
     layers: str = param("", help="comma-separated layers to extract (default: the extractor's)")
     reduce: str = param("", help="extraction reduction, e.g. pca:256 (default: the extractor's)")
+    pca_fit: str = param("", help="stimuli store the extraction's PCA is fitted on (default: the extractor's, "
+                                  "embedded-objects); pass a set other than the recording's")
     seed: int = param(0)
 
 
@@ -52,7 +54,7 @@ def store_name(p: Predictivity) -> str:
 
 
 def _extraction_options(p: Predictivity) -> dict[str, str]:
-    return {k: v for k, v in (("layers", p.layers), ("reduce", p.reduce)) if v}
+    return {k: v for k, v in (("layers", p.layers), ("reduce", p.reduce), ("pca_fit", p.pca_fit)) if v}
 
 
 def _stimulus_set(p: Predictivity, recording: Any) -> str:
