@@ -9,6 +9,7 @@ metadata every entry carries (:data:`SEARCH_FIELDS`).
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import tempfile
@@ -48,6 +49,13 @@ def _resolve_catalog_dir(cat: intake.entry.Catalog, directory: str) -> intake.en
     return cat
 
 
+@lru_cache(maxsize=64)
+def _parsed_yaml(text: str) -> Any:
+    """``text`` parsed as YAML, cached by the text itself (a content key: a changed file is a new key),
+    so the handful of catalog files one command reads many times are parsed once per process."""
+    return yaml.safe_load(text)
+
+
 def read_catalog_file(path: Path) -> intake.entry.Catalog:
     """An Intake 2 catalog from its YAML file (``intake.from_yaml_file``'s result), or
     :class:`CorruptStoreError` (exit 7) naming the file — and the line, for a YAML error — when it
@@ -58,7 +66,7 @@ def read_catalog_file(path: Path) -> intake.entry.Catalog:
     except UnicodeDecodeError:
         raise CorruptStoreError(f"{path}: not a text file; expected an Intake catalog (YAML)") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = copy.deepcopy(_parsed_yaml(text))  # a copy: intake and callers may change what they get
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}:" if mark is not None else ""
