@@ -48,8 +48,11 @@ def __getattr__(name: str) -> Any:
     """``goalstore.NAME``: a name of :data:`_PUBLIC`, else any public function of :mod:`goalstore.api`
     (e.g. ``goalstore.import_stimuli``), imported on first use."""
     import importlib
+    import importlib.util
 
-    module = _PUBLIC.get(name, "goalstore.api" if not name.startswith("_") else None)
+    module = _PUBLIC.get(name)
+    if module is None and not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is None:
+        module = "goalstore.api"  # a submodule is left to the import system (``from goalstore import x``)
     if module is not None:
         value = getattr(importlib.import_module(module), name, None)
         if value is not None and (name in _PUBLIC or callable(value)):
