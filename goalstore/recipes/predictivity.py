@@ -39,6 +39,9 @@ class Predictivity:
     reduce: str = param("", help="extraction reduction, e.g. pca:256 (default: the extractor's)")
     pca_fit: str = param("", help="stimuli store the extraction's PCA is fitted on (default: the extractor's, "
                                   "embedded-objects); pass a set other than the recording's")
+    device: str = param("", help="device of the extractions: auto, cpu or cuda (default: the extractor's)")
+    workers: int = param(0, help="local dask.distributed workers of each extraction (stimulus shards)")
+    scheduler: str = param("", help="address of a dask.distributed scheduler for the extractions")
     seed: int = param(0)
 
 
@@ -49,12 +52,16 @@ def model_names(p: Predictivity) -> list[str]:
 def store_name(p: Predictivity) -> str:
     """``predictivity-<recording>-<hash>``: a short hash of the sorted models and the other parameters."""
     config = {**dataclasses.asdict(p), "models": sorted(model_names(p))}
+    for how in ("device", "workers", "scheduler"):  # how the extractions run does not change the result
+        config.pop(how)
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
     return f"predictivity-{p.recording}-{digest}"
 
 
 def _extraction_options(p: Predictivity) -> dict[str, str]:
-    return {k: v for k, v in (("layers", p.layers), ("reduce", p.reduce), ("pca_fit", p.pca_fit)) if v}
+    """The options of each model's extraction: what they extract (in its key) and how (not in it)."""
+    return {k: v for k, v in (("layers", p.layers), ("reduce", p.reduce), ("pca_fit", p.pca_fit),
+                              ("device", p.device), ("workers", p.workers), ("scheduler", p.scheduler)) if v}
 
 
 def _stimulus_set(p: Predictivity, recording: Any) -> str:
@@ -196,6 +203,7 @@ RECIPES = [
     Recipe("predictivity", produce, outputs=lambda p: [(store_name(p), "zarr")],
            inputs=lambda p: [p.recording, *model_names(p), *([p.stimuli] if p.stimuli else [])],
            parameters=Predictivity, check=check, requires=requires, build_check=True,
+           exclusive=("workers", "scheduler"),
            description="model-vs-brain leaderboard: noise-corrected predictivity per layer of each model, "
                        "best layer per area, fraction of the inter-animal ceiling",
            analysis=Analysis(help="rank models by noise-corrected predictivity against a recording "
