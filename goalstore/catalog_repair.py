@@ -87,25 +87,18 @@ def _reconstruct(root: StoreRoot, store: OnDisk, path: Path, checksum: str, vers
                  recorded: dict[str, Any] | None) -> dict[str, Any]:
     """Metadata described from the content, as a write of it would (version = its commits)."""
     from goalstore.formats import get_format
-    from goalstore.schema import validate, validate_array
+    from goalstore.schema import validate
 
-    if store.fmt == "safetensors":
-        model = get_format(store.fmt).open(path, store.name)
-        try:
-            validate(model)
-        except GoalstoreError as exc:
-            raise GoalstoreError(f"its content does not follow the schema ({exc})") from None
-        meta = root._describe(store.name, model, None, store.fmt, store.relpath, checksum, False)
-    elif store.fmt == "parquet":
+    if store.fmt == "parquet":
         kind, rows, columns = _table_kind(store, path, recorded)
         meta = root._describe(store.name, (rows, columns), kind, store.fmt, store.relpath, checksum, True)
-    else:
-        ds = get_format(store.fmt).open(path, store.name)
+    else:  # an array or a model store: validate dispatches on what the format opens
+        content = get_format(store.fmt).open(path, store.name)
         try:
-            validate_array(ds)
+            validate(content)
         except GoalstoreError as exc:
             raise GoalstoreError(f"its content does not follow the schema ({exc})") from None
-        meta = root._describe(store.name, ds, None, store.fmt, store.relpath, checksum, False)
+        meta = root._describe(store.name, content, None, store.fmt, store.relpath, checksum, False)
     meta["version"] = versions
     return meta
 

@@ -124,8 +124,7 @@ def produce(root: Any, p: Predictivity) -> dict[str, Product]:
     from goalstore import entries
     from goalstore.recipes.extract import extraction_params
 
-    data = entries.open(p.recording, root)
-    stimuli = _stimulus_set(p, data)
+    stimuli = p.stimuli or _stimulus_set(p, entries.open(p.recording, root))  # resolved by check
     stores = {model: extraction_params(root, model, stimuli, **_extraction_options(p))[1]
               for model in model_names(p)}
     hashes = {model: str(entries.describe(model, root).get("weights_hash", "")) for model in stores}

@@ -21,6 +21,8 @@ similarity ``m`` predicts it with correlation ``sqrt(s · m)``.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import xarray as xr
 
@@ -344,8 +346,6 @@ def virtual_animals_viewing(
     config = {"n_animals": n_animals, "units_per_animal": units_per_animal, "n_stimuli": n_stimuli,
               "n_time_bins": n_time_bins, "n_trials": n_trials, "noise": noise, "it_mixture": mixture,
               "seed": seed, "generator": "goalstore.sources.virtual_animals.viewing_features", **generator}
-    import json
-
     return xr.Dataset(
         {"response": (("stimulus", "unit", "time_bin", "trial"), trials.astype(np.float32),
                       {"units": "a.u.", "description": "trial responses of virtual units viewing the images"})},
