@@ -74,7 +74,8 @@ DECODERS = ("last", "max_conf", "threshold")
 UNROLLS = ("extended", "minimal")
 #: steps after the readout's first response that ``time_steps=None`` unrolls (extended unrolling)
 EXTRA_STEPS = 4
-#: keyword arguments of the ConvRNN architectures with their defaults (None: required)
+#: keyword arguments of the ConvRNN architectures with their defaults; :data:`REQUIRED_ARGS` have none
+REQUIRED_ARGS = ("in_channels", "input_size", "out_features")
 CONVRNN_ARGS: dict[str, Any] = {"in_channels": None, "input_size": None, "out_features": None, "width": 1.0,
                                 "cell": "rgc", "feedback": (), "time_steps": None, "unroll": "extended",
                                 "decoder": "last", "threshold": 0.9, "cell_kernel": 3}
@@ -249,7 +250,7 @@ class ConvRNN(nn.Module):
 
 def build_convrnn(architecture: str, **args: Any) -> ConvRNN:
     """A ConvRNN from its architecture name and keyword arguments (:data:`CONVRNN_ARGS`)."""
-    missing = [k for k, default in CONVRNN_ARGS.items() if default is None and k != "time_steps" and k not in args]
+    missing = [k for k in REQUIRED_ARGS if k not in args]
     unexpected = sorted(set(args) - set(CONVRNN_ARGS))
     if missing or unexpected:
         raise ValueError(f"architecture {architecture!r}: " + "; ".join(
