@@ -167,7 +167,7 @@ def test_loss_decreases_on_a_few_batches():
     x[:, 0] += y.view(-1, 1, 1).float()  # the class sets the mean of channel 0
     config = ClassifierConfig("convrnn6", 3, 32, 4, 0.0625, epochs=0, batch_size=16, optimiser="adam", lr=0.01,
                               options={"cell": "rgc", "time_steps": 7})
-    untrained, before = train_classifier(config, x, y, progress=False)
+    _, before = train_classifier(config, x, y, progress=False)
     trained, after = train_classifier(ClassifierConfig(**{**config.as_dict(), "epochs": 8}), x, y,
                                       progress=False)
     assert after["train_loss"] < 0.8 * before["train_loss"]
@@ -190,12 +190,11 @@ def test_bad_arguments_are_refused():
 def test_model_recipe_trains_and_extract_gives_time_bins(home, capsys):
     """``goalstore build model`` trains a tiny convrnn6; ``goalstore extract`` gives T time bins whose
     values are the network's per-step layer outputs."""
+    import goalstore
     from goalstore import cli
     from goalstore.activations.networks import network_from_weights
     from goalstore.activations.preprocess import normalisation, preprocess
     from tests.test_model_stores import grating_stimuli
-
-    import goalstore
 
     goalstore.write("gratings", grating_stimuli(n_categories=2, per_category=8, size=16), kind="stimuli")
     args = json.dumps({"cell": "none,none,rgc,rgc,rgc", "feedback": "5>3", "time_steps": 7})
@@ -207,7 +206,7 @@ def test_model_recipe_trains_and_extract_gives_time_bins(home, capsys):
     assert meta["architecture_args"]["feedback"] == "5>3" and meta["architecture_args"]["time_steps"] == 7
     assert cli.main(["extract", "crnn", "gratings", "--layers", "conv2,readout", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    ds = goalstore.open(result["store"] if "store" in result else next(iter(result.values()))["store"])
+    ds = goalstore.open(result["store"])
     assert ds["activation"].dims == ("stimulus", "unit", "time_bin") and ds.sizes["time_bin"] == 7
     np.testing.assert_array_equal(ds["time_bin_start"].values, np.arange(7) * 10.0)
     weights = goalstore.open("crnn")
