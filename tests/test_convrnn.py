@@ -217,3 +217,17 @@ def test_model_recipe_trains_and_extract_gives_time_bins(home, capsys):
     readout = ds["activation"].sel(unit=(ds["layer"] == "readout").values).values  # stimulus × unit × time
     np.testing.assert_allclose(readout, steps["readout"].permute(1, 2, 0).numpy(), rtol=1e-4, atol=1e-5)
     assert np.all(readout[..., :5] == 0) and np.any(readout[..., 5] != 0)  # the readout is layer 6
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ('{"cell": "cnn"}', "cell 'cnn'"), ('{"feedback": "1>3"}', "feedback"), ("[1, 2]", "JSON object"),
+    ("{oops", "not a JSON object"), ('{"width": 2}', "width cannot be set here"),
+    ('{"decoder": "vote"}', "decoder 'vote'")])
+def test_model_recipe_refuses_bad_architecture_args_before_anything_runs(args, message):
+    from goalstore.errors import AnalysisInputError
+    from goalstore.recipes import get_recipe
+    from goalstore.recipes.models import check_model
+
+    params = get_recipe("model").resolve({"architecture": "convrnn6", "args": args})
+    with pytest.raises(AnalysisInputError, match=message):
+        check_model(params, None)  # refused before the stimuli are looked at
