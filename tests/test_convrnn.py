@@ -231,3 +231,11 @@ def test_model_recipe_refuses_bad_architecture_args_before_anything_runs(args, m
     params = get_recipe("model").resolve({"architecture": "convrnn6", "args": args})
     with pytest.raises(AnalysisInputError, match=message):
         check_model(params, None)  # refused before the stimuli are looked at
+
+
+def test_model_store_counts_each_recurrent_layer_once():
+    from goalstore.activations.networks import count_units
+
+    net = _net(cell="gru")
+    expected = sum(int(np.prod(b.out_shape)) for b in net.blocks) + TINY["out_features"]
+    assert count_units(net, [3, 32, 32]) == expected
