@@ -105,8 +105,12 @@ def count_units(module: Any, input_shape: list[int]) -> int:
     from builders.networks import observed_layers
 
     sizes: dict[str, int] = {}
-    hooks = [m.register_forward_hook(lambda _m, _a, out, name=name: sizes.setdefault(name, int(out[0].numel())))
-             for name, m in observed_layers(module).items()]
+    def hook(name: str) -> Any:
+        def record(_m: Any, _a: Any, out: Any) -> None:  # returns None: the output is left as it is
+            sizes.setdefault(name, int(out[0].numel()))
+        return record
+
+    hooks = [m.register_forward_hook(hook(name)) for name, m in observed_layers(module).items()]
     was_training = module.training
     module.eval()
     try:
