@@ -76,8 +76,8 @@ def _stimuli(p: TrainModel, root: Any) -> Any:
 
 
 def check_model(p: TrainModel, root: Any) -> TrainModel:
-    """Refuse an unknown architecture, stimuli entry, optimiser or device, and bad sizes, before anything
-    runs."""
+    """Refuse an unknown architecture or architecture argument, stimuli entry, optimiser or device, and bad
+    sizes, before anything runs."""
     from builders.architectures import ARCHITECTURES
     from builders.convrnn import CONVRNN_ARCHITECTURES
     from builders.device import resolve_device
@@ -90,14 +90,6 @@ def check_model(p: TrainModel, root: Any) -> TrainModel:
     if p.architecture not in trainable:
         raise AnalysisInputError(f"architecture {p.architecture!r}: unknown (or not trainable here); expected "
                                  f"one of {', '.join(trainable)}")
-    options = _options(p)
-    if options:
-        try:  # the arguments are checked by building the (small, untrained) network once
-            config = ClassifierConfig(p.architecture, p.channels, max(p.input_size, 1), 2, p.width,
-                                      options=options)
-            build_network(p.architecture, **config.architecture_args)
-        except (TypeError, ValueError) as exc:
-            raise AnalysisInputError(f"args {p.args!r}: {exc}") from None
     if p.optimiser not in OPTIMISERS:
         raise AnalysisInputError(f"optimiser {p.optimiser!r}: expected one of {', '.join(OPTIMISERS)}")
     try:
@@ -110,6 +102,14 @@ def check_model(p: TrainModel, root: Any) -> TrainModel:
                                  f"epochs {p.epochs}, batch_size {p.batch_size}, lr {p.lr}, width {p.width}, "
                                  f"val_fraction {p.val_fraction}; expected channels 1 or 3, input_size ≥ 8, "
                                  "epochs ≥ 0, batch_size ≥ 1, lr > 0, width > 0, 0 ≤ val_fraction < 1")
+    options = _options(p)
+    if options:
+        try:  # the arguments are checked by building the (small, untrained) network once
+            config = ClassifierConfig(p.architecture, p.channels, p.input_size, 2, p.width,
+                                      options=options)
+            build_network(p.architecture, **config.architecture_args)
+        except (TypeError, ValueError) as exc:
+            raise AnalysisInputError(f"args {p.args!r}: {exc}") from None
     check_entry(p.stimuli, "stimuli", root)
     ds = _stimuli(p, root)
     if len(np.unique(ds["category"].values)) < 2:
