@@ -244,8 +244,10 @@ class ConvRNN(nn.Module):
         return torch.stack(logits)
 
     def forward(self, x: torch.Tensor, time_steps: int | None = None) -> torch.Tensor:
-        """Decoded logits (``N × classes``) after ``time_steps`` steps (default ``self.time_steps``)."""
-        return decode(self.forward_steps(x, time_steps), self.decoder, self.depth - 1, self.threshold)
+        """Decoded logits (``N × classes``) after ``time_steps`` steps (default ``self.time_steps``).  With
+        fewer steps than layers the readout has not responded yet and the output is its silence (zero)."""
+        logits = self.forward_steps(x, time_steps)
+        return decode(logits, self.decoder, min(self.depth, logits.shape[0]) - 1, self.threshold)
 
 
 def build_convrnn(architecture: str, **args: Any) -> ConvRNN:

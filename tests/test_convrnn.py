@@ -80,6 +80,7 @@ def test_shapes_layers_and_time_steps(architecture):
     x = torch.randn(3, 3, 32, 32)
     assert net(x).shape == (3, 4)
     assert net.forward_steps(x, 13).shape == (13, 3, 4)
+    assert torch.count_nonzero(net(x, time_steps=n)) == 0  # the readout (layer n + 1) has not responded
     steps = _steps(net, x, 13)
     assert all(v.shape[0] == 13 for v in steps.values())  # every observed layer fires once per step
     assert steps["conv1"].shape[1:] == (3, *net.blocks[0].out_shape)
