@@ -6,6 +6,9 @@ A model store records ``architecture`` and ``architecture_args``; :func:`build_n
 * the learning-rule grid's architectures (:data:`builders.architectures.ARCHITECTURES`: ``knet4``,
   ``alexnet``, ``resnet18`` …), arguments ``in_channels``, ``input_size``, ``out_features``, ``width``
   and ``contrastive``;
+* the ConvRNNs of thesis ch. 2 (:mod:`builders.convrnn`: ``convrnn6``, ``convrnn11``), arguments
+  ``in_channels``, ``input_size``, ``out_features``, ``width``, ``cell``, ``feedback``, ``time_steps``,
+  ``unroll``, ``decoder``, ``threshold``, ``cell_kernel``;
 * architectures registered at run time with :func:`register_architecture` (e.g. a test's toy
   recurrent network), built with their own keyword arguments;
 * ``torchvision:<name>`` (e.g. ``torchvision:resnet18``) when torchvision is installed (optional;
@@ -29,6 +32,7 @@ from typing import Any
 from torch import nn
 
 from builders.architectures import ARCHITECTURES, build_architecture
+from builders.convrnn import CONVRNN_ARCHITECTURES, build_convrnn
 
 TORCHVISION_PREFIX = "torchvision:"
 
@@ -51,7 +55,7 @@ def register_architecture(name: str, factory: Callable[..., nn.Module]) -> None:
 
 def architectures() -> list[str]:
     """The architecture names :func:`build_network` knows (torchvision's when it is installed)."""
-    names = list(ARCHITECTURES) + list(REGISTERED)
+    names = list(ARCHITECTURES) + list(CONVRNN_ARCHITECTURES) + list(REGISTERED)
     try:
         import torchvision.models as tvm
     except ImportError:
@@ -69,6 +73,8 @@ def build_network(architecture: str, **args: Any) -> nn.Module:
             importlib.import_module(module)
     if architecture in REGISTERED:
         return REGISTERED[architecture](**args)
+    if architecture.lower() in CONVRNN_ARCHITECTURES:
+        return build_convrnn(architecture.lower(), **args)
     if architecture.startswith(TORCHVISION_PREFIX):
         try:
             import torchvision.models as tvm

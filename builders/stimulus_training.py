@@ -2,7 +2,8 @@
 
 :func:`train_classifier` takes float tensors (already resized and normalised: the caller owns the
 preprocessing, so the extraction of the trained network can apply exactly the same) and integer
-labels, and trains an architecture of :mod:`builders.networks` with a cross-entropy loss
+labels, and trains an architecture of :mod:`builders.networks` with a cross-entropy loss on its
+output (a ConvRNN's output is its decoded logits, :mod:`builders.convrnn`)
 
 .. math::  L = -\\frac{1}{B}\\sum_{i} \\log \\mathrm{softmax}(f(x_i))_{y_i}
 
@@ -25,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from builders.architectures import ARCHITECTURES
 from builders.device import resolve_device
 from builders.networks import build_network
 
@@ -50,6 +52,8 @@ class ClassifierConfig:
     shift: int = 4  #: largest shift (pixels) of the augmentation
     seed: int = 0
     device: str = "cpu"  #: cpu, cuda or auto
+    #: further architecture arguments (e.g. a ConvRNN's ``cell``, ``feedback``, ``time_steps``)
+    options: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.optimiser not in OPTIMISERS:
@@ -61,8 +65,11 @@ class ClassifierConfig:
     @property
     def architecture_args(self) -> dict[str, Any]:
         """The keyword arguments :func:`builders.networks.build_network` builds the network with."""
-        return {"in_channels": self.in_channels, "input_size": self.input_size,
-                "out_features": self.out_features, "width": self.width, "contrastive": False}
+        args: dict[str, Any] = {"in_channels": self.in_channels, "input_size": self.input_size,
+                                "out_features": self.out_features, "width": self.width}
+        if self.architecture.lower() in ARCHITECTURES:  # the learning-rule grid's (not a ConvRNN)
+            args["contrastive"] = False
+        return {**args, **(self.options or {})}
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

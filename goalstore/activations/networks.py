@@ -98,14 +98,19 @@ def resolve_layers(module: Any, requested: list[str] | tuple[str, ...] | None) -
 
 
 def count_units(module: Any, input_shape: list[int]) -> int:
-    """Units of the observed layers (output elements per stimulus) for one input of ``input_shape``."""
+    """Units of the observed layers (output elements per stimulus) for one input of ``input_shape``; a
+    recurrent layer that fires once per time step counts its units once."""
     import torch
 
     from builders.networks import observed_layers
 
-    sizes: list[int] = []
-    hooks = [m.register_forward_hook(lambda _m, _a, out: sizes.append(int(out[0].numel())))
-             for m in observed_layers(module).values()]
+    sizes: dict[str, int] = {}
+    def hook(name: str) -> Any:
+        def record(_m: Any, _a: Any, out: Any) -> None:  # returns None: the output is left as it is
+            sizes.setdefault(name, int(out[0].numel()))
+        return record
+
+    hooks = [m.register_forward_hook(hook(name)) for name, m in observed_layers(module).items()]
     was_training = module.training
     module.eval()
     try:
@@ -115,7 +120,7 @@ def count_units(module: Any, input_shape: list[int]) -> int:
         for hook in hooks:
             hook.remove()
         module.train(was_training)
-    return int(sum(sizes))
+    return int(sum(sizes.values()))
 
 
 def weights_from_network(module: Any, architecture: str, architecture_args: Mapping[str, Any],

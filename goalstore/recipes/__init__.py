@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import difflib
 import importlib
+import json
 import pkgutil
 import typing
 from collections.abc import Callable
@@ -137,7 +138,8 @@ class Recipe:
 
 def convert(recipe: str, key: str, value: Any, kind: type, default: Any) -> Any:
     """``value`` as the declared type ``kind`` of parameter ``key`` (also from its text form:
-    "true"/"false"/"1"/"0"… for a bool, "3" or 3.0 for an int); :class:`SchemaError` if it does not convert."""
+    "true"/"false"/"1"/"0"… for a bool, "3" or 3.0 for an int; a mapping as its JSON text for a str);
+    :class:`SchemaError` if it does not convert."""
     try:
         if kind is bool:
             text = str(value).strip().lower()
@@ -153,6 +155,8 @@ def convert(recipe: str, key: str, value: Any, kind: type, default: Any) -> Any:
             return float(value)
         if kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
+        if kind is str and isinstance(value, dict):  # a JSON-object parameter given as a parsed mapping
+            return json.dumps(value, sort_keys=True)
     except (TypeError, ValueError, OverflowError):
         pass
     raise SchemaError(f"parameter {key!r} of recipe {recipe!r}: {value!r} does not convert to {kind.__name__} "

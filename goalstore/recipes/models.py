@@ -29,7 +29,8 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 @dataclass(frozen=True)
 class TrainModel:
     name: str = param("knet4-objects", help="store name of the trained model")
-    architecture: str = param("knet4", help="an architecture of builders.architectures (knet4, alexnet …)")
+    architecture: str = param("knet4", help="an architecture of builders.architectures (knet4, alexnet …) or "
+                                            "builders.convrnn (convrnn6, convrnn11)")
     stimuli: str = param("embedded-objects", help="the stimuli store whose `category` labels are learned")
     width: float = param(0.25, help="channel/unit count scale of the architecture")
     input_size: int = param(64, help="images are resized to input_size × input_size")
@@ -42,6 +43,24 @@ class TrainModel:
     seed: int = param(0, help="seed of the initial weights, batch order, augmentation and split")
     val_fraction: float = param(0.25, help="fraction of each category held out for validation")
     device: str = param("cpu", help="cpu, cuda or auto")
+    args: str = param("{}", help="further architecture arguments as a JSON object (a convrnn's cell, feedback, "
+                                 "time_steps, unroll, decoder …)")
+
+
+def _options(p: TrainModel) -> dict[str, Any]:
+    """The further architecture arguments (``--param args=JSON``), refused unless a JSON object."""
+    try:
+        options = json.loads(p.args or "{}")
+    except json.JSONDecodeError as exc:
+        raise AnalysisInputError(f"args {p.args!r}: not a JSON object ({exc})") from None
+    if not isinstance(options, dict):
+        raise AnalysisInputError(f"args {p.args!r}: expected a JSON object of architecture arguments")
+    own = sorted(set(options) & {"in_channels", "input_size", "out_features", "width", "contrastive"})
+    if own:
+        raise AnalysisInputError(f"args {p.args!r}: {', '.join(own)} cannot be set here; expected the "
+                                 "recipe's own parameters (channels, input_size, width; out_features = the "
+                                 "number of categories)")
+    return options
 
 
 def _stimuli(p: TrainModel, root: Any) -> Any:
@@ -57,17 +76,20 @@ def _stimuli(p: TrainModel, root: Any) -> Any:
 
 
 def check_model(p: TrainModel, root: Any) -> TrainModel:
-    """Refuse an unknown architecture, stimuli entry, optimiser or device, and bad sizes, before anything
-    runs."""
+    """Refuse an unknown architecture or architecture argument, stimuli entry, optimiser or device, and bad
+    sizes, before anything runs."""
     from builders.architectures import ARCHITECTURES
+    from builders.convrnn import CONVRNN_ARCHITECTURES
     from builders.device import resolve_device
-    from builders.stimulus_training import OPTIMISERS
+    from builders.networks import build_network
+    from builders.stimulus_training import OPTIMISERS, ClassifierConfig
     from goalstore.store import check_name
 
     check_name(p.name)
-    if p.architecture not in ARCHITECTURES:
+    trainable = ARCHITECTURES + CONVRNN_ARCHITECTURES
+    if p.architecture not in trainable:
         raise AnalysisInputError(f"architecture {p.architecture!r}: unknown (or not trainable here); expected "
-                                 f"one of {', '.join(ARCHITECTURES)}")
+                                 f"one of {', '.join(trainable)}")
     if p.optimiser not in OPTIMISERS:
         raise AnalysisInputError(f"optimiser {p.optimiser!r}: expected one of {', '.join(OPTIMISERS)}")
     try:
@@ -80,6 +102,14 @@ def check_model(p: TrainModel, root: Any) -> TrainModel:
                                  f"epochs {p.epochs}, batch_size {p.batch_size}, lr {p.lr}, width {p.width}, "
                                  f"val_fraction {p.val_fraction}; expected channels 1 or 3, input_size ≥ 8, "
                                  "epochs ≥ 0, batch_size ≥ 1, lr > 0, width > 0, 0 ≤ val_fraction < 1")
+    options = _options(p)
+    if options:
+        try:  # the arguments are checked by building the (small, untrained) network once
+            config = ClassifierConfig(p.architecture, p.channels, p.input_size, 2, p.width,
+                                      options=options)
+            build_network(p.architecture, **config.architecture_args)
+        except (TypeError, ValueError) as exc:
+            raise AnalysisInputError(f"args {p.args!r}: {exc}") from None
     check_entry(p.stimuli, "stimuli", root)
     ds = _stimuli(p, root)
     if len(np.unique(ds["category"].values)) < 2:
@@ -123,7 +153,8 @@ def produce_model(root: Any, p: TrainModel) -> dict[str, Product]:
     x = preprocess(images, shape, mean, std)
     y = torch.from_numpy(labels)
     config = ClassifierConfig(p.architecture, p.channels, p.input_size, len(categories), p.width, p.epochs,
-                              p.batch_size, p.optimiser, p.lr, augment=p.augment, seed=p.seed, device=p.device)
+                              p.batch_size, p.optimiser, p.lr, augment=p.augment, seed=p.seed, device=p.device,
+                              options=_options(p) or None)
     train_t, val_t = torch.from_numpy(train), torch.from_numpy(val)
     module, metrics = train_classifier(config, x[train_t], y[train_t], x[val_t], y[val_t])
     training = {"recipe": "model", "task": "category classification", "stimuli": p.stimuli,
