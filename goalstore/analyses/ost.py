@@ -74,9 +74,11 @@ def i1_over_time(
 
     Each image's choice probabilities are averaged over the splits in which it was held out
     (an image never held out gets NaN).  ``classifier``: ``logistic`` (probabilities from a
-    multinomial logistic regression) or ``svm`` (a linear SVM, the thesis' decoder, one-vs-one
-    with Platt-scaled probability outputs from libsvm's internal 5-fold fit, seeded; the I1 is then
-    defined the same way for both).
+    multinomial logistic regression) or ``svm`` (a linear SVM, the thesis' decoder, with libsvm's
+    probability outputs: Platt-scaled one-vs-one decision values from an internal 5-fold fit,
+    seeded, coupled over pairs; the I1 is then defined the same way for both).  (A sigmoid
+    calibration of a one-vs-rest ``LinearSVC`` recovered planted solution times worse and ran
+    slower.)
     The PCA keeps ``min(n_components, training images − 1, units)`` components.
     """
     if classifier not in CLASSIFIERS:
@@ -88,7 +90,12 @@ def i1_over_time(
         )
     if not np.isfinite(features).all():
         raise AnalysisInputError("features: NaN or infinite values")
-    codes = np.unique(labels, return_inverse=True)[1]
+    names, codes = np.unique(labels, return_inverse=True)
+    fewest = int(np.bincount(codes).argmin())
+    if len(names) < 2 or np.bincount(codes)[fewest] < 4:
+        raise AnalysisInputError(f"labels: {len(names)} object(s), {names[fewest]!r} with "
+                                 f"{np.bincount(codes)[fewest]} image(s); the decoder needs at least two "
+                                 "objects and four images of each")
     n_images, _, n_bins = features.shape
     n_objects = codes.max() + 1
     splits = list(StratifiedShuffleSplit(n_splits, test_size=test_size, random_state=seed).split(codes, codes))
@@ -104,6 +111,7 @@ def i1_over_time(
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 x_train, x_test = model.transform(features[train, :, t]), model.transform(features[test, :, t])
                 if classifier == "svm":
+                    warnings.simplefilter("ignore", FutureWarning)  # sklearn 1.9 deprecates probability=True
                     fitted = SVC(kernel="linear", probability=True, random_state=seed)
                     fitted.fit(x_train, codes[train])
                     probabilities[:, fitted.classes_] = fitted.predict_proba(x_test)
@@ -429,7 +437,7 @@ def ost_model_analysis(
             "bootstrap_id": ("bootstrap", np.arange(n_boot)),
         },
         attrs={"analysis": "object solution times", "area": area, "labels": labels, "behaviour": behaviour,
-               "classifier": "linear SVM on PCA components (Platt-scaled probabilities)",
+               "classifier": "linear SVM (libsvm, Platt-scaled pairwise probabilities) on PCA components",
                "n_components": int(n_components), "n_splits": int(n_splits), "n_layers": int(n_layers),
                "pls_components": int(pls_components), "n_draws": int(n_draws), "n_boot": int(n_boot),
                "seed": int(seed), "preferred_layers": json.dumps(chosen)},
