@@ -85,7 +85,8 @@ def planted_activations(onsets: np.ndarray, labels: np.ndarray, seed: int = 2, o
 
 def _write_inputs(home):
     """rec (planted), act-net (shares the onsets; stored in another order), act-shuffled (images'
-    identities permuted within each object), and a model store ``net`` whose catalog metadata feeds the size table."""
+    identities permuted within each object), and a model store ``net`` whose catalog metadata feeds the
+    size table."""
     from goalstore.activations.networks import build_untrained, weights_from_network
     from goalstore.store import StoreRoot
 
@@ -116,6 +117,7 @@ def _head(path) -> str:
 def test_planted_solution_times_are_recovered_through_the_cli(home, tmp_path, capsys):
     import goalstore
     from goalstore.cli import main
+    from goalstore.recipes.ost import Ost, render
 
     root, onsets = _write_inputs(home)
     out = tmp_path / "figs"
@@ -141,9 +143,9 @@ def test_planted_solution_times_are_recovered_through_the_cli(home, tmp_path, ca
     assert result.attrs["activation_stores"] == ["act-net", "act-shuffled"]
     assert sorted(p.rsplit("/", 1)[-1] for p in report["figures"]) == ["i1_over_time.png", "ost_scatter.png",
                                                                        "size_vs_consistency.png"]
-    assert main(["analyze", "ost", "rec", "--model", "act-net,act-shuffled", "--out", str(out), *FAST]) == 0
-    text = capsys.readouterr().out
-    assert "OST consistency" in text and "task accuracy" in text and "0.625" in text
+    text = render(report, Ost(recording="rec", model="act-net,act-shuffled"))
+    assert "OST consistency" in text and "task accuracy" in text and "0.625" in text and "conv_it" in text
+    print(json.dumps(report["models"]))
 
 
 def test_ost_model_analysis_is_deterministic_given_a_seed():
@@ -209,3 +211,37 @@ def test_bad_input_is_refused_with_exit_codes_and_nothing_stored(home, capsys):
     assert _head(home) == before  # nothing stored changed
     with pytest.raises(AnalysisInputError, match="four images of each"):
         ost_model_analysis(rec.isel(stimulus=slice(0, 12)), {"m": act}, behaviour="0.3")
+
+
+@pytest.mark.slow
+def test_a_model_store_is_extracted_over_the_recordings_time_bins(home, capsys, monkeypatch):
+    """A recurrent model store: ``requires`` extracts it on the recording's stimulus set with as many time
+    steps as the recording has bins (content-addressed), then the analysis runs on that store; a
+    feed-forward model store cannot give time bins and is refused."""
+    import goalstore
+    from goalstore.cli import main
+    from goalstore.store import StoreRoot
+    from tests.extraction_helpers import ToyRecurrent, knet, model_store, stimuli
+
+    monkeypatch.setenv("BUILDERS_ARCHITECTURE_MODULES", "tests.extraction_helpers")  # also in produce
+    onsets, labels = planted_onsets(per_object=8)
+    images = stimuli(n=32, size=8)
+    rec = planted_recording(onsets, labels)
+    rec = rec.assign_coords(stimulus_id=("stimulus", images["stimulus_id"].values))
+    root = StoreRoot(home)
+    root.write("imgs", images, kind="stimuli")
+    root.write("rec", rec.assign_attrs(stimulus_set="imgs"), kind="recording")
+    root.write("toy", model_store(ToyRecurrent(hidden=5).eval(), {"hidden": 5}, "toy-recurrent", (3, 8, 8),
+                                  task="none"), kind="model", fmt="safetensors")
+    root.write("ff", model_store(*knet()), kind="model", fmt="safetensors")
+    argv = ["analyze", "ost", "rec", "--splits", "3", "--draws", "3", "--bootstrap", "50", "--json",
+            "--out", str(home.parent / "figs")]
+    assert main([*argv, "--model", "toy", "--layers", "rec"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    result = goalstore.open(report["store"])
+    (store,) = result.attrs["activation_stores"]
+    assert store.startswith("act-toy-imgs-") and goalstore.open(store).sizes["time_bin"] == N_BINS
+    assert result["i1_model"].shape == (1, 32, N_BINS) and report["models"][0]["preferred_layers"] == ["rec"]
+    assert report["models"][0]["n_parameters"] == root.registered("toy")["n_parameters"]
+    assert main([*argv, "--model", "ff"]) == 12
+    assert "not recurrent" in capsys.readouterr().err

@@ -105,10 +105,11 @@ def i1_over_time(
         seen = np.zeros(n_images)
         for train, test in splits:
             k = min(n_components, len(train) - 1, features.shape[1])
-            model = PCA(k, random_state=seed).fit(features[train, :, t])
             probabilities = np.zeros((len(test), n_objects))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)  # a bin where every image looks the same
+                model = PCA(k, random_state=seed).fit(features[train, :, t])
                 x_train, x_test = model.transform(features[train, :, t]), model.transform(features[test, :, t])
                 if classifier == "svm":
                     warnings.simplefilter("ignore", FutureWarning)  # sklearn 1.9 deprecates probability=True
