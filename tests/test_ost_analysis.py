@@ -145,7 +145,6 @@ def test_planted_solution_times_are_recovered_through_the_cli(home, tmp_path, ca
                                                                        "size_vs_consistency.png"]
     text = render(report, Ost(recording="rec", model="act-net,act-shuffled"))
     assert "OST consistency" in text and "task accuracy" in text and "0.625" in text and "conv_it" in text
-    print(json.dumps(report["models"]))
 
 
 def test_ost_model_analysis_is_deterministic_given_a_seed():
