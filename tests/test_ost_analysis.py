@@ -189,11 +189,13 @@ def test_bad_input_is_refused_with_exit_codes_and_nothing_stored(home, capsys):
     root.write("act", act, kind="activations")
     root.write("act-static", act.isel(time_bin=0, drop=True), kind="activations")
     root.write("act-partial", act.isel(stimulus=slice(3, None)), kind="activations")
+    root.write("act-flat", act.drop_vars("layer"), kind="activations")
     before = _head(home)
     cases = [
         (["rec-static", "--model", "act"], 12, "dim 'time_bin' missing"),
         (["rec", "--model", "act-static"], 12, "no time bins"),
         (["rec", "--model", "act-partial"], 12, "3 of the recording's 32 stimulus ids are missing"),
+        (["rec", "--model", "act-flat"], 12, "coordinate 'layer' missing"),
         (["rec", "--model", "nope"], 4, "nope"),
         (["nope", "--model", "act"], 4, "nope"),
         (["rec"], 12, "--model"),

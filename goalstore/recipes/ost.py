@@ -129,6 +129,9 @@ def check(p: Ost, root: Any) -> Ost:
         if kinds[model] == "activations":
             act = entries.open(model, root)
             _check_stimuli(shown, act, f"activation store {model!r}")
+            if "layer" not in act.coords:
+                raise AnalysisInputError(f"activation store {model!r}: coordinate 'layer' missing on its units "
+                                         "(the IT-preferred layers are chosen among them)")
             if "time_bin" not in act.dims or act.sizes["time_bin"] != recording.sizes["time_bin"]:
                 have = act.sizes.get("time_bin", 0)
                 raise AnalysisInputError(f"activation store {model!r}: {have or 'no'} time bins, the recording "
