@@ -129,6 +129,8 @@ DIMS: dict[str, Dim] = {
             coords=("offset_sessions",), unique="offset_sessions", optional_coords=("offset_days",)),
         Dim("log_weight_bin", "one equal-width bin of log weights", coords=("log_weight_center",),
             unique="log_weight_center"),
+        Dim("target", "one stimulus variable read out from model features (transfer)", coords=("target_name",),
+            unique="target_name", optional_coords=("target_kind", "target_metric")),
     )
 }
 
