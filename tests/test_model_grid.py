@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import goalstore
-from builders.model_grid import (OBJECTIVES, STREAMNETS, ModelGridSpec, grid_points, load_model_grid, point_key,
-                                 write_model_grid)
+from builders import model_grid as mg
+from builders.model_grid import ModelGridSpec, grid_points, load_model_grid
 from builders.networks import architectures
 from goalstore.cli import main
 from goalstore.errors import AnalysisInputError, SchemaError
@@ -31,7 +31,7 @@ TWO_POINTS = {"name": "two", "grids": [
 
 # ------------------------------------------------------------------ expansion
 def test_presets_expand_to_their_counts_with_deterministic_names():
-    streamnets = [a for a in STREAMNETS if a in architectures()]
+    streamnets = [a for a in mg.STREAMNETS if a in architectures()]
     tiny = grid_points(load_model_grid("tiny"))
     assert len(tiny) == 3 * 2 + 2 + 2 * len(streamnets)  # convrnn6 × 3 cells, knet4, StreamNets × 2 objectives
     assert [p.name for p in tiny] == [p.name for p in grid_points(load_model_grid("tiny"))]
@@ -39,7 +39,7 @@ def test_presets_expand_to_their_counts_with_deterministic_names():
     assert {(p.cell, p.objective) for p in tiny if p.family == "convrnn"} == {
         (c, o) for c in ("timedecay", "gru", "rgc") for o in ("supervised", "simclr")}
     paper = grid_points(load_model_grid("paper"))
-    assert len(paper) == 2 * 7 + 5 * len(OBJECTIVES) * 3  # ConvRNN-6/11 × 7 cells; 5 mouse models × 8 × 3 seeds
+    assert len(paper) == 2 * 7 + 5 * len(mg.OBJECTIVES) * 3  # ConvRNN-6/11 × 7 cells; 5 mouse × 8 × 3
     assert {p.params["input_size"] for p in paper if p.family == "mouse"} == {64}
     assert len({p.name for p in paper}) == len(paper)
     for point in tiny + paper:
@@ -49,21 +49,23 @@ def test_presets_expand_to_their_counts_with_deterministic_names():
 
 
 def test_point_key_is_the_hash_of_the_training_config_and_objective_passes_only_when_not_supervised():
-    spec = ModelGridSpec("g", "convrnn", ("convrnn6", "knet4"), ("gru", "rgc"), ("supervised", "simclr"), (0, 1),
-                         args={"time_steps": 6})
+    spec = ModelGridSpec("g", "convrnn", ("convrnn6", "knet4"), ("gru", "rgc"), ("supervised", "simclr"),
+                         (0, 1), args={"time_steps": 6})
     points = spec.points()
     # cells apply to the ConvRNN only: convrnn6 × 2 cells × 2 objectives × 2 seeds + knet4 × 2 × 2
     assert len(points) == 8 + 4 and {p.cell for p in points if p.params["architecture"] == "knet4"} == {"none"}
     first = points[0]
     assert first.params["args"] == {"time_steps": 6, "cell": "gru"}
     document = json.dumps({**first.params, "objective": "supervised"}, sort_keys=True)
-    assert first.key == hashlib.sha256(document.encode()).hexdigest()[:10] == point_key(first.params, "supervised")
+    assert first.key == hashlib.sha256(document.encode()).hexdigest()[:10]
+    assert first.key == mg.point_key(first.params, "supervised")
     params = first.model_params("cpu")
     assert "objective" not in params and params["name"] == first.name and json.loads(params["args"]) == \
         {"cell": "gru", "time_steps": 6}
     simclr = next(p for p in points if p.objective == "simclr")
     assert simclr.model_params()["objective"] == "simclr" and simclr.key != first.key
-    changed = ModelGridSpec("other-name", "x", ("convrnn6",), ("gru",), epochs=11, args={"time_steps": 6}).points()
+    changed = ModelGridSpec("other-name", "x", ("convrnn6",), ("gru",), epochs=11,
+                            args={"time_steps": 6}).points()
     same = ModelGridSpec("other-name", "x", ("convrnn6",), ("gru",), args={"time_steps": 6}).points()
     assert same[0].key == first.key  # the grid's name and family label are not part of the config
     assert changed[0].key != first.key
@@ -72,7 +74,7 @@ def test_point_key_is_the_hash_of_the_training_config_and_objective_passes_only_
 @pytest.mark.parametrize("suffix", [".json", ".yaml"])
 def test_grid_file_round_trip(tmp_path, suffix):
     specs = load_model_grid("tiny")
-    path = write_model_grid(specs, tmp_path / f"grid{suffix}")
+    path = mg.write_model_grid(specs, tmp_path / f"grid{suffix}")
     again = load_model_grid(str(path))
     assert again == specs
     assert [p.name for p in grid_points(again)] == [p.name for p in grid_points(specs)]
@@ -154,7 +156,7 @@ def test_recipe_refuses_bad_grids_before_anything_runs(root, tmp_path, grid_file
     paper = tmp_path / "paper.json"
     paper.write_text(json.dumps({"family": "mouse", "architectures": ["knet4"], "stimuli": "imagenet-64",
                                  "data_path": "/data/imagenet/train"}))
-    with pytest.raises(AnalysisInputError, match="goalstore import stimuli /data/imagenet/train --name imagenet-64"):
+    with pytest.raises(AnalysisInputError, match="import stimuli /data/imagenet/train --name imagenet-64"):
         check(grid=str(paper))
     bad_args = tmp_path / "bad-args.json"
     bad_args.write_text(json.dumps({"family": "c", "architectures": ["convrnn6"], "stimuli": "stim",
@@ -165,7 +167,7 @@ def test_recipe_refuses_bad_grids_before_anything_runs(root, tmp_path, grid_file
         simclr = tmp_path / "simclr.json"
         simclr.write_text(json.dumps({"family": "f", "architectures": ["knet4"], "stimuli": "stim",
                                       "objectives": ["supervised", "simclr"]}))
-        with pytest.raises(AnalysisInputError, match="objective 'simclr'.*supervised models only"):
+        with pytest.raises(AnalysisInputError, match=r"objective 'simclr'.*supervised models only"):
             check(grid=str(simclr))
     assert check(grid=str(grid_file)).grid == str(grid_file.resolve())
 
