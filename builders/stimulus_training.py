@@ -107,11 +107,12 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def train_classifier(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor,
                      x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
-                     progress: bool = True) -> tuple[nn.Module, dict[str, float]]:
+                     progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """Train ``config.architecture`` on ``x`` (float, N × C × H × W, preprocessed) and labels ``y``
     (int64 in ``[0, out_features)``); return the module (eval mode, on the CPU) and its metrics:
     ``train_loss``, ``train_accuracy`` (and ``val_loss``, ``val_accuracy`` with validation data),
-    evaluated after training, plus ``epochs`` and ``chance`` (1 / number of classes)."""
+    evaluated after training, plus ``epochs``, ``chance`` (1 / number of classes) and ``loss_curve``
+    (the training curve: each epoch's mean minibatch loss, a list of ``epochs`` floats)."""
     if x.ndim != 4 or tuple(x.shape[1:]) != (config.in_channels, config.input_size, config.input_size):
         raise ValueError(f"x: shape {list(x.shape)}; expected N × {config.in_channels} × {config.input_size} × "
                          f"{config.input_size}")
@@ -135,6 +136,7 @@ def train_classifier(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor,
 
         epochs = tqdm(epochs, desc=f"train {config.architecture}", leave=False)
     model.train()
+    curve: list[float] = []
     for _ in epochs:
         order = torch.randperm(len(y), generator=generator)
         total, count = 0.0, 0
@@ -153,6 +155,7 @@ def train_classifier(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor,
             optimiser.step()
             total += float(loss.detach()) * len(index)
             count += len(index)
+        curve.append(total / max(count, 1))
         if progress and count:
             epochs.set_postfix(loss=f"{total / count:.3f}")
     model = model.cpu().eval()
@@ -163,4 +166,4 @@ def train_classifier(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor,
     for key, value in metrics.items():
         if not math.isfinite(value):
             raise FloatingPointError(f"metric {key} is {value}: training diverged")
-    return model, metrics
+    return model, {**metrics, "loss_curve": curve}

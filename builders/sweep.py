@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,34 @@ def run_and_save(config: RunConfig, work_dir: str | Path, device: str = "cpu",
     return config.run_id
 
 
+def run_tasks(function: Callable[..., Any], items: list[Any], total: int | None = None,
+              workers: int | None = None, scheduler: str | None = None, progress: bool = True,
+              desc: str = "runs", **kwargs: Any) -> None:
+    """Call ``function(item, **kwargs)`` for each of ``items`` (the pending tasks of a sweep of ``total``),
+    with a tqdm bar over the whole sweep.
+
+    ``workers`` > 1 or a ``scheduler`` runs them on dask.distributed (:mod:`builders.dask_client`) with
+    ``threads=1`` (one torch thread per single-threaded worker); otherwise one after another with
+    ``progress`` (so a task can show its own inner bar).  ``function`` takes both keywords."""
+    total = len(items) if total is None else total
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=total - len(items), desc=desc, disable=not progress)
+    if items and wants_dask(workers, scheduler):
+        from dask.distributed import as_completed
+
+        with dask_client(workers, scheduler) as client:
+            futures = client.map(function, items, threads=1, pure=False, **kwargs)
+            for future in as_completed(futures):
+                future.result()
+                bar.update(1)
+    else:
+        for item in items:
+            function(item, progress=progress, **kwargs)
+            bar.update(1)
+    bar.close()
+
+
 def run_sweep(configs: list[RunConfig], work_dir: str | Path, device: str = "cpu",
               workers: int | None = None, scheduler: str | None = None,
               progress: bool = True) -> list[str]:
@@ -84,23 +113,8 @@ def run_sweep(configs: list[RunConfig], work_dir: str | Path, device: str = "cpu
         shutil.rmtree(leftover, ignore_errors=True)
     done = completed(work_dir)
     pending = [c for c in configs if c.run_id not in done]
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(configs), initial=len(configs) - len(pending), desc="runs", disable=not progress)
-    if pending and wants_dask(workers, scheduler):
-        from dask.distributed import as_completed
-
-        with dask_client(workers, scheduler) as client:
-            futures = client.map(run_and_save, pending, work_dir=str(work_dir), device=device, threads=1,
-                                 pure=False)
-            for future in as_completed(futures):
-                future.result()
-                bar.update(1)
-    else:
-        for config in pending:  # one after another: an inner bar shows the epochs of each run
-            run_and_save(config, work_dir, device, progress=progress)
-            bar.update(1)
-    bar.close()
+    run_tasks(run_and_save, pending, len(configs), workers, scheduler, progress, "runs",
+              work_dir=str(work_dir), device=device)
     return [c.run_id for c in configs]
 
 

@@ -37,6 +37,17 @@ FAMILY_OF_KIND = {"recording": "recordings", "stimuli": "stimuli", "model": "mod
 SEARCH_FIELDS = ("name", "family", "kind", "species", "areas", "modality", "dims", "sizes",
                  "format", "license", "citation", "version", "origin", "description")
 
+#: Fields of model entries :func:`search` can match on too (empty for other entries), from their metadata:
+#: ``model_family`` (a model grid's family label, ``training.family``; ``family`` is the catalog family,
+#: ``models``), ``architecture``, ``cell`` (``training.cell``, else a ConvRNN's ``architecture_args.cell``),
+#: ``objective`` (``training.objective``; ``supervised`` for the ``model`` recipe's classifiers) and
+#: ``n_parameters``.
+MODEL_SEARCH_FIELDS = ("model_family", "architecture", "cell", "objective", "n_parameters")
+
+#: Fields compared as numbers: ``<V``, ``<=V``, ``>V``, ``>=V``, ``=V``, ``V`` or a range ``LO..HI`` (inclusive;
+#: either end may be left out)
+NUMERIC_FIELDS = ("n_parameters",)
+
 
 def _resolve_catalog_dir(cat: intake.entry.Catalog, directory: str) -> intake.entry.Catalog:
     """Replace ``{CATALOG_DIR}`` and ``{GOALSTORE_DATA}`` in data URLs, so catalogs from
@@ -148,17 +159,63 @@ def get_entry(cat: intake.entry.Catalog, name: str):
     return cat.entries[name]
 
 
+def _model_fields(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`MODEL_SEARCH_FIELDS` of a model entry's metadata (all ``None`` for other entries)."""
+    if metadata.get("kind") != "model":
+        return dict.fromkeys(MODEL_SEARCH_FIELDS)
+    training = metadata.get("training") or {}
+    args = metadata.get("architecture_args") or {}
+    objective = training.get("objective") or ("supervised" if training.get("recipe") == "model" else None)
+    return {"model_family": training.get("family"), "architecture": metadata.get("architecture"),
+            "cell": training.get("cell") or args.get("cell"), "objective": objective,
+            "n_parameters": metadata.get("n_parameters")}
+
+
 def _row(name: str, metadata: dict[str, Any]) -> dict[str, Any]:
     row = {field: metadata.get(field) for field in SEARCH_FIELDS}
     row["name"] = name
-    return row
+    return {**row, **_model_fields(metadata)}
 
 
 def entries_frame(cat: intake.entry.Catalog) -> pd.DataFrame:
-    """One row per entry, columns :data:`SEARCH_FIELDS`, sorted by family and name."""
+    """One row per entry, columns :data:`SEARCH_FIELDS` and :data:`MODEL_SEARCH_FIELDS`, sorted by family
+    and name."""
     rows = [_row(name, entry.metadata) for name, entry in cat.entries.items()]
     frame = pd.DataFrame(rows, columns=list(SEARCH_FIELDS))
+    for field in MODEL_SEARCH_FIELDS:  # as given (ints stay ints, missing values None)
+        frame[field] = pd.Series([row[field] for row in rows], index=frame.index, dtype=object)
     return frame.sort_values(["family", "name"], kind="stable").reset_index(drop=True)
+
+
+def _number(text: str, key: str, wanted: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SchemaError(f"search criterion {key}={wanted!r}: {text!r} is not a number; expected <V, <=V, "
+                          ">V, >=V, =V, V or LO..HI with numbers V, LO, HI") from None
+
+
+def _numeric_test(key: str, wanted: Any) -> Any:
+    """The test of a :data:`NUMERIC_FIELDS` criterion: ``<1e6``, ``>=1000``, ``1e5..1e6``, ``..1e6``, ``42``."""
+    text = str(wanted).strip()
+    if ".." in text:
+        low, high = (part.strip() for part in text.split("..", 1))
+        lo = _number(low, key, wanted) if low else -float("inf")
+        hi = _number(high, key, wanted) if high else float("inf")
+        return lambda v: lo <= v <= hi
+    for op, test in (("<=", lambda a, b: a <= b), (">=", lambda a, b: a >= b), ("<", lambda a, b: a < b),
+                     (">", lambda a, b: a > b), ("=", lambda a, b: a == b), ("", lambda a, b: a == b)):
+        if text.startswith(op):
+            bound = _number(text[len(op):].strip(), key, wanted)
+            return lambda v, t=test, b=bound: t(v, b)
+    raise AssertionError("unreachable")  # the empty operator matches every text
+
+
+def _numeric_matches(value: Any, test: Any) -> bool:
+    try:
+        return value is not None and not isinstance(value, bool) and bool(test(float(value)))
+    except (TypeError, ValueError):
+        return False
 
 
 def _matches(value: Any, wanted: str) -> bool:
@@ -176,16 +233,25 @@ def search(cat: intake.entry.Catalog, **criteria: Any) -> pd.DataFrame:
     """Entries whose metadata match every criterion (case-insensitive).
 
     A list-valued field (``areas``) matches if it contains the value; ``dims``
-    matches a dim name.  Example: ``search(cat, species="mouse", kind="recording")``.
+    matches a dim name; a :data:`NUMERIC_FIELDS` field compares numbers (``n_parameters="<1e6"``,
+    ``n_parameters="1e5..1e6"``).  ``family`` with a value that is no catalog family (:data:`FAMILIES`)
+    means a model's ``model_family`` (``family="convrnn"``).
+    Example: ``search(cat, species="mouse", kind="recording")``.
     """
-    unknown = [k for k in criteria if k not in SEARCH_FIELDS]
+    known = (*SEARCH_FIELDS, *MODEL_SEARCH_FIELDS)
+    unknown = [k for k in criteria if k not in known]
     if unknown:
-        raise SchemaError(f"search field {unknown[0]!r}: unknown; expected one of "
-                          f"{', '.join(SEARCH_FIELDS)}")
+        raise SchemaError(f"search field {unknown[0]!r}: unknown; expected one of {', '.join(known)}")
     frame = entries_frame(cat)
     keep = pd.Series(True, index=frame.index)
     for key, wanted in criteria.items():
-        keep &= frame[key].map(lambda v, w=wanted: _matches(v, w))
+        if key == "family" and str(wanted).lower() not in FAMILIES:
+            key = "model_family"
+        if key in NUMERIC_FIELDS:
+            test = _numeric_test(key, wanted)
+            keep &= frame[key].map(lambda v, t=test: _numeric_matches(v, t))
+        else:
+            keep &= frame[key].map(lambda v, w=wanted: _matches(v, w))
     return frame[keep].reset_index(drop=True)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -22,12 +23,16 @@ def _print_json(obj: Any) -> None:
 
 
 def _criteria(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` criteria; ``KEY<V``, ``KEY<=V``, ``KEY>V``, ``KEY>=V`` become ``{KEY: "<V"}`` … (a
+    numeric field's comparison, see :func:`goalstore.catalog.search`)."""
     out = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SchemaError(f"search criterion {pair!r}: expected KEY=VALUE")
-        out[key] = value
+        match = re.fullmatch(r"([A-Za-z_]+)\s*(<=|>=|<|>|=)(.*)", pair, re.DOTALL)
+        if match is None:
+            raise SchemaError(f"search criterion {pair!r}: expected KEY=VALUE (KEY<V, KEY>=V … for "
+                              "a number)")
+        key, op, value = match.groups()
+        out[key] = value if op == "=" else op + value
     return out
 
 
@@ -63,6 +68,9 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     rows = frame.to_dict(orient="records")
     if args.json:
         _print_json(rows)
+    elif rows and all(row["kind"] == "model" for row in rows):
+        print(_table(rows, ["name", "model_family", "architecture", "cell", "objective", "n_parameters",
+                            "origin", "version"]))
     elif rows:
         for row in rows:
             row["areas"] = ",".join(row["areas"] or [])

@@ -157,13 +157,14 @@ def produce_model(root: Any, p: TrainModel) -> dict[str, Product]:
                               options=_options(p) or None)
     train_t, val_t = torch.from_numpy(train), torch.from_numpy(val)
     module, metrics = train_classifier(config, x[train_t], y[train_t], x[val_t], y[val_t])
+    loss_curve = metrics.pop("loss_curve")  # the training curve: a training record, not a final metric
     training = {"recipe": "model", "task": "category classification", "stimuli": p.stimuli,
                 "stimuli_checksum": meta.get("checksum", ""), "stimuli_version": meta.get("version", ""),
                 "categories": categories, "epochs": p.epochs, "seed": p.seed, "optimiser": p.optimiser,
                 "lr": p.lr, "momentum": config.momentum if p.optimiser == "sgdm" else 0.0,
                 "batch_size": p.batch_size, "augment": p.augment, "val_fraction": p.val_fraction,
                 "n_train": len(train), "n_val": len(val), "input_mean": mean, "input_std": std,
-                "goalstore_version": __version__}
+                "loss_curve": loss_curve, "goalstore_version": __version__}
     weights = weights_from_network(
         module, p.architecture, config.architecture_args, shape, training=training, metrics=metrics,
         source="goalstore recipe model (builders.stimulus_training)", license="CC0-1.0",
