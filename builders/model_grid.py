@@ -15,7 +15,7 @@ gets the same store and a changed config a new one.  ``cells`` apply to the Conv
 architecture gets one point per objective and seed, with cell ``none``.
 
 Presets: ``tiny`` (minutes on a 2-core CPU on the 64 × 64 ``embedded-objects``: convrnn6 with the
-timedecay, gru and rgc cells, knet4 and — when registered — the mouse StreamNets, supervised and
+timedecay, gru and rgc cells, knet4 and the mouse StreamNets, supervised and
 SimCLR, one seed, width 0.125, 32 px, 2 epochs) and ``paper`` (the thesis' families at full scale:
 ConvRNN-6/11 × the seven cells on ImageNet-sized images; the mouse models StreamNet-1/2/6, AlexNet
 and ResNet-18 × every objective × 3 seeds at 64 px).  Objectives are validated against
@@ -37,14 +37,11 @@ from typing import Any
 
 from builders.convrnn import CONVRNN_ARCHITECTURES
 from builders.networks import architectures
+from builders.objectives import OBJECTIVES
 from builders.rnn_cells import CELLS
 from builders.stimulus_training import OPTIMISERS
+from builders.streamnet import STREAMNET_ARCHITECTURES
 
-#: training objectives a grid may name (``supervised``: category cross-entropy; the rest self-supervised
-#: or depth objectives of the mouse models, Nayebi et al. 2023)
-OBJECTIVES = ("supervised", "autoencoder", "rotnet", "instance", "simclr", "mocov2", "simsiam", "depth")
-#: the mouse StreamNets (one, two and six parallel streams): named by presets, built once registered
-STREAMNETS = ("streamnet1", "streamnet2", "streamnet6")
 #: the recurrent cells of the ``paper`` ConvRNN family
 PAPER_CELLS = ("timedecay", "simplernn", "gru", "lstm", "ugrnn", "intersection", "rgc")
 
@@ -66,13 +63,9 @@ class GridPoint:
     params: dict[str, Any]
 
     def model_params(self, device: str = "cpu") -> dict[str, Any]:
-        """The parameters of the ``model`` recipe that trains this point; ``objective`` only when it is not
-        ``supervised`` (so a recipe without objectives trains the supervised points)."""
-        out = {**self.params, "name": self.name, "device": device,
-               "args": json.dumps(self.params["args"], sort_keys=True)}
-        if self.objective != "supervised":
-            out["objective"] = self.objective
-        return out
+        """The parameters of the ``model`` recipe that trains this point."""
+        return {**self.params, "name": self.name, "device": device, "objective": self.objective,
+                "args": json.dumps(self.params["args"], sort_keys=True)}
 
 
 @dataclass(frozen=True)
@@ -112,7 +105,7 @@ class ModelGridSpec:
             if not isinstance(value, tuple) or not value or len(set(value)) != len(value):
                 raise ValueError(f"{where}: field {label!r} is {value!r}; expected a non-empty list of "
                                  "distinct values")
-        known = set(architectures()) | set(STREAMNETS)
+        known = set(architectures())
         for arch in self.architectures:
             if arch not in known:
                 raise ValueError(f"{where}: field 'architectures': unknown architecture {arch!r}; expected "
@@ -197,22 +190,20 @@ def _tiny() -> tuple[ModelGridSpec, ...]:
               "batch_size": 32, "optimiser": "adam", "lr": 0.001}
     specs = [ModelGridSpec("tiny", "convrnn", ("convrnn6",), ("timedecay", "gru", "rgc"),
                            args={"time_steps": 6}, **common),
-             ModelGridSpec("tiny", "feedforward", ("knet4",), **common)]
-    streamnets = tuple(a for a in STREAMNETS if a in architectures())
-    if streamnets:  # the mouse models, once their builder is registered
-        specs.append(ModelGridSpec("tiny", "mouse", streamnets, **common))
+             ModelGridSpec("tiny", "feedforward", ("knet4",), **common),
+             ModelGridSpec("tiny", "mouse", STREAMNET_ARCHITECTURES, **common)]
     return tuple(specs)
 
 
 def _paper() -> tuple[ModelGridSpec, ...]:
     return (ModelGridSpec("paper", "convrnn", ("convrnn6", "convrnn11"), PAPER_CELLS, stimuli="imagenet-224",
                           data_path="imagenet/train", epochs=50, input_size=224, batch_size=256, lr=0.1),
-            ModelGridSpec("paper", "mouse", (*STREAMNETS, "alexnet", "resnet18"), objectives=OBJECTIVES,
-                          seeds=(0, 1, 2), stimuli="imagenet-64", data_path="imagenet/train", epochs=50,
-                          input_size=64, batch_size=256, lr=0.1))
+            ModelGridSpec("paper", "mouse", (*STREAMNET_ARCHITECTURES, "alexnet", "resnet18"),
+                          objectives=OBJECTIVES, seeds=(0, 1, 2), stimuli="imagenet-64",
+                          data_path="imagenet/train", epochs=50, input_size=64, batch_size=256, lr=0.1))
 
 
-#: preset name → its specs (built on use: the ``tiny`` preset includes the StreamNets once registered)
+#: preset name → its specs (built on use)
 PRESETS = {"tiny": _tiny, "paper": _paper}
 
 

@@ -9,6 +9,8 @@ A model store records ``architecture`` and ``architecture_args``; :func:`build_n
 * the ConvRNNs of thesis ch. 2 (:mod:`builders.convrnn`: ``convrnn6``, ``convrnn11``), arguments
   ``in_channels``, ``input_size``, ``out_features``, ``width``, ``cell``, ``feedback``, ``time_steps``,
   ``unroll``, ``decoder``, ``threshold``, ``cell_kernel``;
+* the StreamNets of thesis §3.4 (:mod:`builders.streamnet`: ``streamnet1``, ``streamnet2``,
+  ``streamnet6``), arguments ``in_channels``, ``input_size``, ``out_features``, ``width``;
 * architectures registered at run time with :func:`register_architecture` (e.g. a test's toy
   recurrent network), built with their own keyword arguments;
 * ``torchvision:<name>`` (e.g. ``torchvision:resnet18``) when torchvision is installed (optional;
@@ -33,6 +35,7 @@ from torch import nn
 
 from builders.architectures import ARCHITECTURES, build_architecture
 from builders.convrnn import CONVRNN_ARCHITECTURES, build_convrnn
+from builders.streamnet import STREAMNET_ARCHITECTURES, build_streamnet
 
 TORCHVISION_PREFIX = "torchvision:"
 
@@ -55,7 +58,7 @@ def register_architecture(name: str, factory: Callable[..., nn.Module]) -> None:
 
 def architectures() -> list[str]:
     """The architecture names :func:`build_network` knows (torchvision's when it is installed)."""
-    names = list(ARCHITECTURES) + list(CONVRNN_ARCHITECTURES) + list(REGISTERED)
+    names = list(ARCHITECTURES) + list(CONVRNN_ARCHITECTURES) + list(STREAMNET_ARCHITECTURES) + list(REGISTERED)
     try:
         import torchvision.models as tvm
     except ImportError:
@@ -75,6 +78,8 @@ def build_network(architecture: str, **args: Any) -> nn.Module:
         return REGISTERED[architecture](**args)
     if architecture.lower() in CONVRNN_ARCHITECTURES:
         return build_convrnn(architecture.lower(), **args)
+    if architecture.lower() in STREAMNET_ARCHITECTURES:
+        return build_streamnet(architecture.lower(), **args)
     if architecture.startswith(TORCHVISION_PREFIX):
         try:
             import torchvision.models as tvm

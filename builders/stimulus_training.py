@@ -1,16 +1,22 @@
-"""Training a classifier network on preprocessed stimulus images (the demo models of the store).
+"""Training a network on preprocessed stimulus images under one objective (the model stores' networks).
 
-:func:`train_classifier` takes float tensors (already resized and normalised: the caller owns the
-preprocessing, so the extraction of the trained network can apply exactly the same) and integer
-labels, and trains an architecture of :mod:`builders.networks` with a cross-entropy loss on its
-output (a ConvRNN's output is its decoded logits, :mod:`builders.convrnn`)
+:func:`train_model` takes float tensors (already resized and normalised: the caller owns the
+preprocessing, so the extraction of the trained network can apply exactly the same), optional integer
+labels and optional dense targets (depth maps), and trains an architecture of :mod:`builders.networks`
+under an objective of :mod:`builders.objectives` — ``supervised`` (the cross-entropy of the network's
+output, e.g. a ConvRNN's decoded logits, :mod:`builders.convrnn`)
 
 .. math::  L = -\\frac{1}{B}\\sum_{i} \\log \\mathrm{softmax}(f(x_i))_{y_i}
 
-by SGD with (Nesterov-free) momentum or Adam.  Everything random takes its seed from the config:
-``torch.manual_seed(seed)`` before the network is built (so ``epochs=0`` is the untrained network
-of that seed) and one ``torch.Generator`` seeded with ``seed`` for the batch order and the optional
-augmentation (random horizontal flips and shifts of up to ``shift`` pixels, zero-padded).  On the
+or a self-supervised one (``autoencoder``, ``depth``, ``rotnet``, ``instance``, ``simclr``, ``mocov2``,
+``simsiam``: the network's output is then the embedding, ``out_features`` wide) — by SGD with
+(Nesterov-free) momentum or Adam, on the network's and the objective's heads' parameters.  Only the
+network is returned: the heads are training-only.  :func:`train_classifier` is the supervised case.
+
+Everything random takes its seed from the config: ``torch.manual_seed(seed)`` before the network (then
+the objective's heads, bank or queue) is built (so ``epochs=0`` is the untrained network of that seed)
+and one ``torch.Generator`` seeded with ``seed`` for the batch order, the optional augmentation (random
+horizontal flips and shifts of up to ``shift`` pixels, zero-padded) and the objective's views.  On the
 CPU the same config gives bit-identical weights.
 
 Imports nothing from goalstore.
@@ -29,6 +35,7 @@ from torch import nn
 from builders.architectures import ARCHITECTURES
 from builders.device import resolve_device
 from builders.networks import build_network
+from builders.objectives import OBJECTIVES, Batch, build_objective, embed, knn_accuracy
 
 OPTIMISERS = ("sgdm", "adam")
 
@@ -54,6 +61,18 @@ class ClassifierConfig:
     device: str = "cpu"  #: cpu, cuda or auto
     #: further architecture arguments (e.g. a ConvRNN's ``cell``, ``feedback``, ``time_steps``)
     options: dict[str, Any] | None = None
+    #: the training objective (:data:`builders.objectives.OBJECTIVES`); unless "supervised",
+    #: ``out_features`` is the embedding dimension
+    objective: str = "supervised"
+    # --- objective hyper-parameters (:data:`OBJECTIVE_PARAMS`; each used by the objectives named)
+    temperature: float = 0.1  #: softmax temperature τ (instance, simclr, mocov2)
+    queue_size: int = 256  #: keys in the negative queue (mocov2)
+    key_momentum: float = 0.99  #: momentum m of the key encoder (mocov2)
+    bank_momentum: float = 0.5  #: momentum m of the memory bank (instance)
+    projection_dim: int = 64  #: output width of the projection head (simclr, mocov2, simsiam)
+    sparsity: float = 1e-3  #: weight λ of the L1 penalty on the embedding (autoencoder)
+    target_size: int = 16  #: side of the decoded map (autoencoder, depth)
+    crop_scale: float = 0.2  #: smallest area fraction of a random crop (instance, simclr, mocov2, simsiam)
 
     def __post_init__(self) -> None:
         if self.optimiser not in OPTIMISERS:
@@ -61,6 +80,22 @@ class ClassifierConfig:
         if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0:
             raise ValueError(f"epochs {self.epochs}, batch_size {self.batch_size}, lr {self.lr}: expected "
                              "epochs ≥ 0, batch_size ≥ 1, lr > 0")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective {self.objective!r}: expected one of {', '.join(OBJECTIVES)}")
+        if not (self.temperature > 0 and self.queue_size >= 1 and 0 <= self.key_momentum < 1
+                and 0 <= self.bank_momentum < 1 and self.projection_dim >= 1 and self.sparsity >= 0
+                and self.target_size >= 1 and 0 < self.crop_scale <= 1):
+            raise ValueError(f"objective parameters {self.objective_params}: expected temperature > 0, "
+                             "queue_size ≥ 1, 0 ≤ key_momentum, bank_momentum < 1, projection_dim ≥ 1, "
+                             "sparsity ≥ 0, target_size ≥ 1, 0 < crop_scale ≤ 1")
+        if self.augment and self.objective == "depth":
+            raise ValueError("augment: flips and shifts would move the images off their depth targets; "
+                             "expected augment False with objective depth")
+
+    @property
+    def objective_params(self) -> dict[str, Any]:
+        """The objective hyper-parameters (:data:`OBJECTIVE_PARAMS`) by name."""
+        return {name: getattr(self, name) for name in OBJECTIVE_PARAMS}
 
     @property
     def architecture_args(self) -> dict[str, Any]:
@@ -73,6 +108,11 @@ class ClassifierConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: the :class:`ClassifierConfig` fields that are objective hyper-parameters
+OBJECTIVE_PARAMS = ("temperature", "queue_size", "key_momentum", "bank_momentum", "projection_dim", "sparsity",
+                    "target_size", "crop_scale")
 
 
 def _augment(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -89,64 +129,79 @@ def _augment(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.T
                         for i, (dy, dx) in enumerate(offsets)])
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> tuple[float, float]:
-    """Mean cross-entropy loss and accuracy of ``model`` (eval mode) on ``(x, y)``."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    loss, correct = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(y), batch_size):
-            xb, yb = x[start: start + batch_size].to(device), y[start: start + batch_size].to(device)
-            logits = model(xb)
-            loss += float(F.cross_entropy(logits, yb, reduction="sum"))
-            correct += int((logits.argmax(1) == yb).sum())
-    model.train(was_training)
-    return loss / max(len(y), 1), correct / max(len(y), 1)
-
-
-def train_classifier(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor,
-                     x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
-                     progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
-    """Train ``config.architecture`` on ``x`` (float, N × C × H × W, preprocessed) and labels ``y``
-    (int64 in ``[0, out_features)``); return the module (eval mode, on the CPU) and its metrics:
-    ``train_loss``, ``train_accuracy`` (and ``val_loss``, ``val_accuracy`` with validation data),
-    evaluated after training, plus ``epochs``, ``chance`` (1 / number of classes) and ``loss_curve``
-    (the training curve: each epoch's mean minibatch loss, a list of ``epochs`` floats)."""
+def _check_data(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | None,
+                target: torch.Tensor | None, label: str) -> None:
     if x.ndim != 4 or tuple(x.shape[1:]) != (config.in_channels, config.input_size, config.input_size):
-        raise ValueError(f"x: shape {list(x.shape)}; expected N × {config.in_channels} × {config.input_size} × "
-                         f"{config.input_size}")
-    if len(y) != len(x) or (len(y) and (int(y.min()) < 0 or int(y.max()) >= config.out_features)):
-        raise ValueError(f"y: {len(y)} labels for {len(x)} images; expected one label in "
+        raise ValueError(f"{label}: shape {list(x.shape)}; expected N × {config.in_channels} × "
+                         f"{config.input_size} × {config.input_size}")
+    if config.objective == "supervised" and y is None:
+        raise ValueError(f"{label}: no labels; objective supervised learns one label per image")
+    if config.objective == "supervised" and y is not None and len(y) and (
+            int(y.min()) < 0 or int(y.max()) >= config.out_features):
+        raise ValueError(f"y: labels in [{int(y.min())}, {int(y.max())}]; expected one label in "
                          f"[0, {config.out_features}) per image")
+    if y is not None and len(y) != len(x):
+        raise ValueError(f"y: {len(y)} labels for {len(x)} images; expected one label per image")
+    if config.objective == "depth" and (target is None or len(target) != len(x) or target.ndim not in (3, 4)):
+        raise ValueError(f"{label}: objective depth needs one depth map (N × H × W or N × 1 × H × W) per "
+                         f"image; got {None if target is None else list(target.shape)}")
+
+
+def train_model(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | None = None,
+                x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
+                target: torch.Tensor | None = None, target_val: torch.Tensor | None = None,
+                progress: bool = True) -> tuple[nn.Module, dict[str, float], list[float]]:
+    """Train ``config.architecture`` under ``config.objective`` on ``x`` (float, N × C × H × W,
+    preprocessed), labels ``y`` (int64 in ``[0, out_features)``; needed by ``supervised``, else optional and
+    used for the k-NN metric) and dense targets ``target`` (``depth``).  Return the network (eval mode, on
+    the CPU, without the objective's heads), its metrics and the training curve (the mean loss of every
+    epoch).
+
+    Metrics (evaluated after training, deterministic): ``epochs``; the objective's own on the training and
+    the validation data, prefixed ``train_`` / ``val_`` (supervised: ``loss``, ``accuracy``, and
+    ``chance`` = 1 / classes; rotnet: ``loss``, ``rotation_accuracy``; autoencoder and depth: ``loss``;
+    instance, simclr, mocov2, simsiam: ``instance_top1``); and for the self-supervised objectives with
+    labelled validation data ``val_knn_accuracy`` (cosine 1-nearest neighbour in the training set) with its
+    ``chance``."""
+    _check_data(config, x, y, target, "x")
+    if x_val is not None:
+        _check_data(config, x_val, y_val, target_val, "x_val")
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model = build_network(config.architecture, **config.architecture_args).to(device)
+    objective = build_objective(config.objective, model, embedding_dim=config.out_features,
+                                in_channels=config.in_channels, n_samples=len(x), **config.objective_params)
+    objective = objective.to(device)
+    parameters = [p for p in (*model.parameters(), *objective.parameters()) if p.requires_grad]
     if config.optimiser == "sgdm":
-        optimiser: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=config.lr,
-                                                           momentum=config.momentum,
+        optimiser: torch.optim.Optimizer = torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
                                                            weight_decay=config.weight_decay)
     else:
-        optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        optimiser = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
-    x, y = x.float(), y.long()
+    x = x.float()
+    y = y.long() if y is not None else None
     epochs: Any = range(config.epochs)
     if progress:
         from tqdm import tqdm
 
-        epochs = tqdm(epochs, desc=f"train {config.architecture}", leave=False)
+        epochs = tqdm(epochs, desc=f"train {config.architecture} ({config.objective})", leave=False)
     model.train()
+    objective.train()
     curve: list[float] = []
     for _ in epochs:
-        order = torch.randperm(len(y), generator=generator)
+        order = torch.randperm(len(x), generator=generator)
         total, count = 0.0, 0
-        for start in range(0, len(y), config.batch_size):
+        for start in range(0, len(x), config.batch_size):
             index = order[start: start + config.batch_size]
+            if len(index) < objective.min_batch:
+                continue
             xb = x[index]
             if config.augment:
                 xb = _augment(xb, config.shift, generator)
-            logits = model(xb.to(device))
-            loss = F.cross_entropy(logits, y[index].to(device))
+            batch = Batch(xb.to(device), index, None if y is None else y[index].to(device),
+                          None if target is None else target[index].to(device))
+            loss = objective.loss(model, batch, generator)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training diverged (loss {float(loss)}); lower the learning rate "
                                          f"(lr {config.lr})")
@@ -155,15 +210,34 @@ def train_classifier(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor,
             optimiser.step()
             total += float(loss.detach()) * len(index)
             count += len(index)
-        curve.append(total / max(count, 1))
+        if count:
+            curve.append(total / count)
         if progress and count:
             epochs.set_postfix(loss=f"{total / count:.3f}")
     model = model.cpu().eval()
-    metrics: dict[str, float] = {"epochs": float(config.epochs), "chance": 1.0 / config.out_features}
-    metrics["train_loss"], metrics["train_accuracy"] = evaluate(model, x, y)
-    if x_val is not None and y_val is not None and len(y_val):
-        metrics["val_loss"], metrics["val_accuracy"] = evaluate(model, x_val.float(), y_val.long())
+    objective = objective.cpu().eval()
+    metrics: dict[str, float] = {"epochs": float(config.epochs)}
+    if config.objective == "supervised":
+        metrics["chance"] = 1.0 / config.out_features
+    splits = [("train", x, y, target)]
+    if x_val is not None and len(x_val):
+        splits.append(("val", x_val.float(), None if y_val is None else y_val.long(), target_val))
+    for split, xs, ys, ts in splits:
+        metrics.update({f"{split}_{k}": v for k, v in objective.evaluate(model, xs, ys, ts).items()})
+    if config.objective != "supervised" and len(splits) > 1 and y is not None and splits[1][2] is not None:
+        metrics["val_knn_accuracy"] = knn_accuracy(embed(model, x), y, embed(model, splits[1][1]), splits[1][2])
+        metrics["chance"] = 1.0 / len(torch.unique(y))
     for key, value in metrics.items():
         if not math.isfinite(value):
             raise FloatingPointError(f"metric {key} is {value}: training diverged")
-    return model, {**metrics, "loss_curve": curve}
+    return model, metrics, curve
+
+
+def train_classifier(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor,
+                     x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
+                     progress: bool = True) -> tuple[nn.Module, dict[str, float]]:
+    """:func:`train_model` without the curve: with the default ``supervised`` objective, the classifier of
+    labels ``y`` and its metrics ``train_loss``, ``train_accuracy`` (and ``val_loss``, ``val_accuracy`` with
+    validation data), ``epochs`` and ``chance`` (1 / number of classes)."""
+    module, metrics, _ = train_model(config, x, y, x_val, y_val, progress=progress)
+    return module, metrics

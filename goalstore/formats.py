@@ -170,7 +170,9 @@ def _write_safetensors(model: ModelWeights, path: Path, kind: str | None = None)
 
     from safetensors.numpy import save_file
 
-    tensors = {name: np.ascontiguousarray(model.tensors[name]) for name in sorted(model.tensors)}
+    # ascontiguousarray makes a 0-d array 1-d: reshape keeps e.g. BatchNorm's num_batches_tracked 0-d
+    tensors = {name: np.ascontiguousarray(model.tensors[name]).reshape(np.shape(model.tensors[name]))
+               for name in sorted(model.tensors)}
     header = {MODEL_HEADER_KEY: json.dumps(model.attrs, sort_keys=True, allow_nan=False)}
     save_file(tensors, str(path), metadata=header)
 

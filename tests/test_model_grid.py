@@ -13,7 +13,6 @@ import torch
 import goalstore
 from builders import model_grid as mg
 from builders.model_grid import ModelGridSpec, grid_points, load_model_grid
-from builders.networks import architectures
 from goalstore.cli import main
 from goalstore.errors import AnalysisInputError, SchemaError
 from goalstore.recipes import get_recipe
@@ -31,11 +30,10 @@ TWO_POINTS = {"name": "two", "grids": [
 
 # ------------------------------------------------------------------ expansion
 def test_presets_expand_to_their_counts_with_deterministic_names():
-    streamnets = [a for a in mg.STREAMNETS if a in architectures()]
     tiny = grid_points(load_model_grid("tiny"))
-    assert len(tiny) == 3 * 2 + 2 + 2 * len(streamnets)  # convrnn6 × 3 cells, knet4, StreamNets × 2 objectives
+    assert len(tiny) == 3 * 2 + 2 + 2 * 3  # convrnn6 × 3 cells, knet4, StreamNet-1/2/6 × 2 objectives
     assert [p.name for p in tiny] == [p.name for p in grid_points(load_model_grid("tiny"))]
-    assert {p.family for p in tiny} == {"convrnn", "feedforward"} | ({"mouse"} if streamnets else set())
+    assert {p.family for p in tiny} == {"convrnn", "feedforward", "mouse"}
     assert {(p.cell, p.objective) for p in tiny if p.family == "convrnn"} == {
         (c, o) for c in ("timedecay", "gru", "rgc") for o in ("supervised", "simclr")}
     paper = grid_points(load_model_grid("paper"))
@@ -48,7 +46,7 @@ def test_presets_expand_to_their_counts_with_deterministic_names():
         assert re.fullmatch(r"[0-9a-f]{10}", point.key)
 
 
-def test_point_key_is_the_hash_of_the_training_config_and_objective_passes_only_when_not_supervised():
+def test_point_key_is_the_hash_of_the_training_config_and_objective():
     spec = ModelGridSpec("g", "convrnn", ("convrnn6", "knet4"), ("gru", "rgc"), ("supervised", "simclr"),
                          (0, 1), args={"time_steps": 6})
     points = spec.points()
@@ -60,7 +58,7 @@ def test_point_key_is_the_hash_of_the_training_config_and_objective_passes_only_
     assert first.key == hashlib.sha256(document.encode()).hexdigest()[:10]
     assert first.key == mg.point_key(first.params, "supervised")
     params = first.model_params("cpu")
-    assert "objective" not in params and params["name"] == first.name and json.loads(params["args"]) == \
+    assert params["objective"] == "supervised" and params["name"] == first.name and json.loads(params["args"]) == \
         {"cell": "gru", "time_steps": 6}
     simclr = next(p for p in points if p.objective == "simclr")
     assert simclr.model_params()["objective"] == "simclr" and simclr.key != first.key
@@ -163,12 +161,6 @@ def test_recipe_refuses_bad_grids_before_anything_runs(root, tmp_path, grid_file
                                     "args": {"decoder": "psychic"}}))
     with pytest.raises(AnalysisInputError, match=r"point convrnn6-none-supervised-s0-\w+: args"):
         check(grid=str(bad_args))
-    if not recipe_module._trains_objectives():  # before the model recipe learns objectives
-        simclr = tmp_path / "simclr.json"
-        simclr.write_text(json.dumps({"family": "f", "architectures": ["knet4"], "stimuli": "stim",
-                                      "objectives": ["supervised", "simclr"]}))
-        with pytest.raises(AnalysisInputError, match=r"objective 'simclr'.*supervised models only"):
-            check(grid=str(simclr))
     assert check(grid=str(grid_file)).grid == str(grid_file.resolve())
 
 

@@ -46,11 +46,6 @@ def _points(grid: str) -> list[Any]:
         raise AnalysisInputError(str(exc)) from None
 
 
-def _trains_objectives() -> bool:
-    """Whether the ``model`` recipe takes an ``objective`` (else it trains supervised models only)."""
-    return "objective" in {f.name for f in dataclasses.fields(TrainModel)}
-
-
 def check_grid(p: ModelGrid, root: Any) -> ModelGrid:
     """Refuse a bad grid (file, field, objective) or a point the ``model`` recipe would refuse, before
     anything trains; each distinct training config (seeds aside) is checked once."""
@@ -75,10 +70,6 @@ def check_grid(p: ModelGrid, root: Any) -> ModelGrid:
                 f"{spec.stimuli} --size {spec.input_size}") from None
     checked: set[str] = set()
     for point in points:
-        if point.objective != "supervised" and not _trains_objectives():
-            raise AnalysisInputError(f"grid {point.grid!r}: objective {point.objective!r} (point "
-                                     f"{point.name}): this model recipe trains supervised models only; "
-                                     "expected objective supervised")
         config = {**point.model_params(p.device), "name": "check", "seed": 0}
         key = repr(sorted(config.items()))
         if key not in checked:

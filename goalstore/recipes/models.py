@@ -1,5 +1,6 @@
-"""Model stores: a classifier trained on a stimuli store (``model``), or weights made elsewhere
-(``model-import``, the recipe of ``goalstore import model``).
+"""Model stores: a network trained on a stimuli store (``model``: the category labels, or a
+self-supervised objective of :mod:`builders.objectives`), or weights made elsewhere (``model-import``,
+the recipe of ``goalstore import model``).
 
 Both record the architecture config, the input normalisation (``training.input_mean`` /
 ``training.input_std``, see :mod:`goalstore.activations.preprocess`), and the counts and content hash
@@ -29,8 +30,9 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 @dataclass(frozen=True)
 class TrainModel:
     name: str = param("knet4-objects", help="store name of the trained model")
-    architecture: str = param("knet4", help="an architecture of builders.architectures (knet4, alexnet …) or "
-                                            "builders.convrnn (convrnn6, convrnn11)")
+    architecture: str = param("knet4", help="an architecture of builders.architectures (knet4, alexnet …), "
+                                            "builders.convrnn (convrnn6, convrnn11) or builders.streamnet "
+                                            "(streamnet1, streamnet2, streamnet6)")
     stimuli: str = param("embedded-objects", help="the stimuli store whose `category` labels are learned")
     width: float = param(0.25, help="channel/unit count scale of the architecture")
     input_size: int = param(64, help="images are resized to input_size × input_size")
@@ -45,6 +47,13 @@ class TrainModel:
     device: str = param("cpu", help="cpu, cuda or auto")
     args: str = param("{}", help="further architecture arguments as a JSON object (a convrnn's cell, feedback, "
                                  "time_steps, unroll, decoder …)")
+    objective: str = param("supervised", help="training objective: supervised (the categories), autoencoder, "
+                                              "depth (embedded-objects stimuli only), rotnet, instance, "
+                                              "simclr, mocov2 or simsiam (builders.objectives)")
+    embedding_dim: int = param(128, help="output width (embedding) of a self-supervised objective's network")
+    objective_args: str = param("{}", help="objective hyper-parameters as a JSON object (temperature, "
+                                           "queue_size, key_momentum, bank_momentum, projection_dim, sparsity, "
+                                           "target_size, crop_scale; defaults: builders.stimulus_training)")
 
 
 def _options(p: TrainModel) -> dict[str, Any]:
@@ -61,6 +70,34 @@ def _options(p: TrainModel) -> dict[str, Any]:
                                  "recipe's own parameters (channels, input_size, width; out_features = the "
                                  "number of categories)")
     return options
+
+
+def _objective_args(p: TrainModel) -> dict[str, Any]:
+    """The objective hyper-parameters (``--param objective_args=JSON``), refused unless a JSON object of
+    known names."""
+    from builders.stimulus_training import OBJECTIVE_PARAMS
+
+    try:
+        values = json.loads(p.objective_args or "{}")
+    except json.JSONDecodeError as exc:
+        raise AnalysisInputError(f"objective_args {p.objective_args!r}: not a JSON object ({exc})") from None
+    if not isinstance(values, dict):
+        raise AnalysisInputError(f"objective_args {p.objective_args!r}: expected a JSON object")
+    unknown = sorted(set(values) - set(OBJECTIVE_PARAMS))
+    if unknown:
+        raise AnalysisInputError(f"objective_args {p.objective_args!r}: unknown {', '.join(unknown)}; expected "
+                                 f"some of {', '.join(OBJECTIVE_PARAMS)}")
+    return values
+
+
+def _config(p: TrainModel, n_categories: int) -> Any:
+    """The training config: ``out_features`` = the categories (supervised) or ``embedding_dim``."""
+    from builders.stimulus_training import ClassifierConfig
+
+    out = n_categories if p.objective == "supervised" else p.embedding_dim
+    return ClassifierConfig(p.architecture, p.channels, p.input_size, out, p.width, p.epochs, p.batch_size,
+                            p.optimiser, p.lr, augment=p.augment, seed=p.seed, device=p.device,
+                            options=_options(p) or None, objective=p.objective, **_objective_args(p))
 
 
 def _stimuli(p: TrainModel, root: Any) -> Any:
@@ -82,11 +119,13 @@ def check_model(p: TrainModel, root: Any) -> TrainModel:
     from builders.convrnn import CONVRNN_ARCHITECTURES
     from builders.device import resolve_device
     from builders.networks import build_network
+    from builders.objectives import OBJECTIVES
     from builders.stimulus_training import OPTIMISERS, ClassifierConfig
+    from builders.streamnet import STREAMNET_ARCHITECTURES
     from goalstore.store import check_name
 
     check_name(p.name)
-    trainable = ARCHITECTURES + CONVRNN_ARCHITECTURES
+    trainable = ARCHITECTURES + CONVRNN_ARCHITECTURES + STREAMNET_ARCHITECTURES
     if p.architecture not in trainable:
         raise AnalysisInputError(f"architecture {p.architecture!r}: unknown (or not trainable here); expected "
                                  f"one of {', '.join(trainable)}")
@@ -102,19 +141,43 @@ def check_model(p: TrainModel, root: Any) -> TrainModel:
                                  f"epochs {p.epochs}, batch_size {p.batch_size}, lr {p.lr}, width {p.width}, "
                                  f"val_fraction {p.val_fraction}; expected channels 1 or 3, input_size ≥ 8, "
                                  "epochs ≥ 0, batch_size ≥ 1, lr > 0, width > 0, 0 ≤ val_fraction < 1")
+    if p.objective not in OBJECTIVES:
+        raise AnalysisInputError(f"objective {p.objective!r}: unknown; expected one of {', '.join(OBJECTIVES)}")
+    if p.embedding_dim < 1:
+        raise AnalysisInputError(f"embedding_dim {p.embedding_dim}: expected at least 1")
     options = _options(p)
     if options:
         try:  # the arguments are checked by building the (small, untrained) network once
-            config = ClassifierConfig(p.architecture, p.channels, p.input_size, 2, p.width,
-                                      options=options)
-            build_network(p.architecture, **config.architecture_args)
+            small = ClassifierConfig(p.architecture, p.channels, p.input_size, 2, p.width, options=options)
+            build_network(p.architecture, **small.architecture_args)
         except (TypeError, ValueError) as exc:
             raise AnalysisInputError(f"args {p.args!r}: {exc}") from None
+    objective_args = _objective_args(p)
+    try:
+        config = _config(p, 2)
+    except (TypeError, ValueError) as exc:
+        raise AnalysisInputError(f"objective_args {json.dumps(objective_args)} (objective {p.objective!r}, "
+                                 f"augment {p.augment}): {exc}") from None
     check_entry(p.stimuli, "stimuli", root)
     ds = _stimuli(p, root)
     if len(np.unique(ds["category"].values)) < 2:
         raise AnalysisInputError(f"stimuli {p.stimuli!r}: coordinate 'category' has fewer than 2 values; "
                                  "expected at least 2 categories to learn")
+    if p.objective == "depth":
+        from goalstore.sources.objects import depth_config
+
+        try:
+            depth_config(ds.attrs)
+        except SchemaError as exc:
+            raise AnalysisInputError(f"stimuli {p.stimuli!r}: objective depth: {exc}") from None
+    if p.objective == "mocov2":
+        labels = np.unique(np.asarray(ds["category"].values).astype(str), return_inverse=True)[1]
+        n_train = len(stratified_split(labels, p.val_fraction, p.seed)[0])
+        if config.queue_size > n_train - p.batch_size:
+            raise AnalysisInputError(f"objective_args: queue_size {config.queue_size} with {n_train} training "
+                                     f"images and batch_size {p.batch_size}; expected queue_size ≤ "
+                                     f"{n_train - p.batch_size} (else the queue holds each image's own "
+                                     "earlier key as a negative)")
     return p
 
 
@@ -133,7 +196,7 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tupl
 def produce_model(root: Any, p: TrainModel) -> dict[str, Product]:
     import torch
 
-    from builders.stimulus_training import ClassifierConfig, train_classifier
+    from builders.stimulus_training import train_model
     from goalstore import entries
     from goalstore.activations.networks import weights_from_network
     from goalstore.activations.preprocess import preprocess
@@ -152,25 +215,33 @@ def produce_model(root: Any, p: TrainModel) -> dict[str, Product]:
     std = [max(float(v), 1e-6) for v in unit.std((0, 2, 3))]
     x = preprocess(images, shape, mean, std)
     y = torch.from_numpy(labels)
-    config = ClassifierConfig(p.architecture, p.channels, p.input_size, len(categories), p.width, p.epochs,
-                              p.batch_size, p.optimiser, p.lr, augment=p.augment, seed=p.seed, device=p.device,
-                              options=_options(p) or None)
+    config = _config(p, len(categories))
     train_t, val_t = torch.from_numpy(train), torch.from_numpy(val)
-    module, metrics = train_classifier(config, x[train_t], y[train_t], x[val_t], y[val_t])
-    loss_curve = metrics.pop("loss_curve")  # the training curve: a training record, not a final metric
-    training = {"recipe": "model", "task": "category classification", "stimuli": p.stimuli,
+    depth = None
+    if p.objective == "depth":
+        from goalstore.sources.objects import depth_maps
+
+        depth = torch.from_numpy(depth_maps(ds)).unsqueeze(1)
+    module, metrics, curve = train_model(config, x[train_t], y[train_t], x[val_t], y[val_t],
+                                         None if depth is None else depth[train_t],
+                                         None if depth is None else depth[val_t])
+    supervised = p.objective == "supervised"
+    task = "category classification" if supervised else f"self-supervised ({p.objective})"
+    training = {"recipe": "model", "task": task, "objective": p.objective, "stimuli": p.stimuli,
                 "stimuli_checksum": meta.get("checksum", ""), "stimuli_version": meta.get("version", ""),
                 "categories": categories, "epochs": p.epochs, "seed": p.seed, "optimiser": p.optimiser,
                 "lr": p.lr, "momentum": config.momentum if p.optimiser == "sgdm" else 0.0,
                 "batch_size": p.batch_size, "augment": p.augment, "val_fraction": p.val_fraction,
                 "n_train": len(train), "n_val": len(val), "input_mean": mean, "input_std": std,
-                "loss_curve": loss_curve, "goalstore_version": __version__}
+                "loss_curve": curve, "goalstore_version": __version__}
+    if not supervised:
+        training.update(embedding_dim=p.embedding_dim, objective_params=config.objective_params)
     weights = weights_from_network(
         module, p.architecture, config.architecture_args, shape, training=training, metrics=metrics,
         source="goalstore recipe model (builders.stimulus_training)", license="CC0-1.0",
         citation="goalstore (this store root's history)",
-        description=f"{p.architecture} (width {p.width}) trained {p.epochs} epochs on the categories of "
-                    f"{p.stimuli}")
+        description=f"{p.architecture} (width {p.width}) trained {p.epochs} epochs on "
+                    + (f"the categories of {p.stimuli}" if supervised else f"{p.stimuli} ({p.objective})"))
     return {p.name: Product(weights, "model", "safetensors")}
 
 
@@ -302,7 +373,8 @@ def produce_import_model(root: Any, p: ImportModel) -> dict[str, Product]:
 RECIPES = [
     Recipe("model", produce_model, outputs=lambda p: [(p.name, "safetensors")], inputs=lambda p: [p.stimuli],
            parameters=TrainModel, check=check_model, build_check=True,
-           description="a model store: an architecture trained on a stimuli store's category labels"),
+           description="a model store: an architecture trained on a stimuli store (its category labels or a "
+                       "self-supervised objective)"),
     Recipe("model-import", produce_import_model, outputs=lambda p: [(p.name or Path(p.weights).stem,
                                                                       "safetensors")],
            parameters=ImportModel, check=check_import_model, build_check=True,

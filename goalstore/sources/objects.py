@@ -21,6 +21,9 @@ index in the whole set, category-major), ``view`` (its index among the object's 
 (offset of the object's centre from the image centre, in fractions of the image side; ``y`` grows
 downwards like the pixel rows), ``size`` (the object's outer diameter as a fraction of the image
 side) and ``background`` (the id of its background texture).
+
+:func:`depth_maps` renders the depth map of every image of such a store (the target of the ``depth``
+objective of the model recipe) from its coordinates and ``generator`` attr.
 """
 
 from __future__ import annotations
@@ -280,3 +283,55 @@ def object_images(n_categories: int = 8, objects_per_category: int = 4, views_pe
                                       f"variation levels 0/3/6), {size}x{size} RGB",
                           generator=json.dumps(config, sort_keys=True)),
     )
+
+
+#: Depth of an object of diameter 1 (image fractions): distance ∝ 1 / apparent size (:func:`depth_maps`).
+DEPTH_NEAR = 0.25
+#: How far an object's centre bulges towards the viewer, in depth units (:func:`depth_maps`).
+DEPTH_BULGE = 0.1
+
+
+def depth_config(attrs: dict) -> dict:
+    """The generator config of a stimuli store made by :func:`object_images` (its ``generator`` attr);
+    :class:`SchemaError` (one line) for any other store, which has no depth renderer."""
+    try:
+        config = json.loads(attrs.get("generator", ""))
+    except (TypeError, ValueError):
+        config = None
+    if not isinstance(config, dict) or config.get("function") != "goalstore.sources.objects.object_images":
+        raise SchemaError("has no depth renderer; expected a stimuli store made by "
+                          "goalstore.sources.objects.object_images (e.g. embedded-objects)")
+    if config.get("generator_version") != GENERATOR_VERSION:
+        raise SchemaError(f"generator_version {config.get('generator_version')!r}; expected "
+                          f"{GENERATOR_VERSION} (rebuild the store)")
+    return config
+
+
+def depth_maps(ds: xr.Dataset) -> np.ndarray:
+    """Depth map of every stimulus of a store made by :func:`object_images` (stimulus × height × width,
+    float32, 0 near … 1 the far plane), rendered from its coordinates and ``generator`` attr (so a subset of
+    the stimuli works too).  The background lies on the far plane (1); an object of diameter ``s`` (image
+    fractions) lies at ``z₀ = DEPTH_NEAR / s`` (distance inversely proportional to apparent size: sizes
+    0.38 … 0.75 lie at 0.66 … 0.33) and bulges towards the viewer like a dome over its disc,
+    ``z = z₀ − DEPTH_BULGE · (1 − ρ²)`` with ``ρ`` the distance from its centre in units of its radius;
+    anti-aliased edges mix by coverage ``a``: ``D = a z + (1 − a)``.  Deterministic."""
+    config = depth_config(ds.attrs)
+    size, seed, per_category = int(config["size"]), int(config["seed"]), int(config["objects_per_category"])
+    families = list(FAMILIES)
+    grid = np.arange(size) + 0.5
+    out = np.empty((ds.sizes["stimulus"], size, size), dtype=np.float32)
+    shapes: dict[tuple[int, int], tuple[list[Polygon], list[Polygon]]] = {}
+    for i in range(ds.sizes["stimulus"]):
+        c = families.index(str(ds["category"].values[i]))
+        k = int(ds["object_index"].values[i]) - c * per_category
+        if (c, k) not in shapes:
+            shapes[(c, k)] = _Object(families[c], seed, c, k).shape()
+        diameter = float(ds["size"].values[i])
+        cx = size * (0.5 + float(ds["position_x"].values[i]))
+        cy = size * (0.5 + float(ds["position_y"].values[i]))
+        radius = size * diameter / 2
+        alpha = _mask(shapes[(c, k)], float(ds["rotation"].values[i]), cx, cy, radius, size)
+        rho2 = ((grid[None, :] - cx) ** 2 + (grid[:, None] - cy) ** 2) / radius ** 2
+        z = DEPTH_NEAR / diameter - DEPTH_BULGE * np.clip(1 - rho2, 0, 1)
+        out[i] = alpha * z + (1 - alpha)
+    return out
