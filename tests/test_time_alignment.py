@@ -164,7 +164,7 @@ def test_convrnn_aligned_to_the_recordings_bins(store):
 def test_feed_forward_time_mapping_and_refusals(store):
     from goalstore.recipes import get_recipe
 
-    name, ds = extract(store, model="ff", layers="conv1,conv2,fc1", align="rec", time_mapping="graded",
+    _, ds = extract(store, model="ff", layers="conv1,conv2,fc1", align="rec", time_mapping="graded",
                        seed=2)
     assert ds["activation"].dims == ("stimulus", "unit", "time_bin") and ds.sizes["time_bin"] == 5
     assert set(ds["layer"].values) == {"graded:conv1+conv2+fc1"} and ds.attrs["time_mapping"] == "graded"
@@ -200,7 +200,7 @@ def test_consistency_per_bin_and_fixed_run_on_the_aligned_store(store):
         assert result.sizes["time_bin"] == 5 and set(result["layer_name"].values) == set(LAYERS.split(","))
         np.testing.assert_array_equal(result["time_bin_start"].values, 70.0 + 10 * np.arange(5))
         assert np.isfinite(result["predictivity"].isel(layer=0).values).any()
-        with pytest.raises(AnalysisInputError, match="time_bin_start.*--align"):
+        with pytest.raises(AnalysisInputError, match=r"time_bin_start.*--align"):
             run(plain, temporal)
 
 

@@ -206,7 +206,8 @@ def produce(root: Any, p: Ost) -> dict[str, Product]:
         activations[model] = entries.open(stores[model], root)
         sizes[model] = _size_metadata(model, kind, activations[model], root)
     result = ost_model_analysis(data, activations, p.labels, p.behaviour, p.area, p.n_components, p.n_splits,
-                                p.n_layers, p.pls_components, p.n_draws, p.n_boot, p.seed, sizes, p.time_mapping)
+                                p.n_layers, p.pls_components, p.n_draws, p.n_boot, p.seed, sizes,
+                                p.time_mapping)
     result.attrs.update({k: str(data.attrs.get(k, "unknown")) for k in ("species", "modality", "license",
                                                                          "citation")})
     result.attrs.update({"recording": p.recording, "stimuli": p.stimuli, "kind": "result",

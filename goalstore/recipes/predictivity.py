@@ -65,9 +65,9 @@ def _extraction_options(p: Predictivity, model: str, root: Any) -> dict[str, Any
     aligned_options`)."""
     from goalstore.recipes.extract import aligned_options
 
-    return {**{k: v for k, v in (("layers", p.layers), ("reduce", p.reduce), ("pca_fit", p.pca_fit),
-                                 ("device", p.device), ("workers", p.workers), ("scheduler", p.scheduler)) if v},
-            **aligned_options(model, p.recording, root)}
+    given = (("layers", p.layers), ("reduce", p.reduce), ("pca_fit", p.pca_fit), ("device", p.device),
+             ("workers", p.workers), ("scheduler", p.scheduler))
+    return {**{k: v for k, v in given if v}, **aligned_options(model, p.recording, root)}
 
 
 def _stimulus_set(p: Predictivity, recording: Any) -> str:
