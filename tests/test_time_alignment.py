@@ -161,6 +161,15 @@ def test_convrnn_aligned_to_the_recordings_bins(store):
                                             time_bins=((70.0, 80.0),)).canonical()
 
 
+def test_cli_extract_takes_the_time_axis_options_as_declared():
+    from goalstore.cli import build_parser
+
+    args = build_parser().parse_args(["extract", "m", "s", "--align", "rec", "--first-step", "0",
+                                      "--time-start", "70", "--time-mapping", "graded"])
+    assert (args.align, args.first_step, args.time_start, args.time_mapping) == ("rec", 0, 70.0, "graded")
+    assert build_parser().parse_args(["extract", "m", "s"]).first_step is None  # the recipe default
+
+
 def test_feed_forward_time_mapping_and_refusals(store):
     from goalstore.recipes import get_recipe
 
@@ -184,9 +193,11 @@ def test_feed_forward_time_mapping_and_refusals(store):
 def test_consistency_per_bin_and_fixed_run_on_the_aligned_store(store):
     from goalstore.recipes import get_recipe
     from goalstore.recipes.consistency import produce
+    from goalstore.recipes.extract import recheck
 
     name, _ = extract(store, register=True, align="rec", reduce="random:8")
     plain, _ = extract(store, register=True, time_steps=5, reduce="random:8")  # 0–40 ms: not the recording's
+    assert recheck(name, store, 3)[0] == []  # `goalstore verify --recheck` re-extracts the same aligned steps
     spec = get_recipe("consistency")
 
     def run(model: str, temporal: str):
