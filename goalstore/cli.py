@@ -198,9 +198,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from goalstore.api import extract
+    from goalstore.recipes.extract import TIMING_PARAMS
 
     options = {k: getattr(args, k) for k in ("layers", "time_steps", "batch_size", "device", "reduce",
-                                             "pca_fit", "seed", "workers", "scheduler")
+                                             "pca_fit", "seed", "workers", "scheduler", *TIMING_PARAMS)
                if getattr(args, k) is not None}
     result = extract(args.model, args.stimuli, home=args.home, **options)
     if args.json:
@@ -325,6 +326,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------- parser
+def _timing_options(p: argparse.ArgumentParser) -> None:
+    """The extract recipe's time-axis options, as its parameters declare them."""
+    import dataclasses
+
+    from goalstore.recipes.extract import TIMING_PARAMS, Extract
+
+    for f in dataclasses.fields(Extract):
+        if f.name in TIMING_PARAMS:
+            p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default),
+                           choices=f.metadata.get("choices"),
+                           help=f"{f.metadata['help']} (default: {f.default})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from goalstore import recipes
 
@@ -379,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default auto (not in the key)")
     p.add_argument("--reduce", help="none (default), pca:K or random:K, per layer")
     p.add_argument("--pca-fit", help="stimuli store the PCA is fitted on (default embedded-objects)")
-    p.add_argument("--seed", type=int, help="seed of the reduction (default 0)")
+    p.add_argument("--seed", type=int, help="seed of the reduction / the time mapping (default 0)")
+    _timing_options(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="local dask.distributed workers (default 1)")
     where.add_argument("--scheduler", help="address of a dask.distributed scheduler")

@@ -187,13 +187,13 @@ def test_bad_input_is_refused_with_exit_codes_and_nothing_stored(home, capsys):
     root.write("rec", rec, kind="recording")
     root.write("rec-static", rec.isel(time_bin=0, drop=True), kind="recording")
     root.write("act", act, kind="activations")
-    root.write("act-static", act.isel(time_bin=0, drop=True), kind="activations")
+    root.write("act-short", act.isel(time_bin=slice(0, 5)), kind="activations")
     root.write("act-partial", act.isel(stimulus=slice(3, None)), kind="activations")
     root.write("act-flat", act.drop_vars("layer"), kind="activations")
     before = _head(home)
     cases = [
         (["rec-static", "--model", "act"], 12, "dim 'time_bin' missing"),
-        (["rec", "--model", "act-static"], 12, "no time bins"),
+        (["rec", "--model", "act-short"], 12, "5 time bins, the recording 10"),
         (["rec", "--model", "act-partial"], 12, "3 of the recording's 32 stimulus ids are missing"),
         (["rec", "--model", "act-flat"], 12, "coordinate 'layer' missing"),
         (["rec", "--model", "nope"], 4, "nope"),
@@ -216,9 +216,9 @@ def test_bad_input_is_refused_with_exit_codes_and_nothing_stored(home, capsys):
 
 @pytest.mark.slow
 def test_a_model_store_is_extracted_over_the_recordings_time_bins(home, capsys, monkeypatch):
-    """A recurrent model store: ``requires`` extracts it on the recording's stimulus set with as many time
-    steps as the recording has bins (content-addressed), then the analysis runs on that store; a
-    feed-forward model store cannot give time bins and is refused."""
+    """A recurrent model store: ``requires`` extracts it on the recording's stimulus set aligned to the
+    recording's time bins (content-addressed), then the analysis runs on that store; a feed-forward model
+    store is extracted without time and spread over the bins by the time mapping."""
     import goalstore
     from goalstore.cli import main
     from goalstore.store import StoreRoot
@@ -242,7 +242,12 @@ def test_a_model_store_is_extracted_over_the_recordings_time_bins(home, capsys, 
     result = goalstore.open(report["store"])
     (store,) = result.attrs["activation_stores"]
     assert store.startswith("act-toy-imgs-") and goalstore.open(store).sizes["time_bin"] == N_BINS
+    np.testing.assert_array_equal(goalstore.open(store)["time_bin_start"].values, rec["time_bin_start"].values)
     assert result["i1_model"].shape == (1, 32, N_BINS) and report["models"][0]["preferred_layers"] == ["rec"]
     assert report["models"][0]["n_parameters"] == root.registered("toy")["n_parameters"]
-    assert main([*argv, "--model", "ff"]) == 12
-    assert "not recurrent" in capsys.readouterr().err
+    assert main([*argv, "--model", "ff", "--layers-kept", "2", "--time-mapping", "graded"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    result = goalstore.open(report["store"])
+    assert "time_bin" not in goalstore.open(result.attrs["activation_stores"][0]).dims
+    assert result.attrs["time_mapping"] == "graded" and list(result.attrs["time_mapped_models"]) == ["ff"]
+    assert len(report["models"][0]["preferred_layers"]) == 2

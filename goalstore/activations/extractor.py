@@ -14,6 +14,10 @@ components instead (coord ``component``).
 Recurrent networks: when the network's ``forward`` takes ``time_steps`` the requested ``T`` is
 passed, and a layer whose hook fires ``T`` times per forward pass gives a ``time_bin`` dim: step
 ``t`` is the bin ``[t·10, (t+1)·10)`` ms (:data:`TIME_STEP_MS`, a nominal 10 ms per step from 0).
+A :class:`Timing` places the steps on another axis (the recipe's alignment): the first
+``first_step`` steps are dropped and ``n_steps`` kept (their times are the recipe's, e.g. a
+recording's 70–260 ms bins); or, for a feed-forward network, its layers are spread over ``n_bins``
+bins by a time mapping (:mod:`goalstore.activations.time_mapping`) into one pseudo-layer.
 
 The zarr (``<scratch>/extract/<key>.zarr``) is created with every coordinate and attr up front and
 its ``activation`` filled with NaN; each batch is a region write of whole stimulus chunks (the
@@ -120,6 +124,60 @@ def probe(module: Any, layers: Sequence[str], input_shape: Sequence[int], time_s
     return shapes
 
 
+@dataclass(frozen=True)
+class Timing:
+    """Where a network's steps go on the time axis: steps ``first_step … first_step + n_steps − 1`` are
+    kept (``n_steps`` 0: all from ``first_step``); or ``mapping`` (uniform / graded) spreads the layers of
+    a feed-forward network over ``n_bins`` bins (``seed``: its unit draws)."""
+
+    first_step: int = 0
+    n_steps: int = 0
+    mapping: str = "none"
+    n_bins: int = 0
+    seed: int = 0
+
+    def window(self, a: np.ndarray) -> np.ndarray:
+        """The kept steps of ``a`` (n × steps × units); a layer firing once is left as it is."""
+        if a.shape[1] == 1 or (self.first_step == 0 and not self.n_steps):
+            return a
+        stop = self.first_step + self.n_steps if self.n_steps else a.shape[1]
+        return a[:, self.first_step:stop]
+
+
+def assemble(outputs: dict[str, np.ndarray], layers: Sequence[str], timing: Timing,
+             reduce: Callable[[str, np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """One block, n × units × time (or n × units with one step), from each layer's n × steps × units
+    output: windowed, reduced, concatenated over layers in order — or time-mapped into K slots."""
+    from goalstore.activations.time_mapping import map_time
+
+    parts = []
+    for name in layers:
+        a = timing.window(outputs[name])
+        parts.append(reduce(name, a) if reduce is not None else a)
+    if timing.mapping != "none":
+        return map_time(timing.mapping, [a[:, 0] for a in parts], timing.n_bins, timing.seed)
+    block = np.concatenate(parts, axis=2)  # one copy: n × time × units
+    return block[:, 0] if block.shape[1] == 1 else np.ascontiguousarray(block.transpose(0, 2, 1))
+
+
+def first_responses(module: Any, layers: Sequence[str], input_shape: Sequence[int], time_steps: int = 0,
+                    seed: int = 0) -> dict[str, int]:
+    """The first step at which each layer's output is not all zero, for a seeded standard-normal input
+    (a ConvRNN's layer ``k`` is silent before step ``k − 1``); a layer that never responds gets its
+    firing count."""
+    import torch
+
+    device = next(iter(module.parameters())).device
+    gen = torch.Generator().manual_seed(int(seed))
+    x = torch.randn(2, *[int(v) for v in input_shape], generator=gen).to(device)
+    out = forward(module, x, layers, time_steps)
+    first = {}
+    for name, a in out.items():
+        active = (a != 0).flatten(2).any(dim=2).any(dim=0).cpu().numpy()  # per step
+        first[name] = int(active.argmax()) if active.any() else int(active.size)
+    return first
+
+
 # ------------------------------------------------------------------- coords
 def unit_coords(model: str, shapes: Sequence[LayerShape], components: dict[str, int] | None = None
                 ) -> dict[str, np.ndarray]:
@@ -162,6 +220,7 @@ class Job:
     batch_size: int
     device: str = "cpu"
     reduction_path: str = ""
+    timing: Timing = Timing()
 
     @property
     def done_dir(self) -> Path:
@@ -290,15 +349,9 @@ def run_batches(job: Job, batches: Sequence[int], progress: Any = None,
         stop = min(start + job.batch_size, job.n_stimuli)
         raw = torch.from_numpy(reader.batch(start, stop)).to(device)
         x = preprocess(raw, pre["input_shape"], pre["mean"], pre["std"])
-        outs = forward(module, x, job.layers, job.time_steps)
-        parts = []
-        for name in job.layers:
-            a = outs[name].float().cpu().numpy()  # n × time × units (a view on the CPU)
-            if reduction is not None:
-                a = reduction.apply(name, a)
-            parts.append(a)
-        block = np.concatenate(parts, axis=2)  # one copy: n × time × units
-        write(i, start, block[:, 0] if block.shape[1] == 1 else np.ascontiguousarray(block.transpose(0, 2, 1)))
+        outs = {name: a.float().cpu().numpy()  # n × time × units (a view on the CPU)
+                for name, a in forward(module, x, job.layers, job.time_steps).items()}
+        write(i, start, assemble(outs, job.layers, job.timing, reduction.apply if reduction else None))
         count += 1
         if progress is not None:
             progress.update(1)

@@ -3,7 +3,10 @@
 An :class:`ExtractionRequest` is everything that determines the values of an activations store:
 the model (its weights' content hash and architecture config), the stimuli (the catalog checksum of
 the version used), the preprocessing, the layers, the time steps, the reduction (and, for PCA, the
-checksum of the fit set and the seed) and :data:`EXTRACTOR_VERSION`.  :func:`extraction_key` is the
+checksum of the fit set and the seed), the time axis (first kept step, the time of the first bin or
+the recording aligned to with its bin edges, the feed-forward time mapping and its seed) and
+:data:`EXTRACTOR_VERSION`.  Time-axis fields at their defaults are left out of the key, so an
+extraction that does not move its steps keeps the key it had before they existed.  :func:`extraction_key` is the
 SHA-256 of its canonical JSON (sorted keys, no whitespace).  Batch size, device and workers are not
 part of it: they change the values by float rounding at most.
 
@@ -48,6 +51,11 @@ class ExtractionRequest:
     reduce: str = "none"
     pca_fit_checksum: str = ""
     seed: int = 0
+    first_step: int = 0
+    time_start: float = 0.0
+    align: str = ""
+    time_bins: tuple[tuple[float, float], ...] = ()
+    time_mapping: str = "none"
     extractor_version: str = field(default=EXTRACTOR_VERSION)
 
     def canonical(self) -> dict[str, Any]:
@@ -57,8 +65,16 @@ class ExtractionRequest:
         method, _ = parse_reduce(self.reduce)
         if method != "pca":
             doc.pop("pca_fit_checksum")
-        if method == "none":
+        if method == "none" and self.time_mapping == "none":
             doc.pop("seed")
+        for name, default in (("first_step", 0), ("time_start", 0.0), ("time_mapping", "none")):
+            if doc[name] == default and not (name == "first_step" and self.align):
+                doc.pop(name)
+        if not self.align:
+            doc.pop("align")
+            doc.pop("time_bins")
+        else:
+            doc["time_bins"] = [[float(a), float(b)] for a, b in self.time_bins]
         return doc
 
 

@@ -270,6 +270,24 @@ def inter_animal_consistency(
     return ds
 
 
+def check_same_bins(recording: xr.DataArray, activations: xr.DataArray) -> None:
+    """Refuse activations over time bins that start at other times than the recording's (both with
+    ``time_bin_start``): a model's steps are compared bin by bin only once placed on the recording's
+    time axis (``goalstore extract --align RECORDING``)."""
+    if "time_bin" not in activations.dims or activations.sizes["time_bin"] < 2:
+        return
+    if "time_bin_start" not in recording.coords or "time_bin_start" not in activations.coords:
+        return
+    ours = np.asarray(activations["time_bin_start"].values, dtype=float)
+    theirs = np.asarray(recording["time_bin_start"].values, dtype=float)
+    if ours.shape == theirs.shape and not np.allclose(ours, theirs):
+        raise AnalysisInputError(
+            f"coordinate 'time_bin_start': the activations' bins start at {ours[0]:g}–{ours[-1]:g} ms, the "
+            f"recording's at {theirs[0]:g}–{theirs[-1]:g} ms; extract the model aligned to the recording "
+            "(goalstore extract --align RECORDING)"
+        )
+
+
 def model_predictivity(
     recording: xr.Dataset | xr.DataArray,
     activations: xr.Dataset | xr.DataArray,
@@ -320,6 +338,8 @@ def model_predictivity(
         raise AnalysisInputError(
             f"dim 'time_bin': activations have {x_all.shape[2]} bins, the recording {n_bins}"
         )
+    else:
+        check_same_bins(responses, model)
     categories = np.asarray(responses[scheme.stratify].values) if scheme.stratify else None
     train, test = stimulus_splits(n_stimuli, scheme, categories)
     w1, w2 = split_half_weights(n_trials, n_draws, seed) if repeated else (None, None)

@@ -16,7 +16,11 @@
   PLS mapping of 25 components, :func:`~goalstore.analyses.consistency.model_predictivity`, on
   responses averaged over time bins); their units, over the model's time bins, feed the I1 decoder
   (a linear SVM on up to 1,000 PCA components, ``classifier="svm"``), and the OSTs so found are
-  compared with the recording's own (same decoder on the area's trial-averaged units).  Each
+  compared with the recording's own (same decoder on the area's trial-averaged units).  A
+  feed-forward model (activations without ``time_bin``) gets its times from a time mapping
+  (notes §2, :mod:`goalstore.activations.time_mapping`): its IT-preferred layers, in network order,
+  spread over the recording's bins ``uniform``-ly (bin ``b`` reads layer ``⌊b·L/n_bins⌋``) or
+  ``graded`` (units sampled from consecutive layers in proportion to the bin's position).  Each
   model's row of the size-vs-performance table carries its parameter and unit counts and task
   accuracy from the model store's catalog metadata.
 """
@@ -323,6 +327,7 @@ def ost_model_analysis(
     n_boot: int = 1000,
     seed: int = 0,
     sizes: dict[str, dict[str, Any]] | None = None,
+    time_mapping: str = "uniform",
 ) -> xr.Dataset:
     """OSTs of the recording's ``area`` and of each model (``{name: activations over time_bin}``), their
     consistency with bootstrap error, and the size-vs-performance table (thesis §2.3.4).
@@ -333,8 +338,15 @@ def ost_model_analysis(
     without behaviour (not the thesis' definition; recorded in the result's attrs).
     Models are matched to the recording by ``stimulus_id`` and by time-bin index (a model
     must have as many bins as the recording; OSTs are in the recording's ms).  ``sizes``: each model's
-    catalog metadata (``n_parameters``, ``n_units``, ``metrics``).  Pure: data in, labelled result out.
+    catalog metadata (``n_parameters``, ``n_units``, ``metrics``).  A model without ``time_bin``
+    (feed-forward) is spread over the recording's bins by ``time_mapping`` (``uniform`` or ``graded``,
+    seeded by ``seed``) applied to its IT-preferred layers in the order of its ``layer`` coordinate.
+    Pure: data in, labelled result out.
     """
+    from goalstore.activations.time_mapping import MAPPINGS, map_time
+
+    if time_mapping not in MAPPINGS[1:]:
+        raise AnalysisInputError(f"time mapping {time_mapping!r}: unknown; expected uniform or graded")
     if not activations:
         raise AnalysisInputError("models: none given; the OST analysis needs at least one model")
     if n_boot < 1 or n_components < 1 or n_layers < 1:
@@ -371,9 +383,11 @@ def ost_model_analysis(
     for m, name in enumerate(names):
         from goalstore.analyses.responses import responses_of
 
-        act = _with_time_bins(responses_of(activations[name], None), f"model {name!r}")
-        act = _by_stimulus(act, ids, f"the activations of model {name!r}")
-        if act.sizes["time_bin"] != n_bins:
+        act = responses_of(activations[name], None)
+        timed = "time_bin" in act.dims
+        act = _by_stimulus(_with_time_bins(act, f"model {name!r}") if timed else act, ids,
+                           f"the activations of model {name!r}")
+        if timed and act.sizes["time_bin"] != n_bins:
             raise AnalysisInputError(f"dim 'time_bin': model {name!r} has {act.sizes['time_bin']} bins, the "
                                      f"recording {n_bins}; extract as many time steps as it has bins")
         if "layer" not in act.coords:
@@ -381,8 +395,14 @@ def ost_model_analysis(
         rec = recording if isinstance(recording, xr.DataArray) else responses_of(recording, None)
         chosen[name], scores[name] = preferred_layers(rec, act, area, n_layers, pls_components, n_splits,
                                                       n_draws, seed)
-        units = np.flatnonzero(np.isin(np.asarray(act["layer"].values).astype(str), chosen[name]))
-        x = np.asarray(act.isel(unit=units).transpose("stimulus", "unit", "time_bin").values, dtype=np.float64)
+        layer_of = np.asarray(act["layer"].values).astype(str)
+        if timed:
+            units = np.flatnonzero(np.isin(layer_of, chosen[name]))
+            x = np.asarray(act.isel(unit=units).transpose("stimulus", "unit", "time_bin").values, np.float64)
+        else:  # feed-forward: the chosen layers in network order, spread over the bins
+            ordered = [layer for layer in dict.fromkeys(layer_of.tolist()) if layer in chosen[name]]
+            values = np.asarray(act.transpose("stimulus", "unit").values, dtype=np.float64)
+            x = map_time(time_mapping, [values[:, layer_of == layer] for layer in ordered], n_bins, seed)
         i1_model[m] = i1_over_time(x, object_labels, **kw)
         ost_model[m] = object_solution_times(i1_model[m], threshold, times)
         rho[m], boot[m], solved[m] = bootstrap_ost_consistency(ost_model[m], ost_neural, n_boot, seed)
@@ -441,7 +461,9 @@ def ost_model_analysis(
                "classifier": "linear SVM (libsvm, Platt-scaled pairwise probabilities) on PCA components",
                "n_components": int(n_components), "n_splits": int(n_splits), "n_layers": int(n_layers),
                "pls_components": int(pls_components), "n_draws": int(n_draws), "n_boot": int(n_boot),
-               "seed": int(seed), "preferred_layers": json.dumps(chosen)},
+               "seed": int(seed), "preferred_layers": json.dumps(chosen),
+               "time_mapping": time_mapping,
+               "time_mapped_models": [n for n in names if "time_bin" not in activations[n].dims]},
     )
 
 

@@ -7,6 +7,20 @@ unless a store with that key is already registered — checks the layer names, t
 images.  The store is ``act-<model>-<stimuli>-<key[:10]>``; it is cached when its catalog entry
 carries the same ``extraction_key`` (no torch import, no data opened on that path).  Other recipes
 (e.g. predictivity) require an extraction through :func:`extraction_params`.
+
+Time axis (:data:`TIMING_PARAMS`).  A recurrent model's step ``t`` is, by default, the bin
+``[10·t, 10·(t+1))`` ms.  ``first_step`` drops the steps before it and ``time_start`` puts the first
+kept step at that many ms (step ``t`` ↦ ``time_start + 10·(t − first_step)``).  ``align RECORDING``
+keeps exactly as many steps as the recording has time bins and gives them its ``time_bin_start`` /
+``time_bin_end`` (kept step ``first_step + i`` ↦ the recording's bin ``i``, e.g. 70 + 10·i ms), unrolling
+``first_step + bins`` steps when ``time_steps`` is 0.  With ``align``, ``first_step`` defaults to the
+step at which the deepest requested layer first responds (measured on a seeded noise image: a ConvRNN's
+layer ``k`` first responds at step ``k − 1``, one 10 ms conduction delay per layer), so that layer's
+first response falls in the recording's first bin — the model's IT layer starts responding when IT
+does.  ``first_step 0`` keeps the silent steps instead.  A feed-forward model (its layers fire once)
+gets a time axis from ``time_mapping`` (uniform / graded, :mod:`goalstore.activations.time_mapping`):
+the requested layers, in network order, become one pseudo-layer over the recording's bins (``align``)
+or ``time_steps`` bins from ``time_start``.  All of these are in the extraction key.
 """
 
 from __future__ import annotations
@@ -30,12 +44,26 @@ class Extract:
     time_steps: int = param(0, help="time steps of a recurrent model (0: its default)")
     reduce: str = param("none", help="none, pca:K or random:K (per layer)")
     pca_fit: str = param(DEFAULT_PCA_FIT, help="stimuli store the PCA is fitted on")
-    seed: int = param(0, help="seed of the PCA's randomized SVD / the random projection")
+    seed: int = param(0, help="seed of the PCA's randomized SVD / the random projection / the time mapping's "
+                              "unit draws")
+    first_step: int = param(-1, help="time steps dropped before the first kept one (-1: none, or with --align "
+                                     "the step at which the deepest requested layer first responds)")
+    time_start: float = param(0.0, help="ms at which the first kept step starts; one step = 10 ms (not with "
+                                        "--align)")
+    align: str = param("", help="a recording: keep as many steps as its time bins and give them its "
+                                "time_bin_start/end (e.g. 70-260 ms)")
+    time_mapping: str = param("none", choices=["none", "uniform", "graded"],
+                              help="feed-forward models: spread the requested layers over the time bins "
+                                   "(--align's, or --time-steps many): uniform or graded")
     batch_size: int = param(64, help="stimuli per forward pass (not part of the key)")
     device: str = param("auto", help="auto, cpu or cuda (not part of the key)")
     workers: int = param(1, help="local dask.distributed workers (not part of the key)")
     scheduler: str = param("", help="address of a dask.distributed scheduler (not part of the key)")
     key: str = param("", help="the extraction key (filled in by the check)")
+
+
+#: the parameters that place the steps on the time axis (the CLI's extract takes them from here)
+TIMING_PARAMS = ("first_step", "time_start", "align", "time_mapping")
 
 
 def _layers(text: str) -> tuple[str, ...]:
@@ -57,6 +85,10 @@ def request_for(p: Extract, root: Any) -> Any:
     if p.time_steps < 0 or p.batch_size < 1:
         raise AnalysisInputError(f"--time-steps {p.time_steps} / --batch-size {p.batch_size}: expected "
                                  "time steps ≥ 0 and a batch size ≥ 1")
+    if p.first_step < -1:
+        raise AnalysisInputError(f"--first-step {p.first_step}: expected 0 or more (-1: the default)")
+    if p.time_mapping not in ("none", "uniform", "graded"):
+        raise AnalysisInputError(f"--time-mapping {p.time_mapping!r}: expected none, uniform or graded")
     model = entries.describe(p.model, root)
     input_shape = model.get("input_shape") or entries.open(p.model, root).attrs["input_shape"]
     fit_checksum = ""
@@ -69,7 +101,96 @@ def request_for(p: Extract, root: Any) -> Any:
         stimuli_checksum=str(entries.describe(p.stimuli, root).get("checksum")),
         preprocessing=preprocessing_spec(input_shape, dict(model.get("training") or {})),
         layers=_layers(p.layers), time_steps=int(p.time_steps), reduce=p.reduce.strip().lower(),
-        pca_fit_checksum=fit_checksum, seed=int(p.seed))
+        pca_fit_checksum=fit_checksum, seed=int(p.seed),
+        first_step=int(p.first_step) if p.align else max(int(p.first_step), 0),
+        time_start=0.0 if p.align else float(p.time_start), align=p.align,
+        time_bins=aligned_bins(p.align, root) if p.align else (), time_mapping=p.time_mapping)
+
+
+def aligned_bins(recording: str, root: Any) -> tuple[tuple[float, float], ...]:
+    """The (start, end) ms of each time bin of the recording entry ``recording`` (``--align``)."""
+    import numpy as np
+
+    from goalstore import entries
+
+    check_entry(recording, "recording", root)
+    ds = entries.open(recording, root)
+    if "time_bin" not in ds.dims or not {"time_bin_start", "time_bin_end"} <= set(ds.coords):
+        raise AnalysisInputError(f"--align {recording}: the recording has no dim 'time_bin' with coordinates "
+                                 "time_bin_start / time_bin_end to align the model's steps to")
+    starts, ends = (np.asarray(ds[c].values, dtype=float) for c in ("time_bin_start", "time_bin_end"))
+    return tuple((float(a), float(b)) for a, b in zip(starts, ends, strict=True))
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """An extraction's resolved time axis: the steps to unroll, what to keep or map, and the bins."""
+
+    time_steps: int
+    timing: Any  #: :class:`goalstore.activations.extractor.Timing`
+    shapes: list[Any]  #: the layers' :class:`~goalstore.activations.extractor.LayerShape`
+    starts: tuple[float, ...] = ()
+    ends: tuple[float, ...] = ()
+
+
+def time_axis(p: Extract, request: Any, module: Any, layers: list[str], input_shape: Any) -> TimeAxis:
+    """Resolve ``p``'s time axis for ``module`` (module docstring), refusing what cannot be done."""
+    import numpy as np
+
+    from builders.networks import accepts_time_steps
+    from goalstore.activations.extractor import TIME_STEP_MS, Timing, first_responses, probe
+
+    bins = request.time_bins
+    recurrent = accepts_time_steps(module)
+
+    def axis(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        if bins:
+            return tuple(a for a, _ in bins), tuple(b for _, b in bins)
+        starts = float(p.time_start) + TIME_STEP_MS * np.arange(n)
+        return tuple(starts.tolist()), tuple((starts + TIME_STEP_MS).tolist())
+
+    if p.time_mapping != "none":
+        if recurrent:
+            raise AnalysisInputError(f"--time-mapping {p.time_mapping}: model {p.model!r} is recurrent (its "
+                                     "forward takes time steps); time mappings are for feed-forward models")
+        if p.first_step > 0:
+            raise AnalysisInputError(f"--first-step {p.first_step}: model {p.model!r} is feed-forward; it has "
+                                     "no time steps to drop")
+        n_bins = len(bins) or int(p.time_steps)
+        if n_bins < 1:
+            raise AnalysisInputError(f"--time-mapping {p.time_mapping}: pass --align RECORDING or "
+                                     "--time-steps N (the number of time bins)")
+        shapes = probe(module, layers, input_shape, 0)
+        timing = Timing(mapping=p.time_mapping, n_bins=n_bins, seed=int(p.seed))
+        return TimeAxis(0, timing, shapes, *axis(n_bins))
+    if (bins or p.first_step > 0 or p.time_start) and not recurrent:
+        what = f"--align {p.align}" if bins else ("--first-step" if p.first_step > 0 else "--time-start")
+        raise AnalysisInputError(f"{what}: model {p.model!r} is feed-forward (its layers fire once); pass "
+                                 "--time-mapping uniform or graded to give it time bins")
+    first = int(p.first_step)
+    if first < 0 and bins:
+        onsets = first_responses(module, layers, input_shape, int(p.time_steps))
+        first = max(onsets.values())
+        steps = probe(module, layers, input_shape, int(p.time_steps))[0].firings
+        if first >= steps:
+            silent = max(onsets, key=onsets.get)
+            raise AnalysisInputError(f"layer {silent!r}: does not respond within {steps} time steps; pass "
+                                     "--first-step N")
+    first = max(first, 0)
+    time_steps = int(p.time_steps) or (first + len(bins) if bins else 0)
+    shapes = probe(module, layers, input_shape, time_steps)
+    firings = shapes[0].firings
+    kept = len(bins) if bins else firings - first
+    if recurrent and (firings == 1 and (bins or first or p.time_start)):
+        raise AnalysisInputError(f"layers {', '.join(layers)}: fire once per forward pass; there are no time "
+                                 "steps to drop or align")
+    if first + kept > firings or kept < 1:
+        raise AnalysisInputError(f"--first-step {first}: the layers fire {firings} times; "
+                                 + (f"aligning to {p.align!r} needs {first + len(bins)} time steps (pass "
+                                    f"--time-steps {first + len(bins)} or more)" if bins else
+                                    "nothing would be kept"))
+    timing = Timing(first_step=first, n_steps=len(bins))
+    return TimeAxis(time_steps, timing, shapes, *(axis(kept) if firings > 1 else ((), ())))
 
 
 def store_name_of(p: Extract) -> str:
@@ -95,11 +216,13 @@ def check_extract(p: Extract, root: Any) -> Extract:
     checking (it was checked when it was built), so a cache hit never imports torch."""
     from goalstore.activations.key import extraction_key, store_name
 
-    key = extraction_key(request_for(p, root))
+    request = request_for(p, root)
+    key = extraction_key(request)
     meta = root.registered(store_name(p.model, p.stimuli, key))
     if meta is not None and meta.get("extraction_key") == key:
         return dataclasses.replace(p, key=key)
     from builders.device import resolve_device
+    from builders.networks import accepts_time_steps
     from goalstore import entries
     from goalstore.activations.extractor import probe
     from goalstore.activations.networks import network_from_weights, resolve_layers
@@ -113,7 +236,9 @@ def check_extract(p: Extract, root: Any) -> Extract:
     weights = entries.open(p.model, root)
     module = network_from_weights(weights)  # refuses weights that do not fit the architecture
     layers = resolve_layers(module, list(_layers(p.layers)))
-    probe(module, layers, weights.attrs["input_shape"], p.time_steps)
+    if p.time_steps and not accepts_time_steps(module) and p.time_mapping == "none":
+        probe(module, layers, weights.attrs["input_shape"], p.time_steps)  # refuses: not recurrent
+    time_axis(p, request, module, layers, weights.attrs["input_shape"])
     check_images(entries.open(p.stimuli, root), p.stimuli)
     if p.reduce.startswith("pca"):
         check_images(entries.open(p.pca_fit, root), p.pca_fit)
@@ -132,7 +257,8 @@ def _given(obj: Any) -> Any:
     return obj
 
 
-def _activation_attrs(p: Extract, weights: Any, request: Any, layers: list[str], n_time: int) -> dict[str, Any]:
+def _activation_attrs(p: Extract, weights: Any, request: Any, layers: list[str], n_time: int,
+                      axis: TimeAxis, n_mapped: int) -> dict[str, Any]:
     from goalstore._version import __version__
     from goalstore.activations.extractor import TIME_STEP_MS, preprocessing_attr
     from goalstore.activations.key import EXTRACTOR_VERSION
@@ -146,7 +272,10 @@ def _activation_attrs(p: Extract, weights: Any, request: Any, layers: list[str],
         model=p.model, architecture=m["architecture"], model_weights_hash=request.model_weights_hash,
         stimuli=p.stimuli, stimuli_checksum=request.stimuli_checksum,
         preprocessing=preprocessing_attr(request.preprocessing), layers=list(layers),
-        time_steps=int(p.time_steps), time_bins=int(n_time), time_step_ms=TIME_STEP_MS,
+        time_steps=int(axis.time_steps), time_bins=int(n_time), time_step_ms=TIME_STEP_MS,
+        first_step=int(axis.timing.first_step), time_start=float(axis.starts[0]) if axis.starts else 0.0,
+        align=p.align, time_mapping=p.time_mapping,
+        time_mapping_units=int(n_mapped),
         reduce=request.reduce, pca_fit=p.pca_fit if request.reduce.startswith("pca") else "",
         pca_fit_checksum=request.pca_fit_checksum, seed=int(p.seed), extraction_key=p.key,
         extractor_version=EXTRACTOR_VERSION, goalstore_version=__version__)
@@ -177,19 +306,22 @@ def produce_extract(root: Any, p: Extract) -> dict[str, Product]:
     weights = entries.open(p.model, root)
     module = network_from_weights(weights)
     layers = resolve_layers(module, list(request.layers))
-    shapes = extractor.probe(module, layers, weights.attrs["input_shape"], p.time_steps)
+    axis = time_axis(p, request, module, layers, weights.attrs["input_shape"])
+    shapes = axis.shapes
     stimuli = entries.open(p.stimuli, root)
     check_images(stimuli, p.stimuli)
     method, _ = parse_reduce(request.reduce)
     reduction_path = scratch / f"{p.key}.reduce.npz"
     if method != "none" and not reduction_path.exists():
-        reduction_for(p, module, shapes, request, root).save(reduction_path)
+        reduction_for(p, module, shapes, request, root, axis.time_steps).save(reduction_path)
+    components = None
     if method != "none":
         from goalstore.activations.reduction import Reduction
 
         components = Reduction.load(reduction_path).components()
     path = scratch / f"{p.key}.zarr"
-    n_time = shapes[0].firings
+    n_time = max(len(axis.starts), 1)
+    n_mapped = 0
     batch_size = int(p.batch_size)
     if path.exists():  # resuming: keep the chunking (= batch size) the extraction started with
         batch_size = int(xr.open_zarr(path, consolidated=True)["activation"].encoding["chunks"][0])
@@ -199,13 +331,18 @@ def produce_extract(root: Any, p: Extract) -> dict[str, Product]:
         for k_, (dims, values, attrs) in list(coords.items()):
             if values.dtype == object:
                 coords[k_] = (dims, values.astype(str), attrs)
-        units = extractor.unit_coords(p.model, shapes, components if method != "none" else None)
+        if p.time_mapping != "none":
+            counts = [components[s.name] if components else s.units for s in shapes]
+            units = mapped_unit_coords(p, layers, counts)
+            n_mapped = len(units["unit_id"])
+        else:
+            units = extractor.unit_coords(p.model, shapes, components)
         coords.update({k_: (("unit",), v) for k_, v in units.items()})
-        if n_time > 1:  # step t: [t, t + 1) · TIME_STEP_MS
-            steps = np.arange(n_time) * extractor.TIME_STEP_MS
-            coords["time_bin_start"] = (("time_bin",), steps, {"units": "ms"})
-            coords["time_bin_end"] = (("time_bin",), steps + extractor.TIME_STEP_MS, {"units": "ms"})
-        extractor.create_zarr(path, coords, _activation_attrs(p, weights, request, layers, n_time),
+        if n_time > 1:  # the resolved time axis (default: step t is [t, t + 1) · TIME_STEP_MS)
+            coords["time_bin_start"] = (("time_bin",), np.asarray(axis.starts, float), {"units": "ms"})
+            coords["time_bin_end"] = (("time_bin",), np.asarray(axis.ends, float), {"units": "ms"})
+        extractor.create_zarr(path, coords,
+                              _activation_attrs(p, weights, request, layers, n_time, axis, n_mapped),
                               stimuli.sizes["stimulus"], len(units["unit_id"]), n_time, batch_size)
     home = str(root.path)
     with dask_client(p.workers, p.scheduler or None) as client:
@@ -214,15 +351,29 @@ def produce_extract(root: Any, p: Extract) -> dict[str, Product]:
         else:  # worker processes open them by name
             openers = (functools.partial(_open_entry, p.model, home),
                        functools.partial(_open_entry, p.stimuli, home))
-        job = extractor.Job(str(path), *openers, tuple(layers), int(p.time_steps), request.preprocessing,
+        job = extractor.Job(str(path), *openers, tuple(layers), axis.time_steps, request.preprocessing,
                             int(stimuli.sizes["stimulus"]), batch_size, p.device,
-                            str(reduction_path) if method != "none" else "")
+                            str(reduction_path) if method != "none" else "", axis.timing)
         extractor.run(job, client)
     ds = xr.open_zarr(path, consolidated=True)
     return {store_name_of(p): Product(ds, "activations", "zarr", adopt=str(path))}
 
 
-def reduction_for(p: Extract, module: Any, shapes: list[Any], request: Any, root: Any) -> Any:
+def mapped_unit_coords(p: Extract, layers: list[str], unit_counts: list[int]) -> dict[str, Any]:
+    """The ``unit`` coords of a time-mapped extraction: ``K`` slots of one pseudo-layer (e.g.
+    ``uniform:conv3+conv4``); ``component`` = the slot."""
+    import numpy as np
+
+    from goalstore.activations.time_mapping import pseudo_layer
+
+    name = pseudo_layer(p.time_mapping, layers)
+    k = int(min(unit_counts))
+    return {"unit_id": np.array([f"{p.model}/{name}/{j}" for j in range(k)]), "layer": np.full(k, name),
+            "component": np.arange(k), "animal": np.full(k, p.model), "area": np.full(k, name)}
+
+
+def reduction_for(p: Extract, module: Any, shapes: list[Any], request: Any, root: Any,
+                  time_steps: int = 0) -> Any:
     """The fitted reduction of ``p`` (None for ``none``): a PCA fitted on the ``pca_fit`` store's images,
     or a seeded random projection."""
     from goalstore import entries
@@ -234,7 +385,7 @@ def reduction_for(p: Extract, module: Any, shapes: list[Any], request: Any, root
     layers = [s.name for s in shapes]
     if method == "pca":
         fit = entries.open(p.pca_fit, root)["image"].values
-        acts = extractor.layer_activations(module, fit, layers, request.preprocessing, p.time_steps)
+        acts = extractor.layer_activations(module, fit, layers, request.preprocessing, time_steps)
         return fit_pca({n: a.reshape(-1, a.shape[-1]) for n, a in acts.items()}, k, p.seed)
     if method == "random":
         return random_projection({s.name: s.units for s in shapes}, k, p.seed)
@@ -258,7 +409,9 @@ def recheck(name: str, root: Any, n: int, seed: int = 0) -> tuple[list[str], lis
         return [], [f"recheck: {name} is not an extracted activations store; skipped"]
     p = Extract(model=a["model"], stimuli=a["stimuli"], layers=",".join(np.atleast_1d(a["layers"])),
                 time_steps=int(a.get("time_steps", 0)), reduce=a["reduce"], pca_fit=a.get("pca_fit") or
-                DEFAULT_PCA_FIT, seed=int(a.get("seed", 0)), key=a["extraction_key"])
+                DEFAULT_PCA_FIT, seed=int(a.get("seed", 0)), key=a["extraction_key"],
+                first_step=int(a.get("first_step", 0)), time_start=float(a.get("time_start", 0.0)),
+                align=str(a.get("align", "")), time_mapping=str(a.get("time_mapping", "none")))
     request = request_for(p, root)
     if (request.model_weights_hash, request.stimuli_checksum) != (a["model_weights_hash"],
                                                                   a["stimuli_checksum"]):
@@ -267,20 +420,20 @@ def recheck(name: str, root: Any, n: int, seed: int = 0) -> tuple[list[str], lis
     weights = entries.open(p.model, root)
     module = network_from_weights(weights)
     layers = [str(v) for v in np.atleast_1d(a["layers"])]
-    shapes = extractor.probe(module, layers, weights.attrs["input_shape"], p.time_steps)
-    reduction = reduction_for(p, module, shapes, request, root)
+    axis = time_axis(p, request, module, layers, weights.attrs["input_shape"])
+    reduction = reduction_for(p, module, axis.shapes, request, root, axis.time_steps)
     index = sample_indices(stored.sizes["stimulus"], n, seed)
     images = entries.open(p.stimuli, root)["image"].isel(stimulus=index).values
-    fresh = extractor.layer_activations(module, images, layers, request.preprocessing, p.time_steps)
+    fresh = extractor.layer_activations(module, images, layers, request.preprocessing, axis.time_steps)
+    block = extractor.assemble(fresh, layers, axis.timing, reduction.apply if reduction is not None else None)
+    block = block if block.ndim == 3 else block[..., None]  # n × units × time
     problems = []
-    values = stored["activation"].isel(stimulus=index)
-    for layer in layers:
-        got = fresh[layer]  # n × time × units
-        if reduction is not None:
-            got = reduction.apply(layer, got)
-        kept = values.isel(unit=np.flatnonzero(stored["layer"].values == layer)).values
-        kept = kept if kept.ndim == 3 else kept[..., None]
-        problem = compare(np.moveaxis(got, 1, 2), kept, layer)
+    values = stored["activation"].isel(stimulus=index).values
+    values = values if values.ndim == 3 else values[..., None]
+    stored_layers = np.asarray(stored["layer"].values).astype(str)
+    for layer in dict.fromkeys(stored_layers.tolist()):
+        mask = stored_layers == layer
+        problem = compare(block[:, mask] if block.shape[1] == mask.size else block, values[:, mask], layer)
         if problem:
             problems.append(f"recheck: {problem}")
     return problems, [f"recheck: {len(index)} stimuli re-extracted (seed {seed}), {len(layers)} layer(s)"]
@@ -297,8 +450,33 @@ def extraction_params(root: Any, model: str, stimuli: str, **options: Any) -> tu
     return as_dict(typed), store_name_of(typed)
 
 
+def is_recurrent(model: str, root: Any) -> bool:
+    """Whether model store ``model``'s network is unrolled in time (its forward takes ``time_steps``),
+    from its catalog metadata (the untrained network of its architecture; no weights read)."""
+    from builders.networks import accepts_time_steps, build_network
+    from goalstore import entries
+
+    meta = entries.describe(model, root)
+    try:
+        return accepts_time_steps(build_network(str(meta["architecture"]), **dict(meta["architecture_args"])))
+    except (ValueError, TypeError) as exc:
+        raise AnalysisInputError(f"model {model!r}: its network cannot be built ({exc})") from None
+
+
+def aligned_options(model: str, recording: str, root: Any) -> dict[str, Any]:
+    """The extraction options that put model store ``model``'s steps on ``recording``'s time bins:
+    ``align`` for a recurrent model and a recording over time bins; none otherwise (a feed-forward
+    model's activations have no time bins and are used for every bin, or time-mapped by the analysis)."""
+    from goalstore import entries
+
+    if "time_bin" not in entries.open(recording, root).dims or not is_recurrent(model, root):
+        return {}
+    return {"align": recording}
+
+
 def _inputs(p: Extract) -> list[str]:
-    return [p.model, p.stimuli, *([p.pca_fit] if p.reduce.strip().lower().startswith("pca") else [])]
+    return [p.model, p.stimuli, *([p.pca_fit] if p.reduce.strip().lower().startswith("pca") else []),
+            *([p.align] if p.align else [])]
 
 
 RECIPES = [

@@ -1,9 +1,13 @@
 """Object solution times of models against a recording (``goalstore analyze ost RECORDING --model M``).
 
-Each ``--model`` is an ``activations`` store over ``time_bin`` (used as it is) or a ``model`` store (then
-run on the recording's stimulus set by the ``extract`` recipe with as many time steps as the recording
-has bins; content-addressed, so an extraction already made is reused).  The model's IT-preferred layers
-are chosen by PLS predictivity, its OSTs and the recording's are decoded with a linear SVM, and the OST
+Each ``--model`` is an ``activations`` store (used as it is) or a ``model`` store (then run on the
+recording's stimulus set by the ``extract`` recipe; content-addressed, so an extraction already made is
+reused).  A recurrent model's steps are aligned to the recording's time bins (``extract --align``: its
+deepest layer's first response on the first bin, one step per bin).  A feed-forward model (activations
+without ``time_bin``) gets its times from ``--time-mapping``: its IT-preferred layers, in network order,
+spread over the recording's bins ``uniform``-ly or ``graded`` (:mod:`goalstore.activations.time_mapping`;
+with ``--layers-kept 1`` every bin shows the same layer, so pass two or more).  The model's IT-preferred
+layers are chosen by PLS predictivity, its OSTs and the recording's are decoded with a linear SVM, and the OST
 consistency, its bootstrap error and the size-vs-performance table (parameters, units, task accuracy
 from the model store's catalog metadata) go into one result store (:mod:`goalstore.analyses.ost`).
 
@@ -48,7 +52,11 @@ class Ost:
     pls_components: int = param(25, help="PLS components of the layer choice (default 25)")
     n_draws: int = param(20, flag="--draws", help="split-half draws of the layer choice's noise correction")
     n_boot: int = param(1000, flag="--bootstrap", help="bootstrap resamples of the OST consistency")
-    time_steps: int = param(0, help="time steps to extract from a model store (0: the recording's bins)")
+    time_steps: int = param(0, help="time steps to extract from a recurrent model store (0: as many as "
+                                    "aligning to the recording's bins needs)")
+    time_mapping: str = param("uniform", choices=["uniform", "graded"],
+                              help="feed-forward models (activations without time bins): how the IT-preferred "
+                                   "layers are spread over the recording's bins (default uniform)")
     layers: str = param("", help="comma-separated layers to extract (default: the extractor's)")
     reduce: str = param("", help="extraction reduction, e.g. pca:256 (default: the extractor's)")
     pca_fit: str = param("", help="stimuli store the extraction's PCA is fitted on (default: the extractor's)")
@@ -68,9 +76,13 @@ def store_name(p: Ost) -> str:
     return f"ost-{p.recording}-{digest}"
 
 
-def _extraction_options(p: Ost) -> dict[str, Any]:
-    return {k: v for k, v in (("layers", p.layers), ("reduce", p.reduce), ("pca_fit", p.pca_fit),
-                              ("device", p.device), ("time_steps", p.time_steps)) if v}
+def _extraction_options(p: Ost, model: str, root: Any) -> dict[str, Any]:
+    """``model``'s extraction options; a recurrent model aligned to the recording's bins."""
+    from goalstore.recipes.extract import aligned_options
+
+    return {**{k: v for k, v in (("layers", p.layers), ("reduce", p.reduce), ("pca_fit", p.pca_fit),
+                                 ("device", p.device), ("time_steps", p.time_steps)) if v},
+            **aligned_options(model, p.recording, root)}
 
 
 def _kinds(p: Ost, root: Any) -> dict[str, str]:
@@ -80,8 +92,8 @@ def _kinds(p: Ost, root: Any) -> dict[str, str]:
 
 
 def check(p: Ost, root: Any) -> Ost:
-    """Refuse bad input before anything runs; returns the parameters with the stimulus set and the
-    time steps resolved (model stores only)."""
+    """Refuse bad input before anything runs; returns the parameters with the stimulus set resolved
+    (model stores only)."""
     import numpy as np
 
     from goalstore import entries
@@ -132,11 +144,10 @@ def check(p: Ost, root: Any) -> Ost:
             if "layer" not in act.coords:
                 raise AnalysisInputError(f"activation store {model!r}: coordinate 'layer' missing on its units "
                                          "(the IT-preferred layers are chosen among them)")
-            if "time_bin" not in act.dims or act.sizes["time_bin"] != recording.sizes["time_bin"]:
-                have = act.sizes.get("time_bin", 0)
-                raise AnalysisInputError(f"activation store {model!r}: {have or 'no'} time bins, the recording "
-                                         f"{recording.sizes['time_bin']}; OSTs need the model over the same "
-                                         "number of time bins")
+            if "time_bin" in act.dims and act.sizes["time_bin"] != recording.sizes["time_bin"]:
+                raise AnalysisInputError(f"activation store {model!r}: {act.sizes['time_bin']} time bins, the "
+                                         f"recording {recording.sizes['time_bin']}; OSTs need the model over "
+                                         "the same time bins (extract it with --align RECORDING)")
     if "model" not in kinds.values():
         return p
     stimuli = p.stimuli or str(recording.attrs.get("stimulus_set", ""))
@@ -145,7 +156,7 @@ def check(p: Ost, root: Any) -> Ost:
                                  "pass --stimuli STORE")
     check_entry(stimuli, "stimuli", root)
     _check_stimuli(shown, entries.open(stimuli, root), f"the stimulus set {stimuli!r}")
-    return dataclasses.replace(p, stimuli=stimuli, time_steps=p.time_steps or int(recording.sizes["time_bin"]))
+    return dataclasses.replace(p, stimuli=stimuli)
 
 
 def _check_stimuli(shown: Any, ds: Any, what: str) -> None:
@@ -162,7 +173,7 @@ def requires(p: Ost, root: Any) -> list[tuple[str, dict[str, Any]]]:
     """One ``extract`` of each model store on the stimulus set (built, or found cached, first)."""
     from goalstore.recipes.extract import extraction_params
 
-    return [("extract", extraction_params(root, model, p.stimuli, **_extraction_options(p))[0])
+    return [("extract", extraction_params(root, model, p.stimuli, **_extraction_options(p, model, root))[0])
             for model, kind in _kinds(p, root).items() if kind == "model"]
 
 
@@ -190,12 +201,13 @@ def produce(root: Any, p: Ost) -> dict[str, Product]:
     data = entries.open(p.recording, root)
     activations, sizes, stores = {}, {}, {}
     for model, kind in _kinds(p, root).items():
-        stores[model] = (extraction_params(root, model, p.stimuli, **_extraction_options(p))[1]
+        stores[model] = (extraction_params(root, model, p.stimuli, **_extraction_options(p, model, root))[1]
                          if kind == "model" else model)
         activations[model] = entries.open(stores[model], root)
         sizes[model] = _size_metadata(model, kind, activations[model], root)
     result = ost_model_analysis(data, activations, p.labels, p.behaviour, p.area, p.n_components, p.n_splits,
-                                p.n_layers, p.pls_components, p.n_draws, p.n_boot, p.seed, sizes)
+                                p.n_layers, p.pls_components, p.n_draws, p.n_boot, p.seed, sizes,
+                                p.time_mapping)
     result.attrs.update({k: str(data.attrs.get(k, "unknown")) for k in ("species", "modality", "license",
                                                                          "citation")})
     result.attrs.update({"recording": p.recording, "stimuli": p.stimuli, "kind": "result",

@@ -1,7 +1,8 @@
 """Model-vs-brain leaderboard (``goalstore analyze predictivity RECORDING --models M1,M2``).
 
 Each model store is run on the recording's stimulus set by the ``extract`` recipe (content-addressed:
-an extraction already made is reused), then every model's layers are scored against the recording
+an extraction already made is reused; a recurrent model's steps aligned to the recording's time bins,
+``--align``), then every model's layers are scored against the recording
 with noise-corrected predictivity and ranked per area by the fraction of the inter-animal ceiling
 (:mod:`goalstore.analyses.predictivity`).
 """
@@ -58,10 +59,15 @@ def store_name(p: Predictivity) -> str:
     return f"predictivity-{p.recording}-{digest}"
 
 
-def _extraction_options(p: Predictivity) -> dict[str, str]:
-    """The options of each model's extraction: what they extract (in its key) and how (not in it)."""
-    return {k: v for k, v in (("layers", p.layers), ("reduce", p.reduce), ("pca_fit", p.pca_fit),
-                              ("device", p.device), ("workers", p.workers), ("scheduler", p.scheduler)) if v}
+def _extraction_options(p: Predictivity, model: str, root: Any) -> dict[str, Any]:
+    """The options of ``model``'s extraction: what they extract (in its key) and how (not in it); a
+    recurrent model's steps aligned to the recording's time bins (:func:`~goalstore.recipes.extract.
+    aligned_options`)."""
+    from goalstore.recipes.extract import aligned_options
+
+    given = (("layers", p.layers), ("reduce", p.reduce), ("pca_fit", p.pca_fit), ("device", p.device),
+             ("workers", p.workers), ("scheduler", p.scheduler))
+    return {**{k: v for k, v in given if v}, **aligned_options(model, p.recording, root)}
 
 
 def _stimulus_set(p: Predictivity, recording: Any) -> str:
@@ -116,7 +122,7 @@ def requires(p: Predictivity, root: Any) -> list[tuple[str, dict[str, Any]]]:
     """One ``extract`` of each model on the stimulus set (built, or found cached, before the analysis)."""
     from goalstore.recipes.extract import extraction_params
 
-    return [("extract", extraction_params(root, model, p.stimuli, **_extraction_options(p))[0])
+    return [("extract", extraction_params(root, model, p.stimuli, **_extraction_options(p, model, root))[0])
             for model in model_names(p)]
 
 
@@ -125,7 +131,7 @@ def produce(root: Any, p: Predictivity) -> dict[str, Product]:
     from goalstore.recipes.extract import extraction_params
 
     stimuli = p.stimuli or _stimulus_set(p, entries.open(p.recording, root))  # resolved by check
-    stores = {model: extraction_params(root, model, stimuli, **_extraction_options(p))[1]
+    stores = {model: extraction_params(root, model, stimuli, **_extraction_options(p, model, root))[1]
               for model in model_names(p)}
     hashes = {model: str(entries.describe(model, root).get("weights_hash", "")) for model in stores}
     return {store_name(p): Product(leaderboard(root, p, stimuli, stores, hashes), "result")}
