@@ -1,5 +1,6 @@
 """The embedded demo stores: virtual animals, a matching virtual model, synthetic rate maps, and virtual
-animals viewing the embedded object images."""
+animals viewing the embedded object images (4 time bins; or 20, with planted object solution times and a
+behavioural I1 per image, for ``goalstore analyze ost``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from goalstore._version import __version__
+from goalstore.errors import SchemaError
 from goalstore.recipes import Product, Recipe, check_entry, param
 
 
@@ -61,6 +63,35 @@ def produce_objects_recording(root: Any, p: ObjectsRecording) -> dict[str, Produ
     return {"demo-objects-recording": Product(ds, "recording")}
 
 
+@dataclass(frozen=True)
+class ObjectsTimecourse:
+    stimuli: str = param("embedded-objects", help="the stimuli store the virtual animals view")
+    n_time_bins: int = param(20, help="10 ms time bins from 70 ms (20: bins starting 70–260 ms)")
+    n_trials: int = param(4, help="trials per image")
+    noise: float = param(1.0, help="s.d. of the Gaussian trial noise (signal s.d. 0.5–1.5)")
+    seed: int = param(0, help="random seed (read-outs, noise, onsets, behaviour)")
+
+
+def check_objects_timecourse(p: ObjectsTimecourse, root: Any) -> ObjectsTimecourse:
+    for field, least in (("n_time_bins", 2), ("n_trials", 1)):
+        if getattr(p, field) < least:
+            raise SchemaError(f"parameter {field!r} of recipe 'demo-objects-timecourse': {getattr(p, field)}; "
+                              f"expected at least {least}")
+    check_entry(p.stimuli, "stimuli", root)
+    return p
+
+
+def produce_objects_timecourse(root: Any, p: ObjectsTimecourse) -> dict[str, Product]:
+    from goalstore import entries
+    from goalstore.sources.virtual_animals import SolutionTimes, virtual_animals_viewing
+
+    ds = virtual_animals_viewing(entries.open(p.stimuli, root), n_time_bins=p.n_time_bins, n_trials=p.n_trials,
+                                 noise=p.noise, seed=p.seed, stimulus_set=p.stimuli,
+                                 solution_times=SolutionTimes())
+    ds.attrs["goalstore_version"] = __version__
+    return {"demo-objects-timecourse": Product(ds, "recording")}
+
+
 RECIPES = [
     Recipe("demo-recording", produce_recording, outputs=lambda _: [("demo-recording", "zarr")],
            parameters=Seeded,
@@ -78,4 +109,10 @@ RECIPES = [
            description="embedded recording of three virtual animals viewing the embedded-objects images "
                        "(V4: a fixed random convolutional stage; IT: category/object identity and view "
                        "features), 4 time bins, 8 trials"),
+    Recipe("demo-objects-timecourse", produce_objects_timecourse,
+           outputs=lambda _: [("demo-objects-timecourse", "zarr")], inputs=lambda p: [p.stimuli],
+           parameters=ObjectsTimecourse, check=check_objects_timecourse, build_check=True,
+           description="embedded recording for object solution times: demo-objects-recording's animals over "
+                       "20 time bins (70–260 ms), IT's identity signal starting at a planted onset per image "
+                       "(ground_truth_ost), a behavioural I1 per image (behaviour_i1), 4 trials"),
 ]

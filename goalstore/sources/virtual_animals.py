@@ -21,6 +21,7 @@ similarity ``m`` predicts it with correlation ``sqrt(s · m)``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -259,6 +260,65 @@ def viewing_features(
             "view": _standardise(view)}
 
 
+@dataclasses.dataclass(frozen=True)
+class SolutionTimes:
+    """Per-image object solution times planted in :func:`virtual_animals_viewing`'s IT units.
+
+    Image ``i`` gets a latent onset ``τ_i ~ U(earliest, latest)`` ms (seeded; coordinate
+    ``ground_truth_ost``).  Its identity signal is expressed in the bin of centre ``c_t`` by
+    ``r_i(t) = clip((c_t − τ_i) / ramp, 0, 1)`` (a linear ramp over ``ramp`` ms; ``ramp = 0``: a step,
+    ``r = 1[c_t ≥ τ_i]``).  An IT unit ``u`` with read-out weights ``w_u`` then responds, before its
+    per-bin gain ``g_ut`` and trial noise,
+
+        ``x_u(i, t) = (V_ui − mean_i V_u) / s_u + r_i(t) · (I_ui − mean_i I_u) / s_u``,
+
+    ``I = (sqrt(w_c)·E_category + sqrt(w_o)·E_object) w_u`` (identity), ``V = sqrt(w_v)·view w_u``
+    (view-dependent image features, present from the first bin), ``s_u = std_i(I_u + V_u)``; so once
+    ``r = 1`` the unit gives exactly the response it has without solution times, and before the onset it
+    carries only the view (low-level) signal.  V4 units have no onset.  The behavioural I1 of image
+    ``i`` (coordinate ``behaviour_i1``) falls linearly with its onset, plus seeded Gaussian noise:
+
+        ``b_i = clip(b_min + (b_max − b_min) · (latest − τ_i) / (latest − earliest) + σ_b · ε_i, −5, 5)``
+
+    (``b_min``, ``b_max``, ``σ_b``: ``behaviour_min``, ``behaviour_max``, ``behaviour_noise``; ``ε_i``
+    standard normal): harder images (later onset) have a lower I1.  Why this recovers ``τ``: the neural
+    I1 is normalised by subtracting the mean over the object's images, so with a fraction ``F(t)`` of
+    them past their onset, image ``i`` sits near ``−F(t)·Δ`` before its own onset and jumps to about
+    ``(1 − F(τ_i))·Δ`` after it (``Δ``: the decoder's gain in ``Z(hit)`` from the identity signal, about 2
+    for the SVM on the demo recording); a threshold falling linearly with ``τ`` follows that
+    post-onset level, and ``b_min > 0`` keeps the early, all-pre-onset bins (I1 ≈ 0 ± noise) from
+    "solving" late images (the latest ones may never reach it: no OST).  Measured on
+    ``demo-objects-timecourse`` (these defaults, seeds 0–3; ``tests/test_ost_timecourse.py``), the IT OSTs
+    of :mod:`goalstore.analyses.ost` rank-correlate with ``τ`` at ρ ≈ 0.55–0.75 over the ~40 % of images
+    that reach their I1.
+    """
+
+    earliest: float = 90.0
+    latest: float = 200.0
+    ramp: float = 20.0
+    behaviour_min: float = 0.5
+    behaviour_max: float = 1.0
+    behaviour_noise: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.earliest) and np.isfinite(self.latest) and self.earliest < self.latest):
+            raise ValueError(f"solution times: earliest {self.earliest} must lie before latest {self.latest}")
+        if self.ramp < 0 or self.behaviour_noise < 0:
+            raise ValueError(f"solution times: ramp {self.ramp} and behaviour_noise {self.behaviour_noise} "
+                             "must be at least 0")
+
+    def draw(self, n_stimuli: int, centres: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Onsets ``τ`` (ms), expression ``r`` (stimulus × bin at the bin ``centres``) and behavioural I1."""
+        onset = np.random.default_rng([seed, 15]).uniform(self.earliest, self.latest, n_stimuli)
+        lag = np.asarray(centres, dtype=np.float64)[None, :] - onset[:, None]
+        expressed = (np.clip(lag / self.ramp, 0.0, 1.0) if self.ramp > 0 else (lag >= 0).astype(np.float64))
+        earliness = (self.latest - onset) / (self.latest - self.earliest)
+        jitter = np.random.default_rng([seed, 16]).standard_normal(n_stimuli)
+        span = self.behaviour_max - self.behaviour_min
+        behaviour = np.clip(self.behaviour_min + span * earliness + self.behaviour_noise * jitter, -5.0, 5.0)
+        return onset, expressed, behaviour
+
+
 def virtual_animals_viewing(
     stimuli: xr.Dataset,
     n_animals: int = 3,
@@ -269,6 +329,7 @@ def virtual_animals_viewing(
     it_mixture: dict[str, float] | None = None,
     seed: int = 0,
     stimulus_set: str | None = None,
+    solution_times: SolutionTimes | None = None,
 ) -> xr.Dataset:
     """A canonical recording (stimulus × unit × time_bin × trial) of virtual animals viewing ``stimuli``.
 
@@ -296,6 +357,11 @@ def virtual_animals_viewing(
     ceiling.  V4 is a random convolutional stage, so early layers of trained and untrained networks
     predict it similarly, and category identity predicts it poorly.
 
+    ``solution_times`` (default None: none, the output above) gives every image an object solution time:
+    IT's category/object identity signal appears only from a latent per-image onset on, and a
+    behavioural I1 per image goes with it (see :class:`SolutionTimes` for the equations; coordinates
+    ``ground_truth_ost`` and ``behaviour_i1``).
+
     Stimulus ids and every per-stimulus coordinate (``category``, ``object_name``, variation
     parameters) are copied from ``stimuli``; ``stimulus_set`` (default: the stimuli's own
     ``stimulus_set`` or ``name`` attr) and the generator config go into the attrs.  Deterministic
@@ -317,26 +383,43 @@ def virtual_animals_viewing(
     features = viewing_features(stimuli, seed, **generator)
     v4, n_stimuli = features["v4"], features["v4"].shape[0]
     it_latent = sum(np.sqrt(mixture[k]) * features[k] for k in ("category", "object", "view"))
+    identity_latent = sum(np.sqrt(mixture[k]) * features[k] for k in ("category", "object"))
     rng = np.random.default_rng([seed, 14])
     n_v4 = units_per_animal // 2
-    columns, areas, animals = [], [], []
+    columns, identity, areas, animals = [], [], [], []
     for a in range(n_animals):
         for i in range(units_per_animal):
             if i < n_v4:
                 field = rng.integers(v4.shape[1])
                 columns.append(v4[:, field] @ rng.standard_normal(v4.shape[2]))
+                identity.append(np.zeros(n_stimuli))
                 areas.append("V4")
             else:
-                columns.append(it_latent @ rng.standard_normal(it_latent.shape[1]))
+                weights = rng.standard_normal(it_latent.shape[1])
+                columns.append(it_latent @ weights)
+                identity.append(identity_latent @ weights)
                 areas.append("IT")
             animals.append(f"animal{a}")
     signal = _standardise(np.stack(columns, axis=1))  # stimulus × unit
     profile = 0.5 + rng.random((signal.shape[1], n_time_bins))
-    trials = (signal[:, :, None, None] * profile[None, :, :, None]
-              + noise * rng.standard_normal((*signal.shape, n_time_bins, n_trials)))
     start = 70.0 + 10.0 * np.arange(n_time_bins)
+    course = signal[:, :, None]  # stimulus × unit × time_bin (without solution times: one bin, broadcast)
     per_stimulus = {c: ("stimulus", stimuli[c].values, stimuli[c].attrs) for c in stimuli.coords
                     if stimuli[c].dims == ("stimulus",)}
+    if solution_times is not None:
+        onset, expressed, behaviour = solution_times.draw(n_stimuli, start + 5.0, seed)
+        identity_part = np.stack(identity, axis=1)
+        scale = np.stack(columns, axis=1).std(axis=0)
+        identity_part = (identity_part - identity_part.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+        course = course - (1.0 - expressed)[:, None, :] * identity_part[:, :, None]
+        per_stimulus["ground_truth_ost"] = ("stimulus", onset, {
+            "units": "ms", "description": "latent onset of the image's category/object identity signal in "
+                                          "the IT units (ground truth of its object solution time)"})
+        per_stimulus["behaviour_i1"] = ("stimulus", behaviour, {
+            "units": "1", "description": "virtual behavioural I1 (d'-like, clipped to [-5, 5]): lower for "
+                                         "images whose identity signal starts later"})
+    trials = (course[..., None] * profile[None, :, :, None]
+              + noise * rng.standard_normal((*signal.shape, n_time_bins, n_trials)))
     name = stimulus_set or str(stimuli.attrs.get("stimulus_set") or stimuli.attrs.get("name") or "unnamed")
     counters: dict[tuple[str, str], int] = {}
     unit_ids = []
@@ -346,6 +429,8 @@ def virtual_animals_viewing(
     config = {"n_animals": n_animals, "units_per_animal": units_per_animal, "n_stimuli": n_stimuli,
               "n_time_bins": n_time_bins, "n_trials": n_trials, "noise": noise, "it_mixture": mixture,
               "seed": seed, "generator": "goalstore.sources.virtual_animals.viewing_features", **generator}
+    if solution_times is not None:
+        config["solution_times"] = dataclasses.asdict(solution_times)
     return xr.Dataset(
         {"response": (("stimulus", "unit", "time_bin", "trial"), trials.astype(np.float32),
                       {"units": "a.u.", "description": "trial responses of virtual units viewing the images"})},
