@@ -58,7 +58,8 @@ def test_point_key_is_the_hash_of_the_training_config_and_objective():
     assert first.key == hashlib.sha256(document.encode()).hexdigest()[:10]
     assert first.key == mg.point_key(first.params, "supervised")
     params = first.model_params("cpu")
-    assert params["objective"] == "supervised" and params["name"] == first.name and json.loads(params["args"]) == \
+    assert params["objective"] == "supervised" and params["name"] == first.name
+    assert json.loads(params["args"]) == \
         {"cell": "gru", "time_steps": 6}
     simclr = next(p for p in points if p.objective == "simclr")
     assert simclr.model_params()["objective"] == "simclr" and simclr.key != first.key

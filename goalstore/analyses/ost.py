@@ -301,6 +301,9 @@ def preferred_layers(
 
 
 #: metric names read as a model's task accuracy, first present wins
+#: IT-preferred layers decoded when ``n_layers`` is 0: one for a model over time bins, three for a feed-forward
+#: model (the layers its time mapping spreads over the bins)
+AUTO_LAYERS = {"timed": 1, "feedforward": 3}
 ACCURACY_METRICS = ("val_accuracy", "test_accuracy", "accuracy", "train_accuracy")
 
 
@@ -321,7 +324,7 @@ def ost_model_analysis(
     area: str = "IT",
     n_components: int = 1000,
     n_splits: int = 10,
-    n_layers: int = 1,
+    n_layers: int = 0,
     pls_components: int = 25,
     n_draws: int = 20,
     n_boot: int = 1000,
@@ -341,6 +344,8 @@ def ost_model_analysis(
     catalog metadata (``n_parameters``, ``n_units``, ``metrics``).  A model without ``time_bin``
     (feed-forward) is spread over the recording's bins by ``time_mapping`` (``uniform`` or ``graded``,
     seeded by ``seed``) applied to its IT-preferred layers in the order of its ``layer`` coordinate.
+    ``n_layers``: how many IT-preferred layers are decoded; 0 = :data:`AUTO_LAYERS` (one for a model over
+    time bins, its best; three for a feed-forward model, so the time mapping has layers to spread).
     Pure: data in, labelled result out.
     """
     from goalstore.activations.time_mapping import MAPPINGS, map_time
@@ -349,9 +354,9 @@ def ost_model_analysis(
         raise AnalysisInputError(f"time mapping {time_mapping!r}: unknown; expected uniform or graded")
     if not activations:
         raise AnalysisInputError("models: none given; the OST analysis needs at least one model")
-    if n_boot < 1 or n_components < 1 or n_layers < 1:
+    if n_boot < 1 or n_components < 1 or n_layers < 0:
         raise AnalysisInputError(f"bootstrap {n_boot}, components {n_components}, layers {n_layers}: "
-                                 "each must be at least 1")
+                                 "expected at least 1 (layers: 0 = automatic)")
     neural = neural_features(recording, area)
     ids = np.asarray(neural["stimulus_id"].values).astype(str)
     fixed = _fixed_threshold(behaviour)
@@ -393,7 +398,8 @@ def ost_model_analysis(
         if "layer" not in act.coords:
             raise AnalysisInputError(f"coordinate 'layer': missing on the units of model {name!r}")
         rec = recording if isinstance(recording, xr.DataArray) else responses_of(recording, None)
-        chosen[name], scores[name] = preferred_layers(rec, act, area, n_layers, pls_components, n_splits,
+        kept = n_layers or AUTO_LAYERS["timed" if timed else "feedforward"]
+        chosen[name], scores[name] = preferred_layers(rec, act, area, kept, pls_components, n_splits,
                                                       n_draws, seed)
         layer_of = np.asarray(act["layer"].values).astype(str)
         if timed:

@@ -6,9 +6,9 @@ reused).  A recurrent model's steps are aligned to the recording's time bins (``
 deepest layer's first response on the first bin, one step per bin).  A feed-forward model (activations
 without ``time_bin``) gets its times from ``--time-mapping``: its IT-preferred layers, in network order,
 spread over the recording's bins ``uniform``-ly or ``graded`` (:mod:`goalstore.activations.time_mapping`;
-with ``--layers-kept 1`` every bin shows the same layer, so pass two or more).  The model's IT-preferred
-layers are chosen by PLS predictivity, its OSTs and the recording's are decoded with a linear SVM, and the OST
-consistency, its bootstrap error and the size-vs-performance table (parameters, units, task accuracy
+three layers unless ``--layers-kept`` says otherwise: with one, every bin would show the same layer).
+The model's IT-preferred layers are chosen by PLS predictivity, its OSTs and the recording's are decoded
+with a linear SVM, and the OST consistency, its bootstrap error and the size-vs-performance table (parameters, units, task accuracy
 from the model store's catalog metadata) go into one result store (:mod:`goalstore.analyses.ost`).
 
 The behavioural I1 (each image's threshold, notes §2) is a stimulus coordinate of the recording
@@ -33,8 +33,8 @@ from goalstore.recipes import Analysis, Product, Recipe, check_entry, param, res
 
 @dataclass(frozen=True)
 class Ost:
-    recording: str = param("demo-objects-recording", positional=True,
-                           help="a recording store with time bins, e.g. demo-objects-recording")
+    recording: str = param("demo-objects-timecourse", positional=True,
+                           help="a recording store with time bins, e.g. demo-objects-timecourse")
     model: str = param("", flag="--model", help="comma-separated model stores or activations stores "
                                                 "(over time_bin)")
     stimuli: str = param("", help="the stimuli store the recording shows, for extracting model stores "
@@ -47,8 +47,9 @@ class Ost:
                               help="PCA components before the SVM (capped by images and units; default 1000)")
     n_splits: int = param(10, flag="--splits", help="train/test splits of the decoder and the layer choice "
                                                     "(default 10)")
-    n_layers: int = param(1, flag="--layers-kept",
-                          help="IT-preferred layers whose units are decoded (default 1)")
+    n_layers: int = param(0, flag="--layers-kept",
+                          help="IT-preferred layers whose units are decoded (default 0: one for a model over "
+                               "time bins, three for a feed-forward model)")
     pls_components: int = param(25, help="PLS components of the layer choice (default 25)")
     n_draws: int = param(20, flag="--draws", help="split-half draws of the layer choice's noise correction")
     n_boot: int = param(1000, flag="--bootstrap", help="bootstrap resamples of the OST consistency")
@@ -99,10 +100,11 @@ def check(p: Ost, root: Any) -> Ost:
     from goalstore import entries
     from goalstore.analyses.ost import _fixed_threshold
 
-    for name, value in (("components", p.n_components), ("splits", p.n_splits), ("layers-kept", p.n_layers),
+    for name, value in (("components", p.n_components), ("splits", p.n_splits), ("layers-kept", p.n_layers + 1),
                         ("pls-components", p.pls_components), ("draws", p.n_draws), ("bootstrap", p.n_boot)):
         if value < 1:
-            raise AnalysisInputError(f"--{name} {value}: expected at least 1")
+            raise AnalysisInputError(f"--{name} {value - (name == 'layers-kept')}: expected at least "
+                                     f"{0 if name == 'layers-kept' else 1}")
     if p.n_splits < 2:
         raise AnalysisInputError(f"--splits {p.n_splits}: expected at least 2")
     if p.time_steps < 0:
