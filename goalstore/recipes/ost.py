@@ -9,7 +9,8 @@ spread over the recording's bins ``uniform``-ly or ``graded`` (:mod:`goalstore.a
 three layers unless ``--layers-kept`` says otherwise: with one, every bin would show the same layer).
 The model's IT-preferred layers are chosen by PLS predictivity, its OSTs and the recording's are decoded
 with a linear SVM, and the OST consistency, its bootstrap error and the size-vs-performance table
-(parameters, units, task accuracy from the model store's catalog metadata) go into one result store (:mod:`goalstore.analyses.ost`).
+(parameters, units, task accuracy from the model store's catalog metadata) go into one result store
+(:mod:`goalstore.analyses.ost`).
 
 The behavioural I1 (each image's threshold, notes §2) is a stimulus coordinate of the recording
 (``--behaviour``, default ``behaviour_i1``): the notes define it from the primate's behaviour, which the
