@@ -15,7 +15,7 @@ gets the same store and a changed config a new one.  ``cells`` apply to the Conv
 architecture gets one point per objective and seed, with cell ``none``.
 
 Presets: ``tiny`` (minutes on a 2-core CPU on the 64 × 64 ``embedded-objects``: convrnn6 with the
-timedecay, gru and rgc cells, knet4 and the mouse StreamNets, supervised and
+timedecay, gru and rgc cells, knet4, ResNet-18 and the mouse StreamNets, supervised and
 SimCLR, one seed, width 0.125, 32 px, 2 epochs) and ``paper`` (the thesis' families at full scale:
 ConvRNN-6/11 × the seven cells on ImageNet-sized images; the mouse models StreamNet-1/2/6, AlexNet
 and ResNet-18 × every objective × 3 seeds at 64 px).  Objectives are validated against
@@ -190,7 +190,7 @@ def _tiny() -> tuple[ModelGridSpec, ...]:
               "batch_size": 32, "optimiser": "adam", "lr": 0.001}
     specs = [ModelGridSpec("tiny", "convrnn", ("convrnn6",), ("timedecay", "gru", "rgc"),
                            args={"time_steps": 6}, **common),
-             ModelGridSpec("tiny", "feedforward", ("knet4",), **common),
+             ModelGridSpec("tiny", "feedforward", ("knet4", "resnet18"), **common),
              ModelGridSpec("tiny", "mouse", STREAMNET_ARCHITECTURES, **common)]
     return tuple(specs)
 

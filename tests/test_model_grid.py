@@ -31,7 +31,7 @@ TWO_POINTS = {"name": "two", "grids": [
 # ------------------------------------------------------------------ expansion
 def test_presets_expand_to_their_counts_with_deterministic_names():
     tiny = grid_points(load_model_grid("tiny"))
-    assert len(tiny) == 3 * 2 + 2 + 2 * 3  # convrnn6 × 3 cells, knet4, StreamNet-1/2/6 × 2 objectives
+    assert len(tiny) == 3 * 2 + 2 * 2 + 2 * 3  # (3 cells + 2 + 3) × 2 objectives
     assert [p.name for p in tiny] == [p.name for p in grid_points(load_model_grid("tiny"))]
     assert {p.family for p in tiny} == {"convrnn", "feedforward", "mouse"}
     assert {(p.cell, p.objective) for p in tiny if p.family == "convrnn"} == {
