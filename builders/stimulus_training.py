@@ -16,8 +16,8 @@ network is returned: the heads are training-only.  :func:`train_classifier` is t
 Everything random takes its seed from the config: ``torch.manual_seed(seed)`` before the network (then
 the objective's heads, bank or queue) is built (so ``epochs=0`` is the untrained network of that seed)
 and one ``torch.Generator`` seeded with ``seed`` for the batch order, the optional augmentation (random
-horizontal flips and shifts of up to ``shift`` pixels, zero-padded) and the objective's views.  On the
-CPU the same config gives bit-identical weights.
+horizontal flips and shifts of up to ``shift`` pixels, zero-padded: :func:`builders.augment.flip_shift`)
+and the objective's views.  On the CPU the same config gives bit-identical weights.
 
 Imports nothing from goalstore.
 """
@@ -29,10 +29,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from builders.architectures import ARCHITECTURES
+from builders.augment import flip_shift
 from builders.device import resolve_device
 from builders.networks import build_network
 from builders.objectives import OBJECTIVES, Batch, build_objective, embed, knn_accuracy
@@ -115,20 +115,6 @@ OBJECTIVE_PARAMS = ("temperature", "queue_size", "key_momentum", "bank_momentum"
                     "target_size", "crop_scale")
 
 
-def _augment(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Random horizontal flips and integer shifts (zero-padded) of a batch, drawn from ``generator``."""
-    n = x.shape[0]
-    flips = torch.rand(n, generator=generator) < 0.5
-    x = torch.where(flips.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
-    if shift <= 0:
-        return x
-    offsets = torch.randint(-shift, shift + 1, (n, 2), generator=generator).tolist()
-    padded = F.pad(x, (shift, shift, shift, shift))
-    h, w = x.shape[-2:]
-    return torch.stack([padded[i, :, shift + dy: shift + dy + h, shift + dx: shift + dx + w]
-                        for i, (dy, dx) in enumerate(offsets)])
-
-
 def _check_data(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | None,
                 target: torch.Tensor | None, label: str) -> None:
     if x.ndim != 4 or tuple(x.shape[1:]) != (config.in_channels, config.input_size, config.input_size):
@@ -198,7 +184,7 @@ def train_model(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | Non
                 continue
             xb = x[index]
             if config.augment:
-                xb = _augment(xb, config.shift, generator)
+                xb = flip_shift(xb, config.shift, generator)
             batch = Batch(xb.to(device), index, None if y is None else y[index].to(device),
                           None if target is None else target[index].to(device))
             loss = objective.loss(model, batch, generator)
