@@ -39,6 +39,12 @@ from builders.objectives import OBJECTIVES, Batch, build_objective, embed, knn_a
 
 OPTIMISERS = ("sgdm", "adam")
 
+#: architecture arguments that :class:`ClassifierConfig` sets from its own fields (``in_channels``,
+#: ``input_size``, ``out_features``, ``width``; ``contrastive`` is False: a contrastive objective's head
+#: belongs to the objective), so ``options`` may not set them — the one list the ``model`` recipe and the
+#: model grids (:mod:`builders.model_grid`) refuse
+RESERVED_ARGS = ("in_channels", "input_size", "out_features", "width", "contrastive")
+
 
 @dataclass(frozen=True)
 class ClassifierConfig:
@@ -88,6 +94,10 @@ class ClassifierConfig:
             raise ValueError(f"objective parameters {self.objective_params}: expected temperature > 0, "
                              "queue_size ≥ 1, 0 ≤ key_momentum, bank_momentum < 1, projection_dim ≥ 1, "
                              "sparsity ≥ 0, target_size ≥ 1, 0 < crop_scale ≤ 1")
+        reserved = sorted(set(self.options or {}) & set(RESERVED_ARGS))
+        if reserved:
+            raise ValueError(f"options set {', '.join(reserved)}; expected them from the config's own fields "
+                             "(in_channels, input_size, out_features, width; contrastive is False)")
         if self.augment and self.objective == "depth":
             raise ValueError("augment: flips and shifts would move the images off their depth targets; "
                              "expected augment False with objective depth")
@@ -113,6 +123,25 @@ class ClassifierConfig:
 #: the :class:`ClassifierConfig` fields that are objective hyper-parameters
 OBJECTIVE_PARAMS = ("temperature", "queue_size", "key_momentum", "bank_momentum", "projection_dim", "sparsity",
                     "target_size", "crop_scale")
+
+
+def training_config(*, architecture: str, channels: int, input_size: int, width: float, epochs: int,
+                    batch_size: int, optimiser: str, lr: float, augment: bool, seed: int, objective: str,
+                    embedding_dim: int, n_categories: int, options: dict[str, Any] | None = None,
+                    objective_args: dict[str, Any] | None = None, device: str = "cpu") -> ClassifierConfig:
+    """The :class:`ClassifierConfig` of one run of the ``model`` recipe (and so of one model-grid point),
+    from the recipe's parameters: ``out_features`` is ``n_categories`` (``supervised``: the stimuli's
+    categories) or ``embedding_dim`` (the embedding of any other objective); every field not given keeps
+    its default here.  Raises ``ValueError`` for a bad value and ``TypeError`` for an unknown objective
+    parameter (``objective_args`` takes :data:`OBJECTIVE_PARAMS`)."""
+    unknown = sorted(set(objective_args or {}) - set(OBJECTIVE_PARAMS))
+    if unknown:
+        raise TypeError(f"objective parameters {', '.join(unknown)}: unknown; expected some of "
+                        f"{', '.join(OBJECTIVE_PARAMS)}")
+    out = n_categories if objective == "supervised" else embedding_dim
+    return ClassifierConfig(architecture, channels, input_size, out, width, epochs, batch_size, optimiser, lr,
+                            augment=augment, seed=seed, device=device, options=options or None,
+                            objective=objective, **(objective_args or {}))
 
 
 def _check_data(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | None,

@@ -13,7 +13,7 @@ import torch
 from builders.augment import CORPUS_VIEWS, flip_shift, random_views
 from builders.networks import build_network, count_parameters, observed_layers
 from builders.objectives import OBJECTIVES, Batch, InstanceRecognition, MoCoV2, RotNet, build_objective, nt_xent
-from builders.stimulus_training import ClassifierConfig, train_model
+from builders.stimulus_training import ClassifierConfig, train_model, training_config
 from goalstore.errors import AnalysisInputError, SchemaError
 from goalstore.sources.objects import DEPTH_BULGE, DEPTH_NEAR, depth_maps, object_images
 
@@ -227,6 +227,12 @@ def test_config_refuses_bad_objectives():
         ClassifierConfig(objective="simclr", temperature=0)
     with pytest.raises(ValueError, match="augment"):
         ClassifierConfig(objective="depth", augment=True)
+    with pytest.raises(ValueError, match="options set contrastive, width"):  # RESERVED_ARGS: the config's own
+        ClassifierConfig(options={"width": 2, "contrastive": True, "time_steps": 3})
+    with pytest.raises(TypeError, match="objective parameters tau: unknown"):
+        training_config(architecture="knet4", channels=3, input_size=16, width=0.25, epochs=1, batch_size=4,
+                        optimiser="adam", lr=0.1, augment=False, seed=0, objective="simclr", embedding_dim=8,
+                        n_categories=3, objective_args={"tau": 1})
     x, y, _ = _data(8)
     with pytest.raises(ValueError, match="depth map"):
         train_model(_config("depth"), x, y, progress=False)
