@@ -202,7 +202,12 @@ class ResNet(RuleNet):
 
 
 class ContrastiveNet(RuleNet):
-    """A backbone with a SimCLR projection head (fc-relu-fc); head layers count as deep."""
+    """A backbone with a SimCLR projection head (fc-relu-fc); head layers count as deep.
+
+    The learning-rule corpus' contrastive networks: the head is part of the network (its layers are
+    trained by the learning rule and observed).  The mouse models' objectives keep the same-shaped head
+    outside the network instead (:class:`builders.objectives.SimCLR`'s ``projection``, dropped after
+    training)."""
 
     def __init__(self, backbone: RuleNet, feature_dim: int, projection_dim: int = 128):
         super().__init__()

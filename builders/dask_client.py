@@ -1,8 +1,12 @@
-"""The dask.distributed client of a sweep or an analysis, set up and torn down in one place."""
+"""The dask.distributed client of a sweep or an analysis, set up and torn down in one place, and
+:func:`run_tasks`, which runs a list of independent tasks on it (or in process) with a progress bar.
+
+Imports nothing from goalstore.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,3 +42,31 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def run_tasks(function: Callable[..., Any], items: list[Any], total: int | None = None,
+              workers: int | None = None, scheduler: str | None = None, progress: bool = True,
+              desc: str = "runs", **kwargs: Any) -> None:
+    """Call ``function(item, **kwargs)`` for each of ``items`` (the pending tasks of a sweep of ``total``),
+    with a tqdm bar over the whole sweep.
+
+    ``workers`` > 1 or a ``scheduler`` runs them on dask.distributed (:func:`dask_client`) with
+    ``threads=1`` (one torch thread per single-threaded worker); otherwise one after another with
+    ``progress`` (so a task can show its own inner bar).  ``function`` takes both keywords."""
+    total = len(items) if total is None else total
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=total - len(items), desc=desc, disable=not progress)
+    if items and wants_dask(workers, scheduler):
+        from dask.distributed import as_completed
+
+        with dask_client(workers, scheduler) as client:
+            futures = client.map(function, items, threads=1, pure=False, **kwargs)
+            for future in as_completed(futures):
+                future.result()
+                bar.update(1)
+    else:
+        for item in items:
+            function(item, progress=progress, **kwargs)
+            bar.update(1)
+    bar.close()

@@ -8,18 +8,24 @@ of one ``model`` recipe run and a deterministic store name
 
     ``<architecture>[-<cell>]-<objective>-s<seed>-<key>``
 
-where ``key`` is the first 10 hex digits of the sha256 of the point's training config (everything
-that changes the weights: not the store name, family label or device), so the same config always
-gets the same store and a changed config a new one.  ``cells`` apply to the ConvRNN architectures
-(:data:`builders.convrnn.CONVRNN_ARCHITECTURES`, passed as their ``cell`` argument); any other
-architecture gets one point per objective and seed, with cell ``none``.
+where ``key`` is the first 10 hex digits of the sha256 of the point's fully resolved training config
+(:func:`point_key`: the :class:`~builders.stimulus_training.ClassifierConfig` the ``model`` recipe trains
+it with, every default included, plus the training stimuli and validation fraction — everything that
+changes the weights, not the store name, family label or device), so the same config always gets the
+same store, and a changed config — or a changed default of builders' training — a new one.  ``cells``
+apply to the ConvRNN architectures (:data:`builders.convrnn.CONVRNN_ARCHITECTURES`, passed as their
+``cell`` argument); any other architecture gets one point per objective and seed, with cell ``none``.
 
 Presets: ``tiny`` (minutes on a 2-core CPU on the 64 × 64 ``embedded-objects``: convrnn6 with the
 timedecay, gru and rgc cells, knet4, ResNet-18 and the mouse StreamNets, supervised and
 SimCLR, one seed, width 0.125, 32 px, 2 epochs) and ``paper`` (the thesis' families at full scale:
 ConvRNN-6/11 × the seven cells on ImageNet-sized images; the mouse models StreamNet-1/2/6, AlexNet
-and ResNet-18 × every objective × 3 seeds at 64 px).  Objectives are validated against
-:data:`OBJECTIVES`; whether a store root can train one is the ``model`` recipe's business.
+and ResNet-18 × every objective × 3 seeds at 64 px).  A spec's fields are the ``model`` recipe's parameters
+(``goalstore.recipes.models.TrainModel``) that a grid sets, with the grid's own defaults (``width`` 1.0
+where a single model's is 0.25; a grid file's missing field means the grid's default).  A spec checks only
+what naming and keying its points needs (see :meth:`ModelGridSpec.__post_init__`); whether a store root can
+train a point is the ``model`` recipe's check, which the ``model-grid`` recipe runs for every point before
+anything trains.
 
 Imports nothing from goalstore.
 """
@@ -39,7 +45,7 @@ from builders.convrnn import CONVRNN_ARCHITECTURES
 from builders.networks import architectures
 from builders.objectives import OBJECTIVES
 from builders.rnn_cells import CELLS
-from builders.stimulus_training import OPTIMISERS
+from builders.stimulus_training import RESERVED_ARGS, ClassifierConfig, training_config
 from builders.streamnet import STREAMNET_ARCHITECTURES
 
 #: the recurrent cells of the ``paper`` ConvRNN family
@@ -52,7 +58,7 @@ _TUPLES = ("architectures", "cells", "objectives", "seeds")
 @dataclass(frozen=True)
 class GridPoint:
     """One model of a grid: its store ``name``, labels and ``params`` (the ``model`` recipe's parameters
-    besides ``name``, ``objective`` and ``device``; ``args`` as a dict)."""
+    besides ``name``, ``objective`` and ``device``; ``args`` and ``objective_args`` as dicts)."""
 
     name: str
     grid: str
@@ -65,7 +71,8 @@ class GridPoint:
     def model_params(self, device: str = "cpu") -> dict[str, Any]:
         """The parameters of the ``model`` recipe that trains this point."""
         return {**self.params, "name": self.name, "device": device, "objective": self.objective,
-                "args": json.dumps(self.params["args"], sort_keys=True)}
+                "args": json.dumps(self.params["args"], sort_keys=True),
+                "objective_args": json.dumps(self.params["objective_args"], sort_keys=True)}
 
 
 @dataclass(frozen=True)
@@ -92,8 +99,19 @@ class ModelGridSpec:
     val_fraction: float = 0.25
     #: further architecture arguments (a ConvRNN's ``time_steps``, ``feedback`` …)
     args: dict[str, Any] = field(default_factory=dict)
+    #: output width (embedding) of a self-supervised objective's network
+    embedding_dim: int = 128
+    #: objective hyper-parameters (:data:`builders.stimulus_training.OBJECTIVE_PARAMS`; defaults there)
+    objective_args: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Check what naming and keying the points needs before a store root is known: the labels, the
+        axes (architecture, cell, objective, seed: parts of the store names), every field's type, and the
+        builders-side training config of every point (:class:`ClassifierConfig` refuses a bad optimiser,
+        epochs, batch size, learning rate, objective parameter or a reserved architecture argument).  The
+        ranges only the ``model`` recipe knows or checks (channels 1 or 3, input_size ≥ 8, width > 0,
+        0 ≤ val_fraction < 1, the stimuli entry, the architecture arguments' values) are left to its
+        ``check_model``, which the ``model-grid`` recipe runs for every point before anything trains."""
         where = f"grid {self.name!r}"
         for label in ("name", "family"):
             value = getattr(self, label)
@@ -120,28 +138,45 @@ class ModelGridSpec:
                                  f"some of {', '.join(OBJECTIVES)}")
         if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in self.seeds):
             raise ValueError(f"{where}: field 'seeds' is {list(self.seeds)!r}; expected integers ≥ 0")
-        if self.optimiser not in OPTIMISERS:
-            raise ValueError(f"{where}: field 'optimiser' is {self.optimiser!r}; expected one of "
-                             f"{', '.join(OPTIMISERS)}")
-        checks = {"epochs": (int, lambda v: v >= 0, "an integer ≥ 0"),
-                  "input_size": (int, lambda v: v >= 8, "an integer ≥ 8"),
-                  "channels": (int, lambda v: v in (1, 3), "1 or 3"),
-                  "batch_size": (int, lambda v: v >= 1, "an integer ≥ 1"),
-                  "width": ((int, float), lambda v: v > 0, "a number > 0"),
-                  "lr": ((int, float), lambda v: v > 0, "a number > 0"),
-                  "val_fraction": ((int, float), lambda v: 0 <= v < 1, "a number in [0, 1)"),
-                  "augment": (bool, lambda v: True, "true or false"),
-                  "stimuli": (str, lambda v: bool(v), "a stimuli store name"),
-                  "data_path": (str, lambda v: True, "a path"),
-                  "args": (dict, lambda v: True, "a mapping of architecture arguments")}
-        for label, (kind, ok, expected) in checks.items():
+        types = {"epochs": (int, "an integer"), "input_size": (int, "an integer"),
+                 "channels": (int, "an integer"), "batch_size": (int, "an integer"),
+                 "embedding_dim": (int, "an integer"), "width": ((int, float), "a number"),
+                 "lr": ((int, float), "a number"), "val_fraction": ((int, float), "a number"),
+                 "augment": (bool, "true or false"), "stimuli": (str, "a stimuli store name"),
+                 "data_path": (str, "a path"), "optimiser": (str, "an optimiser name"),
+                 "args": (dict, "a mapping of architecture arguments"),
+                 "objective_args": (dict, "a mapping of objective parameters")}
+        for label, (kind, expected) in types.items():
             value = getattr(self, label)
-            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool) or not ok(value):
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
                 raise ValueError(f"{where}: field {label!r} is {value!r}; expected {expected}")
-        own = sorted(set(self.args) & {"cell", "in_channels", "input_size", "out_features", "width"})
+        own = sorted(set(self.args) & {"cell", *RESERVED_ARGS})
         if own:
             raise ValueError(f"{where}: field 'args' sets {', '.join(own)}; expected them as the grid's own "
-                             "fields (cells, channels, input_size, width; out_features = number of categories)")
+                             "fields (cells, channels, input_size, width; out_features = number of categories "
+                             "or embedding_dim)")
+        for arch in self.architectures:
+            cell = self.cells[0] if arch in CONVRNN_ARCHITECTURES else "none"
+            for objective in self.objectives:
+                try:
+                    self.training_config(arch, cell, objective, self.seeds[0])
+                except (TypeError, ValueError) as exc:
+                    label = "objective_args" if isinstance(exc, TypeError) else "training config"
+                    raise ValueError(f"{where}: {label} of {arch} ({objective}): {exc}") from None
+
+    def _args(self, architecture: str, cell: str) -> dict[str, Any]:
+        return {**self.args, **({"cell": cell} if architecture in CONVRNN_ARCHITECTURES else {})}
+
+    def training_config(self, architecture: str, cell: str, objective: str, seed: int) -> ClassifierConfig:
+        """The builders-side training config of one point, as the ``model`` recipe resolves it
+        (:func:`builders.stimulus_training.training_config`), on the CPU.  For ``supervised`` the output
+        width is the training stimuli's category count, unknown before the store root is: 0 here (the
+        stimuli store's name, part of the key, fixes it)."""
+        return training_config(architecture=architecture, channels=self.channels, input_size=self.input_size,
+                               width=float(self.width), epochs=self.epochs, batch_size=self.batch_size,
+                               optimiser=self.optimiser, lr=float(self.lr), augment=self.augment, seed=seed,
+                               objective=objective, embedding_dim=self.embedding_dim, n_categories=0,
+                               options=self._args(architecture, cell), objective_args=self.objective_args)
 
     def points(self) -> list[GridPoint]:
         """Every model of this spec, in a fixed order (architecture, cell, objective, seed)."""
@@ -150,13 +185,14 @@ class ModelGridSpec:
             recurrent = arch in CONVRNN_ARCHITECTURES
             for cell, objective, seed in product(self.cells if recurrent else ("none",), self.objectives,
                                                  self.seeds):
-                args = {**self.args, **({"cell": cell} if recurrent else {})}
                 params = {"architecture": arch, "stimuli": self.stimuli, "width": float(self.width),
                           "input_size": self.input_size, "channels": self.channels, "epochs": self.epochs,
                           "batch_size": self.batch_size, "optimiser": self.optimiser, "lr": float(self.lr),
                           "augment": self.augment, "seed": seed, "val_fraction": float(self.val_fraction),
-                          "args": args}
-                key = point_key(params, objective)
+                          "args": self._args(arch, cell), "embedding_dim": self.embedding_dim,
+                          "objective_args": dict(self.objective_args)}
+                key = point_key(self.training_config(arch, cell, objective, seed), self.stimuli,
+                                float(self.val_fraction))
                 stem = f"{arch}-{cell}" if recurrent else arch
                 out.append(GridPoint(f"{stem}-{objective}-s{seed}-{key}", self.name, self.family, cell,
                                      objective, key, params))
@@ -166,11 +202,18 @@ class ModelGridSpec:
         return asdict(self)
 
 
-def point_key(params: dict[str, Any], objective: str) -> str:
-    """The first 10 hex digits of the sha256 of a point's training config (``params`` and ``objective``,
-    as canonical JSON): what names its store and says whether a stored model is this point's."""
-    document = json.dumps({**params, "objective": objective}, sort_keys=True, default=list)
-    return hashlib.sha256(document.encode()).hexdigest()[:10]
+def point_key(config: ClassifierConfig, stimuli: str, val_fraction: float) -> str:
+    """The first 10 hex digits of the sha256 of a point's training: its fully resolved ``config`` (every
+    :class:`ClassifierConfig` field but ``device``, defaults included, so a changed default changes the
+    key; for ``supervised`` without ``out_features``, which the ``stimuli`` fix), the training ``stimuli``
+    and ``val_fraction``, as canonical JSON.  It names the point's store and says whether a stored model is
+    this point's."""
+    training = config.as_dict()
+    training.pop("device")
+    if config.objective == "supervised":
+        training.pop("out_features")
+    document = {"training": training, "stimuli": stimuli, "val_fraction": float(val_fraction)}
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=list).encode()).hexdigest()[:10]
 
 
 def grid_points(specs: tuple[ModelGridSpec, ...]) -> list[GridPoint]:

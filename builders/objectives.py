@@ -5,7 +5,13 @@ rotation classifier) and state (memory bank, queue, momentum key encoder) — an
 *backbone* (any network of :mod:`builders.networks`) on a batch.  Only the backbone is kept after
 training: its output ``f(x)`` (``out_features`` wide) is the class logits of ``supervised`` and the
 embedding of every other objective.  Notation: ``z = f(x)``, ``n(v) = v / ‖v‖``, ``τ`` a temperature,
-``B`` the batch size, ``a(x)`` a random view (:func:`builders.augment.random_views`).
+``B`` the batch size, ``a(x)`` a random view (:func:`builders.augment.random_views`, scheme ``simclr``).
+:func:`nt_xent` and the views are shared with the learning-rule corpus' contrastive tasks
+(:mod:`builders.training`).  Their networks differ in where the projection head lives: the corpus trains
+:class:`builders.architectures.ContrastiveNet` (the backbone with its fc–ReLU–fc head built into the
+network, of rule-trained layers that are observed like any other), while here the head (:class:`SimCLR`'s
+``projection``, the same Linear–ReLU–Linear shape) belongs to the objective and is dropped after training,
+so a model store's network has no head (``contrastive=False``).
 
 * ``supervised`` — :class:`Supervised`: cross-entropy of the logits ``f(x)`` and the labels.
 * ``autoencoder`` — :class:`SparseAutoencoder`: reconstruction of the (pooled) image by a decoder plus
@@ -277,7 +283,8 @@ class InstanceRecognition(_Contrastive):
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
-    """NT-Xent (SimCLR): with ``u = n([z1; z2])`` (2B vectors) and ``p(k)`` the other view of ``k``,
+    """NT-Xent (SimCLR; also the learning-rule corpus' contrastive loss, :mod:`builders.training`): with
+    ``u = n([z1; z2])`` (2B vectors) and ``p(k)`` the other view of ``k``,
 
     .. math::
 

@@ -21,9 +21,10 @@ element-wise product, ``σ`` the logistic sigmoid.
   gated copy of the drive) and ``h_t = g_h ⊙ h_{t−1} + (1 − g_h) ⊙ h_in``.
 * ``rgc`` (Reciprocal Gated Cell, Nayebi et al. 2018) — two states, the output ``h`` and a memory ``c``,
   each gating the other's input (the gates are "reciprocal"):
-  ``h_t = (1 − σ(W_ch * c_{t−1})) ⊙ x_t + (1 − σ(W_hh * h_{t−1})) ⊙ h_{t−1}``,
-  ``c_t = (1 − σ(W_hc * h_{t−1})) ⊙ x_t + (1 − σ(W_cc * c_{t−1})) ⊙ c_{t−1}``, ``y_t = ELU(h_t)``.
-  With zero states every gate is ½ and ``h_1 = c_1 = x/2``.
+  ``h_t = (1 − σ(W_ch * c_{t−1} + b_ch)) ⊙ x_t + (1 − σ(W_hh * h_{t−1} + b_hh)) ⊙ h_{t−1}``,
+  ``c_t = (1 − σ(W_hc * h_{t−1} + b_hc)) ⊙ x_t + (1 − σ(W_cc * c_{t−1} + b_cc)) ⊙ c_{t−1}``,
+  ``y_t = ELU(h_t)``.  With zero states the gates are ``σ(b)``, so ``h_1 = (1 − σ(b_ch)) ⊙ x_1`` and
+  ``c_1 = (1 − σ(b_hc)) ⊙ x_1``; only with zero biases is every gate ½ and ``h_1 = c_1 = x_1/2``.
 
 Imports nothing from goalstore.
 """

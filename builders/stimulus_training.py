@@ -16,8 +16,8 @@ network is returned: the heads are training-only.  :func:`train_classifier` is t
 Everything random takes its seed from the config: ``torch.manual_seed(seed)`` before the network (then
 the objective's heads, bank or queue) is built (so ``epochs=0`` is the untrained network of that seed)
 and one ``torch.Generator`` seeded with ``seed`` for the batch order, the optional augmentation (random
-horizontal flips and shifts of up to ``shift`` pixels, zero-padded) and the objective's views.  On the
-CPU the same config gives bit-identical weights.
+horizontal flips and shifts of up to ``shift`` pixels, zero-padded: :func:`builders.augment.flip_shift`)
+and the objective's views.  On the CPU the same config gives bit-identical weights.
 
 Imports nothing from goalstore.
 """
@@ -29,15 +29,21 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from builders.architectures import ARCHITECTURES
+from builders.augment import flip_shift
 from builders.device import resolve_device
 from builders.networks import build_network
 from builders.objectives import OBJECTIVES, Batch, build_objective, embed, knn_accuracy
 
 OPTIMISERS = ("sgdm", "adam")
+
+#: architecture arguments that :class:`ClassifierConfig` sets from its own fields (``in_channels``,
+#: ``input_size``, ``out_features``, ``width``; ``contrastive`` is False: a contrastive objective's head
+#: belongs to the objective), so ``options`` may not set them — the one list the ``model`` recipe and the
+#: model grids (:mod:`builders.model_grid`) refuse
+RESERVED_ARGS = ("in_channels", "input_size", "out_features", "width", "contrastive")
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,10 @@ class ClassifierConfig:
             raise ValueError(f"objective parameters {self.objective_params}: expected temperature > 0, "
                              "queue_size ≥ 1, 0 ≤ key_momentum, bank_momentum < 1, projection_dim ≥ 1, "
                              "sparsity ≥ 0, target_size ≥ 1, 0 < crop_scale ≤ 1")
+        reserved = sorted(set(self.options or {}) & set(RESERVED_ARGS))
+        if reserved:
+            raise ValueError(f"options set {', '.join(reserved)}; expected them from the config's own fields "
+                             "(in_channels, input_size, out_features, width; contrastive is False)")
         if self.augment and self.objective == "depth":
             raise ValueError("augment: flips and shifts would move the images off their depth targets; "
                              "expected augment False with objective depth")
@@ -115,18 +125,23 @@ OBJECTIVE_PARAMS = ("temperature", "queue_size", "key_momentum", "bank_momentum"
                     "target_size", "crop_scale")
 
 
-def _augment(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Random horizontal flips and integer shifts (zero-padded) of a batch, drawn from ``generator``."""
-    n = x.shape[0]
-    flips = torch.rand(n, generator=generator) < 0.5
-    x = torch.where(flips.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
-    if shift <= 0:
-        return x
-    offsets = torch.randint(-shift, shift + 1, (n, 2), generator=generator).tolist()
-    padded = F.pad(x, (shift, shift, shift, shift))
-    h, w = x.shape[-2:]
-    return torch.stack([padded[i, :, shift + dy: shift + dy + h, shift + dx: shift + dx + w]
-                        for i, (dy, dx) in enumerate(offsets)])
+def training_config(*, architecture: str, channels: int, input_size: int, width: float, epochs: int,
+                    batch_size: int, optimiser: str, lr: float, augment: bool, seed: int, objective: str,
+                    embedding_dim: int, n_categories: int, options: dict[str, Any] | None = None,
+                    objective_args: dict[str, Any] | None = None, device: str = "cpu") -> ClassifierConfig:
+    """The :class:`ClassifierConfig` of one run of the ``model`` recipe (and so of one model-grid point),
+    from the recipe's parameters: ``out_features`` is ``n_categories`` (``supervised``: the stimuli's
+    categories) or ``embedding_dim`` (the embedding of any other objective); every field not given keeps
+    its default here.  Raises ``ValueError`` for a bad value and ``TypeError`` for an unknown objective
+    parameter (``objective_args`` takes :data:`OBJECTIVE_PARAMS`)."""
+    unknown = sorted(set(objective_args or {}) - set(OBJECTIVE_PARAMS))
+    if unknown:
+        raise TypeError(f"objective parameters {', '.join(unknown)}: unknown; expected some of "
+                        f"{', '.join(OBJECTIVE_PARAMS)}")
+    out = n_categories if objective == "supervised" else embedding_dim
+    return ClassifierConfig(architecture, channels, input_size, out, width, epochs, batch_size, optimiser, lr,
+                            augment=augment, seed=seed, device=device, options=options or None,
+                            objective=objective, **(objective_args or {}))
 
 
 def _check_data(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | None,
@@ -198,7 +213,7 @@ def train_model(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | Non
                 continue
             xb = x[index]
             if config.augment:
-                xb = _augment(xb, config.shift, generator)
+                xb = flip_shift(xb, config.shift, generator)
             batch = Batch(xb.to(device), index, None if y is None else y[index].to(device),
                           None if target is None else target[index].to(device))
             loss = objective.loss(model, batch, generator)

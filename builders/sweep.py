@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from builders.corpus_format import RAW_FILE, raw_key
-from builders.dask_client import dask_client, wants_dask
+from builders.dask_client import run_tasks
 from builders.training import RunConfig, train_run
 
 WEIGHTS_FILE = "weights.safetensors"  #: a run's final weights (kept when the grid asks for them)
@@ -68,34 +67,6 @@ def run_and_save(config: RunConfig, work_dir: str | Path, device: str = "cpu",
         if tmp.exists():
             shutil.rmtree(tmp)
     return config.run_id
-
-
-def run_tasks(function: Callable[..., Any], items: list[Any], total: int | None = None,
-              workers: int | None = None, scheduler: str | None = None, progress: bool = True,
-              desc: str = "runs", **kwargs: Any) -> None:
-    """Call ``function(item, **kwargs)`` for each of ``items`` (the pending tasks of a sweep of ``total``),
-    with a tqdm bar over the whole sweep.
-
-    ``workers`` > 1 or a ``scheduler`` runs them on dask.distributed (:mod:`builders.dask_client`) with
-    ``threads=1`` (one torch thread per single-threaded worker); otherwise one after another with
-    ``progress`` (so a task can show its own inner bar).  ``function`` takes both keywords."""
-    total = len(items) if total is None else total
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, initial=total - len(items), desc=desc, disable=not progress)
-    if items and wants_dask(workers, scheduler):
-        from dask.distributed import as_completed
-
-        with dask_client(workers, scheduler) as client:
-            futures = client.map(function, items, threads=1, pure=False, **kwargs)
-            for future in as_completed(futures):
-                future.result()
-                bar.update(1)
-    else:
-        for item in items:
-            function(item, progress=progress, **kwargs)
-            bar.update(1)
-    bar.close()
 
 
 def run_sweep(configs: list[RunConfig], work_dir: str | Path, device: str = "cpu",

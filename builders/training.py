@@ -18,10 +18,15 @@ import torch
 import torch.nn.functional as F
 
 from builders.architectures import build_architecture
+from builders.augment import CORPUS_VIEWS, random_views
 from builders.device import resolve_device
+from builders.objectives import nt_xent
 from builders.observables import record_layers
 from builders.rules import BASE_LR, get_rule
-from builders.training_tasks import TaskData, augment, load_task, nt_xent
+from builders.training_tasks import TaskData, load_task
+
+#: NT-Xent temperature τ of the contrastive tasks (SimCLR's; the mouse objectives' is a config field)
+CONTRASTIVE_TEMPERATURE = 0.5
 
 #: SGDM base learning rates (batch 256) by architecture family (thesis Table 5.5); others use BASE_LR.
 SGDM_BASE_LR = {"resnet": 0.125, "alexnet": 0.0125}
@@ -115,8 +120,9 @@ def _batches(n: int, batch_size: int, generator: torch.Generator):
 
 
 def _loss(model, data: TaskData, x, y, generator):
-    if data.contrastive:
-        return nt_xent(model(augment(x, generator)), model(augment(x, generator))), None
+    if data.contrastive:  # two views (CORPUS_VIEWS) through the network and its projection head
+        first, second = (model(random_views(x, generator, **CORPUS_VIEWS)) for _ in range(2))
+        return nt_xent(first, second, CONTRASTIVE_TEMPERATURE), None
     logits = model(x)
     return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
 

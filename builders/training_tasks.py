@@ -11,7 +11,9 @@
 * ``digits-contrastive`` — the same digits; NT-Xent on two augmented views.
 
 A task whose data are absent fails with a message naming the files it expects.
-Every random choice (split, order, augmentation) takes a ``torch.Generator``.
+Every random choice (split, order, augmentation) takes a ``torch.Generator``.  The contrastive tasks'
+views and loss are :func:`builders.augment.random_views` (:data:`builders.augment.CORPUS_VIEWS`) and
+:func:`builders.objectives.nt_xent`, shared with the mouse models' objectives (:mod:`builders.training`).
 """
 
 from __future__ import annotations
@@ -145,31 +147,3 @@ def load_task(name: str, data_path: str | Path | None = None, input_size: int | 
         vx = F.interpolate(vx, size=(size, size))
     return TaskData(name, False, 1, size, max(int(ty.max()), int(vy.max())) + 1, TensorOrFolder(tx, ty),
                     TensorOrFolder(vx, vy), "imagenet")
-
-
-def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """SimCLR-style view in torch: random resized crop, horizontal flip, brightness/contrast jitter,
-    Gaussian noise (all from ``generator``)."""
-    n = x.shape[0]
-    scale = 0.6 + 0.4 * torch.rand(n, generator=generator, device="cpu")
-    shift = (torch.rand(n, 2, generator=generator, device="cpu") * 2 - 1) * (1 - scale[:, None])
-    flip = torch.where(torch.rand(n, generator=generator, device="cpu") < 0.5, -1.0, 1.0)
-    theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0], theta[:, 1, 1] = scale * flip, scale
-    theta[:, :, 2] = shift
-    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
-    view = F.grid_sample(x, grid, align_corners=False, padding_mode="reflection")
-    gain = (0.8 + 0.4 * torch.rand(n, 1, 1, 1, generator=generator, device="cpu")).to(x.device)
-    bias = (0.2 * torch.randn(n, 1, 1, 1, generator=generator, device="cpu")).to(x.device)
-    noise = (0.1 * torch.randn(x.shape, generator=generator, device="cpu")).to(x.device)
-    return view * gain + bias + noise
-
-
-def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
-    """NT-Xent loss of SimCLR: each view's positive is the other view of the same image."""
-    z = F.normalize(torch.cat([z1, z2]), dim=1)
-    sim = z @ z.t() / temperature
-    n = z1.shape[0]
-    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
-    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
-    return F.cross_entropy(sim, targets)

@@ -235,7 +235,8 @@ def search(cat: intake.entry.Catalog, **criteria: Any) -> pd.DataFrame:
     A list-valued field (``areas``) matches if it contains the value; ``dims``
     matches a dim name; a :data:`NUMERIC_FIELDS` field compares numbers (``n_parameters="<1e6"``,
     ``n_parameters="1e5..1e6"``).  ``family`` with a value that is no catalog family (:data:`FAMILIES`)
-    means a model's ``model_family`` (``family="convrnn"``).
+    means a model's ``model_family`` (``family="convrnn"``); a value that is neither (a typo such as
+    ``family="recording"``) is refused with :class:`SchemaError` rather than matching nothing.
     Example: ``search(cat, species="mouse", kind="recording")``.
     """
     known = (*SEARCH_FIELDS, *MODEL_SEARCH_FIELDS)
@@ -247,6 +248,11 @@ def search(cat: intake.entry.Catalog, **criteria: Any) -> pd.DataFrame:
     for key, wanted in criteria.items():
         if key == "family" and str(wanted).lower() not in FAMILIES:
             key = "model_family"
+            present = sorted({str(v) for v in frame["model_family"] if v is not None})
+            if str(wanted).lower() not in {v.lower() for v in present}:
+                raise SchemaError(f"search criterion family={wanted!r}: neither a catalog family "
+                                  f"({', '.join(FAMILIES)}) nor a model family of the catalog's models "
+                                  f"({', '.join(present) or 'none'})")
         if key in NUMERIC_FIELDS:
             test = _numeric_test(key, wanted)
             keep &= frame[key].map(lambda v, t=test: _numeric_matches(v, t))

@@ -65,3 +65,26 @@ def test_describe_and_unknown(home, recording):
     assert meta["kind"] == "recording" and meta["version"] == 1 and meta["areas"] == ["IT", "V4"]
     with pytest.raises(EntryNotFoundError, match="Did you mean: MajajHong2015"):
         goalstore.describe("MajajHong2016")
+
+
+def test_search_family_is_a_catalog_family_or_a_present_model_family():
+    """``family=`` takes a catalog family or a model family present in the catalog; a typo is refused in one
+    line that lists both, rather than matching nothing."""
+    from types import SimpleNamespace
+
+    from goalstore.catalog import search
+
+    def entry(**metadata):
+        return SimpleNamespace(metadata=metadata)
+
+    cat = SimpleNamespace(entries={
+        "rec": entry(family="recordings", kind="recording"),
+        "net": entry(family="models", kind="model", training={"family": "ConvRNN", "objective": "simclr"})})
+    assert list(search(cat, family="recordings")["name"]) == ["rec"]
+    assert list(search(cat, family="convrnn")["name"]) == ["net"]  # the model family, case-insensitive
+    assert list(search(cat, family="models", objective="simclr")["name"]) == ["net"]
+    with pytest.raises(SchemaError, match=r"family='recording'.*recordings, stimuli.*\(ConvRNN\)") as info:
+        search(cat, family="recording")
+    assert "\n" not in str(info.value)
+    with pytest.raises(SchemaError, match=r"model family of the catalog's models \(none\)"):
+        search(SimpleNamespace(entries={"rec": cat.entries["rec"]}), family="convrnn")

@@ -66,6 +66,11 @@ def test_cell_equations_on_known_values():
     assert torch.allclose(h, x / 2) and torch.allclose(c, x / 2) and torch.allclose(y, F.elu(x / 2))
     y, (h, c) = rgc(x, (h, c))  # gates stay ½: h = x/2 + h/2
     assert torch.allclose(h, 1.5 * x / 2)
+    torch.nn.init.constant_(rgc.c_to_h.bias, 1.0)  # zero state, biased gates: h = (1 − σ(b_ch)) x …
+    torch.nn.init.constant_(rgc.h_to_c.bias, -1.0)  # … and c = (1 − σ(b_hc)) x
+    y, (h, c) = rgc(x)
+    assert torch.allclose(h, (1 - torch.sigmoid(torch.tensor(1.0))) * x)
+    assert torch.allclose(c, (1 - torch.sigmoid(torch.tensor(-1.0))) * x)
     with pytest.raises(ValueError, match="cell 'cnn'"):
         build_cell("cnn", 2)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -46,7 +47,7 @@ def test_presets_expand_to_their_counts_with_deterministic_names():
         assert re.fullmatch(r"[0-9a-f]{10}", point.key)
 
 
-def test_point_key_is_the_hash_of_the_training_config_and_objective():
+def test_point_key_is_the_hash_of_the_resolved_training_config():
     spec = ModelGridSpec("g", "convrnn", ("convrnn6", "knet4"), ("gru", "rgc"), ("supervised", "simclr"),
                          (0, 1), args={"time_steps": 6})
     points = spec.points()
@@ -54,13 +55,19 @@ def test_point_key_is_the_hash_of_the_training_config_and_objective():
     assert len(points) == 8 + 4 and {p.cell for p in points if p.params["architecture"] == "knet4"} == {"none"}
     first = points[0]
     assert first.params["args"] == {"time_steps": 6, "cell": "gru"}
-    document = json.dumps({**first.params, "objective": "supervised"}, sort_keys=True)
+    config = spec.training_config("convrnn6", "gru", "supervised", 0)
+    training = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("device", "out_features")}
+    assert training["momentum"] == 0.9 and training["temperature"] == 0.1  # defaults are part of it
+    document = json.dumps({"training": training, "stimuli": "embedded-objects", "val_fraction": 0.25},
+                          sort_keys=True)
     assert first.key == hashlib.sha256(document.encode()).hexdigest()[:10]
-    assert first.key == mg.point_key(first.params, "supervised")
+    assert first.key == mg.point_key(config, "embedded-objects", 0.25)
+    # a changed builders-side default (momentum, weight decay, temperature …) changes the key
+    assert mg.point_key(dataclasses.replace(config, momentum=0.5), "embedded-objects", 0.25) != first.key
     params = first.model_params("cpu")
     assert params["objective"] == "supervised" and params["name"] == first.name
-    assert json.loads(params["args"]) == \
-        {"cell": "gru", "time_steps": 6}
+    assert json.loads(params["args"]) == {"cell": "gru", "time_steps": 6}
+    assert params["embedding_dim"] == 128 and json.loads(params["objective_args"]) == {}
     simclr = next(p for p in points if p.objective == "simclr")
     assert simclr.model_params()["objective"] == "simclr" and simclr.key != first.key
     changed = ModelGridSpec("other-name", "x", ("convrnn6",), ("gru",), epochs=11,
@@ -68,6 +75,29 @@ def test_point_key_is_the_hash_of_the_training_config_and_objective():
     same = ModelGridSpec("other-name", "x", ("convrnn6",), ("gru",), args={"time_steps": 6}).points()
     assert same[0].key == first.key  # the grid's name and family label are not part of the config
     assert changed[0].key != first.key
+
+    def simclr_key(**fields):
+        return ModelGridSpec("g", "c", ("knet4",), objectives=("simclr",), **fields).points()[0].key
+
+    base = simclr_key()
+    assert simclr_key(embedding_dim=64) != base and simclr_key(objective_args={"temperature": 0.2}) != base
+    assert simclr_key(objective_args={"temperature": 0.1}) == base  # the default, spelled out
+
+
+def test_grid_points_train_with_the_config_they_are_keyed_by():
+    """The ``model`` recipe resolves a point's parameters to the very config its key hashes."""
+    from goalstore.recipes.models import TrainModel, _config
+
+    spec = ModelGridSpec("g", "c", ("convrnn6", "knet4"), ("gru",), ("supervised", "mocov2"),
+                         args={"time_steps": 4}, embedding_dim=32, objective_args={"queue_size": 16},
+                         optimiser="adam", augment=True)
+    for point in spec.points():
+        resolved = _config(TrainModel(**point.model_params("cpu")), 5)
+        keyed = spec.training_config(point.params["architecture"], point.cell, point.objective,
+                                     point.params["seed"])
+        out = 5 if point.objective == "supervised" else 32
+        assert resolved == dataclasses.replace(keyed, out_features=out)
+        assert point.key == mg.point_key(resolved, spec.stimuli, spec.val_fraction)
 
 
 @pytest.mark.parametrize("suffix", [".json", ".yaml"])
@@ -91,10 +121,14 @@ def test_grid_file_round_trip(tmp_path, suffix):
     ({"architectures": []}, "field 'architectures'"),
     ({"seeds": [0, -1]}, "field 'seeds'"),
     ({"seeds": [0, 0]}, "field 'seeds'"),
-    ({"epochs": -1}, "field 'epochs'"),
+    ({"epochs": -1}, "training config of convrnn6 (supervised): epochs -1"),
     ({"epochs": 1.5}, "field 'epochs'"),
-    ({"width": 0}, "field 'width'"),
-    ({"optimiser": "lbfgs"}, "field 'optimiser'"),
+    ({"width": "wide"}, "field 'width'"),
+    ({"optimiser": "lbfgs"}, "optimiser 'lbfgs'"),
+    ({"embedding_dim": "128"}, "field 'embedding_dim'"),
+    ({"objective_args": {"tau": 1}}, "objective_args of convrnn6 (supervised): objective parameters tau"),
+    ({"objectives": ["simclr"], "objective_args": {"temperature": 0}}, "simclr): objective parameters"),
+    ({"args": {"contrastive": True}}, "field 'args' sets contrastive"),
     ({"family": "a b"}, "field 'family'"),
     ({"family": None}, "field 'family'"),
     ({"args": {"width": 2}}, "field 'args' sets width"),
@@ -162,6 +196,10 @@ def test_recipe_refuses_bad_grids_before_anything_runs(root, tmp_path, grid_file
                                     "args": {"decoder": "psychic"}}))
     with pytest.raises(AnalysisInputError, match=r"point convrnn6-none-supervised-s0-\w+: args"):
         check(grid=str(bad_args))
+    narrow = tmp_path / "narrow.json"  # a range only the model recipe checks: refused by its check_model
+    narrow.write_text(json.dumps({"family": "c", "architectures": ["knet4"], "stimuli": "stim", "width": 0}))
+    with pytest.raises(AnalysisInputError, match=r"point knet4-supervised-s0-\w+: .*width 0"):
+        check(grid=str(narrow))
     assert check(grid=str(grid_file)).grid == str(grid_file.resolve())
 
 

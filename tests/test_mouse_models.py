@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from builders.augment import CORPUS_VIEWS, flip_shift, random_views
 from builders.networks import build_network, count_parameters, observed_layers
 from builders.objectives import OBJECTIVES, Batch, InstanceRecognition, MoCoV2, RotNet, build_objective, nt_xent
-from builders.stimulus_training import ClassifierConfig, train_model
+from builders.stimulus_training import ClassifierConfig, train_model, training_config
 from goalstore.errors import AnalysisInputError, SchemaError
 from goalstore.sources.objects import DEPTH_BULGE, DEPTH_NEAR, depth_maps, object_images
 
@@ -80,6 +81,34 @@ def test_nt_xent_known_answer():
     tau = 0.5
     expected = -math.log(math.exp(1 / tau) / (math.exp(1 / tau) + 6))
     assert float(nt_xent(z, z.clone(), tau)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_views_known_answers():
+    """Corpus views with full-size crops, no jitter and no noise are the image or its mirror; simclr views
+    without jitter interpolate the image (values inside its range), and grey 1 makes the channels equal."""
+    x = torch.randn(16, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    views = random_views(x, torch.Generator().manual_seed(1), crop_scale=1.0, jitter=0.0, grey=0.0,
+                         scheme="corpus")
+    same = (views - x).abs().flatten(1).amax(1) < 1e-5
+    mirrored = (views - x.flip(-1)).abs().flatten(1).amax(1) < 1e-5
+    assert bool((same | mirrored).all()) and 0 < int(same.sum()) < len(x)  # both happen (p = ½ each)
+    views = random_views(x, torch.Generator().manual_seed(1), jitter=0.0, grey=0.0)
+    low, high = x.flatten(1).amin(1), x.flatten(1).amax(1)
+    assert bool((views.flatten(1).amin(1) >= low - 1e-5).all())
+    assert bool((views.flatten(1).amax(1) <= high + 1e-5).all())
+    grey = random_views(x, torch.Generator().manual_seed(1), grey=1.0)
+    assert torch.allclose(grey, grey[:, :1].expand_as(grey))
+    g = torch.Generator().manual_seed(1)
+    assert torch.equal(random_views(x, g, **CORPUS_VIEWS),
+                       random_views(x, torch.Generator().manual_seed(1), **CORPUS_VIEWS))
+    assert not torch.equal(random_views(x, g, **CORPUS_VIEWS), random_views(x, g, **CORPUS_VIEWS))
+    with pytest.raises(ValueError, match="scheme"):
+        random_views(x, g, scheme="byol")
+    with pytest.raises(ValueError, match="grey"):
+        random_views(x, g, scheme="corpus", grey=0.5)
+    shifted = flip_shift(x, 0, torch.Generator().manual_seed(1))  # shift 0: flips only
+    flipped = (shifted != x).flatten(1).any(1)
+    assert torch.equal(shifted[flipped], x[flipped].flip(-1)) and 0 < int(flipped.sum()) < len(x)
 
 
 def test_rotnet_labels_and_instance_bank_update():
@@ -198,6 +227,12 @@ def test_config_refuses_bad_objectives():
         ClassifierConfig(objective="simclr", temperature=0)
     with pytest.raises(ValueError, match="augment"):
         ClassifierConfig(objective="depth", augment=True)
+    with pytest.raises(ValueError, match="options set contrastive, width"):  # RESERVED_ARGS: the config's own
+        ClassifierConfig(options={"width": 2, "contrastive": True, "time_steps": 3})
+    with pytest.raises(TypeError, match="objective parameters tau: unknown"):
+        training_config(architecture="knet4", channels=3, input_size=16, width=0.25, epochs=1, batch_size=4,
+                        optimiser="adam", lr=0.1, augment=False, seed=0, objective="simclr", embedding_dim=8,
+                        n_categories=3, objective_args={"tau": 1})
     x, y, _ = _data(8)
     with pytest.raises(ValueError, match="depth map"):
         train_model(_config("depth"), x, y, progress=False)

@@ -124,7 +124,7 @@ def stored(root: Any, points: list[Any]) -> set[str]:
 
 
 def produce_grid(root: Any, p: ModelGrid) -> dict[str, Product]:
-    from builders.sweep import run_tasks
+    from builders.dask_client import run_tasks
     from goalstore.formats import get_format
 
     points = _points(p.grid)

@@ -64,7 +64,9 @@ def _options(p: TrainModel) -> dict[str, Any]:
         raise AnalysisInputError(f"args {p.args!r}: not a JSON object ({exc})") from None
     if not isinstance(options, dict):
         raise AnalysisInputError(f"args {p.args!r}: expected a JSON object of architecture arguments")
-    own = sorted(set(options) & {"in_channels", "input_size", "out_features", "width", "contrastive"})
+    from builders.stimulus_training import RESERVED_ARGS
+
+    own = sorted(set(options) & set(RESERVED_ARGS))
     if own:
         raise AnalysisInputError(f"args {p.args!r}: {', '.join(own)} cannot be set here; expected the "
                                  "recipe's own parameters (channels, input_size, width; out_features = the "
@@ -92,12 +94,13 @@ def _objective_args(p: TrainModel) -> dict[str, Any]:
 
 def _config(p: TrainModel, n_categories: int) -> Any:
     """The training config: ``out_features`` = the categories (supervised) or ``embedding_dim``."""
-    from builders.stimulus_training import ClassifierConfig
+    from builders.stimulus_training import training_config
 
-    out = n_categories if p.objective == "supervised" else p.embedding_dim
-    return ClassifierConfig(p.architecture, p.channels, p.input_size, out, p.width, p.epochs, p.batch_size,
-                            p.optimiser, p.lr, augment=p.augment, seed=p.seed, device=p.device,
-                            options=_options(p) or None, objective=p.objective, **_objective_args(p))
+    return training_config(architecture=p.architecture, channels=p.channels, input_size=p.input_size,
+                           width=p.width, epochs=p.epochs, batch_size=p.batch_size, optimiser=p.optimiser,
+                           lr=p.lr, augment=p.augment, seed=p.seed, objective=p.objective,
+                           embedding_dim=p.embedding_dim, n_categories=n_categories, options=_options(p),
+                           objective_args=_objective_args(p), device=p.device)
 
 
 def _stimuli(p: TrainModel, root: Any) -> Any:
