@@ -224,6 +224,9 @@ def test_bad_input_is_refused_with_exit_codes_and_nothing_stored(home, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, (argv, err)
     assert _head(home) == before  # nothing stored changed
+    assert main(["build", "ost", "--param", "recording=rec", "--param", "model=act", "--param",
+                 "time_mapping=diagonal"]) == 12
+    assert "--time-mapping 'diagonal': expected uniform or graded" in capsys.readouterr().err
     with pytest.raises(AnalysisInputError, match="four images of each"):
         ost_model_analysis(rec.isel(stimulus=slice(0, 12)), {"m": act}, behaviour="0.3")
     with pytest.raises(AnalysisInputError, match=r"model 'm': coordinate 'time_bin_start'.* at 0–90 ms"):

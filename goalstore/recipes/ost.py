@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from goalstore._version import __version__
+from goalstore.activations.time_mapping import MAPPINGS
 from goalstore.errors import AnalysisInputError
 from goalstore.recipes import (
     Analysis,
@@ -64,7 +65,7 @@ class Ost:
     n_boot: int = param(1000, flag="--bootstrap", help="bootstrap resamples of the OST consistency")
     time_steps: int = param(0, help="time steps to extract from a recurrent model store (0: as many as "
                                     "aligning to the recording's bins needs)")
-    time_mapping: str = param("uniform", choices=["uniform", "graded"],
+    time_mapping: str = param("uniform", choices=list(MAPPINGS[1:]),
                               help="feed-forward models (activations without time bins): how the IT-preferred "
                                    "layers are spread over the recording's bins (default uniform)")
     layers: str = param("", help="comma-separated layers to extract from model stores (default: the "
@@ -117,6 +118,8 @@ def check(p: Ost, root: Any) -> Ost:
             raise AnalysisInputError(f"--{name} {value}: expected at least 1")
     if p.n_layers < 0:
         raise AnalysisInputError(f"--layers-kept {p.n_layers}: expected 0 (automatic) or more")
+    if p.time_mapping not in MAPPINGS[1:]:
+        raise AnalysisInputError(f"--time-mapping {p.time_mapping!r}: expected {' or '.join(MAPPINGS[1:])}")
     if p.n_splits < 2:
         raise AnalysisInputError(f"--splits {p.n_splits}: expected at least 2")
     if p.time_steps < 0:
