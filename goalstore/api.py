@@ -146,7 +146,8 @@ def extract(model: str, stimuli: str, home: str | Path | None = None, **options:
 
     ``options``: ``layers`` (comma list), ``time_steps``, ``reduce`` (none | pca:K | random:K),
     ``pca_fit``, ``seed``, ``first_step``, ``time_start``, ``align`` (a recording), ``time_mapping``
-    (none | uniform | graded), ``batch_size``, ``device``, ``workers``, ``scheduler`` (recipe ``extract``).
+    (none | uniform | graded), ``time_bins`` (of a time mapping without ``align``), ``batch_size``,
+    ``device``, ``workers``, ``scheduler`` (recipe ``extract``).
     Returns ``{"store", "cached", "key", "metadata"}``."""
     result = ensure("extract", home=home, model=model, stimuli=stimuli, **options)
     name, meta = next(iter(result["stores"].items()))

@@ -65,8 +65,9 @@ def planted_recording(onsets: np.ndarray, labels: np.ndarray, trials: int = 4, s
 
 def planted_activations(onsets: np.ndarray, labels: np.ndarray, seed: int = 2, order: np.ndarray | None = None,
                         model: str = "net") -> xr.Dataset:
-    """A model over 10 time steps: layer ``conv_it`` carries the planted signal (own noise), layer
-    ``conv_noise`` only noise; stored in the image order ``order``."""
+    """A model over the recording's 10 time bins (70–160 ms, as ``extract --align`` gives them): layer
+    ``conv_it`` carries the planted signal (own noise), layer ``conv_noise`` only noise; stored in the
+    image order ``order``."""
     rng = np.random.default_rng(seed)
     good = _signal(onsets, labels, 30) + 0.3 * rng.standard_normal((len(onsets), 30, N_BINS))
     x = np.concatenate([good, rng.standard_normal((len(onsets), 20, N_BINS))], axis=1)
@@ -78,7 +79,7 @@ def planted_activations(onsets: np.ndarray, labels: np.ndarray, seed: int = 2, o
         coords={"stimulus_id": ("stimulus", ids[order]),
                 "unit_id": ("unit", [f"{k}_{i}" for i, k in enumerate(layer)]),
                 "animal": ("unit", [model] * len(layer)), "area": ("unit", layer), "layer": ("unit", layer),
-                **_bins(0.0)},
+                **_bins(70.0)},
         attrs=store_attrs("activations", species="model", modality="model activations", source="tests",
                           license="CC0-1.0", citation="none", model=model))
 
@@ -119,7 +120,7 @@ def test_planted_solution_times_are_recovered_through_the_cli(home, tmp_path, ca
     from goalstore.cli import main
     from goalstore.recipes.ost import Ost, render
 
-    root, onsets = _write_inputs(home)
+    _, onsets = _write_inputs(home)
     out = tmp_path / "figs"
     assert main(["analyze", "ost", "rec", "--model", "act-net,act-shuffled", "--json", "--out", str(out),
                  *FAST]) == 0
@@ -131,7 +132,7 @@ def test_planted_solution_times_are_recovered_through_the_cli(home, tmp_path, ca
     assert net["ost_consistency_ci_low"] < net["ost_consistency"] < net["ost_consistency_ci_high"]
     assert shuffled["n_images_solved_by_both"] >= 20 and abs(shuffled["ost_consistency"]) < 0.3
     # the size table reads the catalog metadata of the model the activations name (act-net: model "net")
-    meta = goalstore.describe("net") if hasattr(goalstore, "describe") else root.registered("net")
+    meta = goalstore.describe("net")
     assert net["n_parameters"] == meta["n_parameters"] > 0 and net["n_units"] == meta["n_units"] > 0
     assert net["task_accuracy"] == pytest.approx(0.625)
     assert shuffled["n_parameters"] is None and shuffled["task_accuracy"] is None
@@ -157,6 +158,14 @@ def test_ost_model_analysis_is_deterministic_given_a_seed():
     key = "ost_consistency_bootstrap"
     assert not np.array_equal(first[key].values, other[key].values)
     assert summary(first)["models"][0]["preferred_layers"] == ["conv_it"]
+
+
+def test_task_accuracy_reads_the_first_accuracy_metric_present():
+    from goalstore.analyses.ost import model_size
+
+    assert model_size({"metrics": {"val_knn_accuracy": 0.4, "train_loss": 1.2}})["task_accuracy"] == 0.4
+    assert model_size({"metrics": {"val_knn_accuracy": 0.4, "val_accuracy": 0.7}})["task_accuracy"] == 0.7
+    assert np.isnan(model_size({"metrics": {"train_loss": 1.2}})["task_accuracy"])
 
 
 def test_bootstrap_is_the_spearman_of_resampled_images():
@@ -190,12 +199,15 @@ def test_bad_input_is_refused_with_exit_codes_and_nothing_stored(home, capsys):
     root.write("act-short", act.isel(time_bin=slice(0, 5)), kind="activations")
     root.write("act-partial", act.isel(stimulus=slice(3, None)), kind="activations")
     root.write("act-flat", act.drop_vars("layer"), kind="activations")
+    early = act.assign_coords(**_bins(0.0))  # the extractor's default 0–90 ms: not the recording's bins
+    root.write("act-early", early, kind="activations")
     before = _head(home)
     cases = [
         (["rec-static", "--model", "act"], 12, "dim 'time_bin' missing"),
         (["rec", "--model", "act-short"], 12, "5 time bins, the recording 10"),
         (["rec", "--model", "act-partial"], 12, "3 of the recording's 32 stimulus ids are missing"),
         (["rec", "--model", "act-flat"], 12, "coordinate 'layer' missing"),
+        (["rec", "--model", "act-early"], 12, "activation store 'act-early': coordinate 'time_bin_start'"),
         (["rec", "--model", "nope"], 4, "nope"),
         (["nope", "--model", "act"], 4, "nope"),
         (["rec"], 12, "--model"),
@@ -204,14 +216,21 @@ def test_bad_input_is_refused_with_exit_codes_and_nothing_stored(home, capsys):
         (["rec", "--model", "act", "--labels", "object_name"], 12, "coordinate 'object_name'"),
         (["rec", "--model", "act", "--area", "V1"], 12, "no unit in area 'V1'"),
         (["rec", "--model", "act", "--bootstrap", "0"], 12, "--bootstrap 0"),
+        (["rec", "--model", "act", "--layers-kept", "-1"], 12, "--layers-kept -1: expected 0 (automatic)"),
+        (["rec", "--model", "act", "--layers", "conv_it"], 12, "--layers conv_it: an extraction option"),
     ]
     for argv, code, message in cases:
         assert main(["analyze", "ost", *argv]) == code, argv
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, (argv, err)
     assert _head(home) == before  # nothing stored changed
+    assert main(["build", "ost", "--param", "recording=rec", "--param", "model=act", "--param",
+                 "time_mapping=diagonal"]) == 12
+    assert "--time-mapping 'diagonal': expected uniform or graded" in capsys.readouterr().err
     with pytest.raises(AnalysisInputError, match="four images of each"):
         ost_model_analysis(rec.isel(stimulus=slice(0, 12)), {"m": act}, behaviour="0.3")
+    with pytest.raises(AnalysisInputError, match=r"model 'm': coordinate 'time_bin_start'.* at 0–90 ms"):
+        ost_model_analysis(rec, {"m": early})
 
 
 @pytest.mark.slow

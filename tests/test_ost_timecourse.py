@@ -43,9 +43,9 @@ def built(tmp_path_factory):
 
 
 def lagged_model(rec: xr.Dataset, lag: float = LAG, seed: int = 5) -> xr.Dataset:
-    """A model over the recording's 20 bins (starting at 0 ms, as extractions do): layer ``conv_it``'s 30
-    units show the image's category prototype from ``ground_truth_ost + lag`` on (a 20 ms ramp, at bins
-    of the recording's ms), plus noise; layer ``conv_noise``'s 20 units only noise."""
+    """A model over the recording's 20 bins (70–260 ms, as ``extract --align`` gives them): layer
+    ``conv_it``'s 30 units show the image's category prototype from ``ground_truth_ost + lag`` on (a 20 ms
+    ramp), plus noise; layer ``conv_noise``'s 20 units only noise."""
     rng = np.random.default_rng(seed)
     labels = np.unique(rec["category"].values.astype(str), return_inverse=True)[1]
     centres = rec["time_bin_start"].values + 5.0
@@ -55,7 +55,7 @@ def lagged_model(rec: xr.Dataset, lag: float = LAG, seed: int = 5) -> xr.Dataset
     good = ramp[:, None, :] * prototypes[labels][:, :, None] + 0.5 * rng.standard_normal((n, 30, N_BINS))
     x = np.concatenate([good, rng.standard_normal((n, 20, N_BINS))], axis=1)
     layer = np.array(["conv_it"] * 30 + ["conv_noise"] * 20)
-    start = 10.0 * np.arange(N_BINS)
+    start = rec["time_bin_start"].values
     return xr.Dataset(
         {"activation": (("stimulus", "unit", "time_bin"), x.astype(np.float32), {"units": "a.u."})},
         coords={"stimulus_id": ("stimulus", rec["stimulus_id"].values),
@@ -143,7 +143,7 @@ def test_analyze_ost_runs_on_the_recording_end_to_end(built, monkeypatch, capsys
     monkeypatch.setenv("GOALSTORE_HOME", str(home))
     argv = ["analyze", "ost", "demo-objects-timecourse", "--model", "act-lagged", "--splits", "3",
             "--draws", "3", "--bootstrap", "100", "--components", "20", "--json", "--out", str(tmp_path)]
-    assert main(["build", "demo-objects-timecourse", "--param", "n_time_bins=1"]) == 3
+    assert main(["build", "demo-objects-timecourse", "--param", "n_time_bins=1"]) == 12  # as other recipes
     assert "'n_time_bins'" in capsys.readouterr().err
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)

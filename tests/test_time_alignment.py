@@ -168,6 +168,32 @@ def test_cli_extract_takes_the_time_axis_options_as_declared():
                                       "--time-start", "70", "--time-mapping", "graded"])
     assert (args.align, args.first_step, args.time_start, args.time_mapping) == ("rec", 0, 70.0, "graded")
     assert build_parser().parse_args(["extract", "m", "s"]).first_step is None  # the recipe default
+    assert build_parser().parse_args(["extract", "m", "s", "--time-bins", "4"]).time_bins == 4
+
+
+def test_is_recurrent_reads_built_in_architectures_by_name(store, monkeypatch):
+    """``aligned_options`` asks on every requires/produce call: the built-in architectures are told by
+    name (no network built); a registered one is built, also without ``architecture_args``."""
+    import builders.networks
+    from builders.networks import register_architecture
+    from goalstore.recipes.extract import aligned_options, is_recurrent
+    from tests.extraction_helpers import ToyRecurrent
+
+    def refuse(*_a, **_k):
+        raise AssertionError("a built-in architecture was built")
+
+    with monkeypatch.context() as m:
+        m.setattr(builders.networks, "build_network", refuse)
+        assert is_recurrent("crnn", store) and not is_recurrent("ff", store)
+        assert aligned_options("crnn", "rec", store) == {"align": "rec"}
+        assert aligned_options("ff", "rec", store) == {}
+    register_architecture("toy-recurrent", ToyRecurrent)
+    entry = {"architecture": "toy-recurrent"}  # no architecture_args: its defaults
+    monkeypatch.setattr("goalstore.entries.describe", lambda name, root: entry)
+    assert is_recurrent("toy", store)
+    entry["architecture"] = "no-such-net"
+    with pytest.raises(AnalysisInputError, match="model 'toy': its network cannot be built"):
+        is_recurrent("toy", store)
 
 
 def test_feed_forward_time_mapping_and_refusals(store):
@@ -182,12 +208,46 @@ def test_feed_forward_time_mapping_and_refusals(store):
     for options, message in [
         ({"model": "ff", "align": "rec", "layers": "conv2"}, "feed-forward"),
         ({"time_mapping": "uniform", "align": "rec"}, "recurrent"),
-        ({"model": "ff", "time_mapping": "uniform", "layers": "conv2"}, "--time-steps N"),
+        ({"model": "ff", "time_mapping": "uniform", "layers": "conv2"}, "--time-bins N"),
+        ({"model": "ff", "time_mapping": "uniform", "layers": "conv2", "time_steps": 4},
+         "--time-steps 4: model 'ff' is feed-forward"),
+        ({"model": "ff", "time_mapping": "uniform", "align": "rec", "time_bins": 3},
+         "--align rec gives the bins"),
+        ({"time_bins": 3}, "--time-bins 3: the number of bins of a --time-mapping"),
+        ({"align": "rec", "time_start": 70.0}, "--time-start 70 with --align rec"),
         ({"align": "rec", "first_step": 0, "time_steps": 3}, "needs 5 time steps"),
+        ({"align": "rec", "time_steps": 3}, r"'readout' \(the network's deepest\).*pass --time-steps N"),
         ({"align": "imgs"}, "imgs"),
     ]:
         with pytest.raises(AnalysisInputError, match=message):
             spec.check(spec.resolve({"model": "crnn", "stimuli": "imgs", "layers": LAYERS, **options}), store)
+
+
+def test_the_alignment_anchor_is_the_network_not_the_requested_layers(store):
+    """With ``--align`` the first kept step is where the network's deepest layer (readout, step 5) first
+    responds, so conv3 gets the same time axis alone as next to readout."""
+    _, both = extract(store, align="rec", layers="conv3,readout")
+    _, alone = extract(store, align="rec", layers="conv3")
+    assert alone.attrs["first_step"] == both.attrs["first_step"] == 5
+    np.testing.assert_array_equal(alone["time_bin_start"].values, both["time_bin_start"].values)
+    conv3 = (both["layer"] == "conv3").values
+    np.testing.assert_array_equal(alone["activation"].values, both["activation"].values[:, conv3])
+
+
+def test_recheck_re_extracts_a_time_mapped_feed_forward_store(store):
+    """``goalstore verify --recheck`` on a feed-forward store time-mapped over ``--time-bins`` bins (no
+    recording): the stored attrs say how to rebuild its time axis, and the values match."""
+    from goalstore.recipes.extract import recheck
+
+    name, ds = extract(store, register=True, model="ff", layers="conv1,conv2,fc1", time_mapping="uniform",
+                       time_bins=4, time_start=50.0)
+    np.testing.assert_array_equal(ds["time_bin_start"].values, 50.0 + 10 * np.arange(4))
+    assert ds.attrs["time_bins"] == 4 and ds.attrs["time_steps"] == 0
+    problems, notes = recheck(name, store, 3)
+    assert problems == [] and "3 stimuli re-extracted" in notes[0]
+    other, _ = extract(store, model="ff", layers="conv1,conv2,fc1", time_mapping="uniform", time_bins=5,
+                       time_start=50.0)
+    assert other != name  # the number of bins is in the key
 
 
 def test_consistency_per_bin_and_fixed_run_on_the_aligned_store(store):

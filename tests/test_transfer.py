@@ -146,6 +146,7 @@ def test_deterministic_given_the_seed_and_per_time_bin():
     (dict(test_fraction=1.0), "test_fraction"),
     (dict(stratify="object_name"), "stratify: no stimulus coordinate 'object_name'"),
     (dict(targets=["size", "size"]), "size given more than once"),
+    (dict(temporal="per_bin"), "temporal per_bin: the activations have no dim 'time_bin'"),
 ])
 def test_bad_input_refused(kwargs, message):
     with pytest.raises(AnalysisInputError, match=message):
@@ -217,6 +218,7 @@ def test_cli_refuses_bad_input_with_one_line(home, capsys):
         (["act", "--targets", "size", "--reduce", "svd:3"], 12, "reduce 'svd:3'"),
         (["act", "--targets", "size", "--test-fraction", "1.5"], 12, "--test-fraction 1.5"),
         (["act", "--targets", "size", "--stratify", "object_name"], 12, "no stimulus coordinate 'object_name'"),
+        (["act", "--targets", "size", "--temporal", "per_bin"], 12, "--temporal per_bin: 'act' has no time"),
         (["stim"], 12, "expected model or activations"),
         (["nope"], 4, "nope"),
     ]:

@@ -87,7 +87,8 @@ def forward(module: Any, x: Any, layers: Sequence[str], time_steps: int = 0) -> 
             hook.remove()
     n = x.shape[0]
     return {name: outs[0].reshape(n, 1, -1) if len(outs) == 1 else  # a view: no copy
-            torch.stack([o.reshape(n, -1) for o in outs], dim=1) for name, outs in outputs.items()}
+            torch.stack([o.reshape(n, -1) for o in outs], dim=1)
+            for name, outs in outputs.items() if outs}  # a layer the forward pass never calls: left out
 
 
 def probe(module: Any, layers: Sequence[str], input_shape: Sequence[int], time_steps: int = 0
@@ -160,22 +161,26 @@ def assemble(outputs: dict[str, np.ndarray], layers: Sequence[str], timing: Timi
     return block[:, 0] if block.shape[1] == 1 else np.ascontiguousarray(block.transpose(0, 2, 1))
 
 
-def first_responses(module: Any, layers: Sequence[str], input_shape: Sequence[int], time_steps: int = 0,
-                    seed: int = 0) -> dict[str, int]:
-    """The first step at which each layer's output is not all zero, for a seeded standard-normal input
-    (a ConvRNN's layer ``k`` is silent before step ``k − 1``); a layer that never responds gets its
-    firing count."""
+def response_onset(module: Any, input_shape: Sequence[int], time_steps: int = 0, seed: int = 0
+                   ) -> tuple[str, int, int]:
+    """``(layer, first step, firings)`` of the anchor of ``extract --align``: the network's deepest
+    observed layer among those that fire most often per forward pass (a recurrent network's per-step
+    layers; a ConvRNN's ``readout``), the first step at which its output is not all zero for a seeded
+    standard-normal input (a ConvRNN's layer ``k`` is silent before step ``k − 1``; its firing count
+    when it never responds), and that firing count.  Fixed by the network, so an extraction's time
+    axis does not depend on which layers it extracts."""
     import torch
+
+    from builders.networks import observed_layers
 
     device = next(iter(module.parameters())).device
     gen = torch.Generator().manual_seed(int(seed))
     x = torch.randn(2, *[int(v) for v in input_shape], generator=gen).to(device)
-    out = forward(module, x, layers, time_steps)
-    first = {}
-    for name, a in out.items():
-        active = (a != 0).flatten(2).any(dim=2).any(dim=0).cpu().numpy()  # per step
-        first[name] = int(active.argmax()) if active.any() else int(active.size)
-    return first
+    out = forward(module, x, list(observed_layers(module)), time_steps)
+    most = max(a.shape[1] for a in out.values())
+    name = [layer for layer, a in out.items() if a.shape[1] == most][-1]
+    active = (out[name] != 0).any(dim=2).any(dim=0).cpu().numpy()  # per step
+    return name, int(active.argmax()) if active.any() else int(active.size), most
 
 
 # ------------------------------------------------------------------- coords

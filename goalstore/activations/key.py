@@ -4,7 +4,8 @@ An :class:`ExtractionRequest` is everything that determines the values of an act
 the model (its weights' content hash and architecture config), the stimuli (the catalog checksum of
 the version used), the preprocessing, the layers, the time steps, the reduction (and, for PCA, the
 checksum of the fit set and the seed), the time axis (first kept step, the time of the first bin or
-the recording aligned to with its bin edges, the feed-forward time mapping and its seed) and
+the recording aligned to, the bin edges — the recording's, or a feed-forward time mapping's own —, the
+time mapping and its seed) and
 :data:`EXTRACTOR_VERSION`.  Time-axis fields at their defaults are left out of the key, so an
 extraction that does not move its steps keeps the key it had before they existed.  :func:`extraction_key` is the
 SHA-256 of its canonical JSON (sorted keys, no whitespace).  Batch size, device and workers are not
@@ -72,6 +73,7 @@ class ExtractionRequest:
                 doc.pop(name)
         if not self.align:
             doc.pop("align")
+        if not self.time_bins:
             doc.pop("time_bins")
         else:
             doc["time_bins"] = [[float(a), float(b)] for a, b in self.time_bins]

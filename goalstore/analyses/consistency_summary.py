@@ -2,7 +2,8 @@
 
 :func:`area_summaries` adds the per-area variables to a result while it is built;
 :func:`summary` turns a finished :func:`~goalstore.analyses.consistency.consistency_analysis`
-dataset into the JSON-ready report the CLI prints.
+dataset into the JSON-ready report the CLI prints.  :func:`json_number` is how every analysis'
+JSON report writes one number (the OST and transfer summaries use it too).
 """
 
 from __future__ import annotations
@@ -51,14 +52,15 @@ def json_best_layers(ds: xr.Dataset) -> str:
     return json.dumps(out)
 
 
+def json_number(value: Any) -> float | None:
+    """``value`` as a JSON number: a float, or None (JSON null) when it is NaN or infinite."""
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
 def _listify(values: Any) -> Any:
     arr = np.asarray(values, dtype=float)
-    clean = np.where(np.isfinite(arr), arr, np.nan)
-    return (
-        [None if np.isnan(v) else float(v) for v in clean.ravel()]
-        if clean.ndim
-        else (None if np.isnan(clean) else float(clean))
-    )
+    return [json_number(v) for v in arr.ravel()] if arr.ndim else json_number(arr)
 
 
 def summary(result: xr.Dataset) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.svm import SVC
 
+from goalstore.analyses.consistency_summary import json_number
 from goalstore.errors import AnalysisInputError
 
 D_PRIME_LIMIT = 5.0
@@ -300,11 +301,12 @@ def preferred_layers(
     return chosen, {n: float(v) for n, v in zip(names, median, strict=True)}
 
 
-#: metric names read as a model's task accuracy, first present wins
 #: IT-preferred layers decoded when ``n_layers`` is 0: one for a model over time bins, three for a feed-forward
 #: model (the layers its time mapping spreads over the bins)
 AUTO_LAYERS = {"timed": 1, "feedforward": 3}
-ACCURACY_METRICS = ("val_accuracy", "test_accuracy", "accuracy", "train_accuracy")
+#: metric names read as a model's task accuracy, first present wins (``val_knn_accuracy``: a self-supervised
+#: model's task metric, the cosine 1-nearest-neighbour accuracy of its embedding)
+ACCURACY_METRICS = ("val_accuracy", "test_accuracy", "accuracy", "train_accuracy", "val_knn_accuracy")
 
 
 def model_size(metadata: dict[str, Any]) -> dict[str, float]:
@@ -339,16 +341,19 @@ def ost_model_analysis(
     decoder); ``behaviour``: the stimulus coordinate holding the behavioural I1 (each image's
     threshold, notes §2), or a number: one fixed I1 threshold for every image, for recordings
     without behaviour (not the thesis' definition; recorded in the result's attrs).
-    Models are matched to the recording by ``stimulus_id`` and by time-bin index (a model
-    must have as many bins as the recording; OSTs are in the recording's ms).  ``sizes``: each model's
-    catalog metadata (``n_parameters``, ``n_units``, ``metrics``).  A model without ``time_bin``
-    (feed-forward) is spread over the recording's bins by ``time_mapping`` (``uniform`` or ``graded``,
-    seeded by ``seed``) applied to its IT-preferred layers in the order of its ``layer`` coordinate.
+    Models are matched to the recording by ``stimulus_id`` and by time bin (a model must have the
+    recording's bins: as many, starting at the same ``time_bin_start`` where both say —
+    :func:`~goalstore.analyses.consistency.check_same_bins`; OSTs are in the recording's ms).
+    ``sizes``: each model's catalog metadata (``n_parameters``, ``n_units``, ``metrics``).  A model
+    without ``time_bin`` (feed-forward) is spread over the recording's bins by ``time_mapping``
+    (``uniform`` or ``graded``, seeded by ``seed``) applied to its IT-preferred layers in the order of
+    its ``layer`` coordinate.
     ``n_layers``: how many IT-preferred layers are decoded; 0 = :data:`AUTO_LAYERS` (one for a model over
     time bins, its best; three for a feed-forward model, so the time mapping has layers to spread).
     Pure: data in, labelled result out.
     """
     from goalstore.activations.time_mapping import MAPPINGS, map_time
+    from goalstore.analyses.consistency import check_same_bins
 
     if time_mapping not in MAPPINGS[1:]:
         raise AnalysisInputError(f"time mapping {time_mapping!r}: unknown; expected uniform or graded")
@@ -395,6 +400,11 @@ def ost_model_analysis(
         if timed and act.sizes["time_bin"] != n_bins:
             raise AnalysisInputError(f"dim 'time_bin': model {name!r} has {act.sizes['time_bin']} bins, the "
                                      f"recording {n_bins}; extract as many time steps as it has bins")
+        if timed:
+            try:
+                check_same_bins(neural, act)
+            except AnalysisInputError as exc:
+                raise AnalysisInputError(f"model {name!r}: {exc}") from None
         if "layer" not in act.coords:
             raise AnalysisInputError(f"coordinate 'layer': missing on the units of model {name!r}")
         rec = recording if isinstance(recording, xr.DataArray) else responses_of(recording, None)
@@ -484,11 +494,6 @@ def _fixed_threshold(behaviour: str) -> float | None:
     return value
 
 
-def _number(value: Any) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else None
-
-
 def summary(result: xr.Dataset) -> dict[str, Any]:
     """JSON-ready summary: the size-vs-performance table (one row per model) and the neural OSTs."""
     import json
@@ -499,7 +504,7 @@ def summary(result: xr.Dataset) -> dict[str, Any]:
         row = {"model": name, "preferred_layers": chosen.get(name, [])}
         for key in ("n_parameters", "n_units", "task_accuracy", "ost_consistency", "ost_consistency_sem",
                     "ost_consistency_ci_low", "ost_consistency_ci_high", "n_images_solved_by_both"):
-            row[key] = _number(result[key].values[m])
+            row[key] = json_number(result[key].values[m])
         for key in ("n_parameters", "n_units", "n_images_solved_by_both"):
             row[key] = None if row[key] is None else int(row[key])
         row["models_solved"] = int(np.isfinite(result["ost_model"].values[m]).sum())
@@ -512,7 +517,7 @@ def summary(result: xr.Dataset) -> dict[str, Any]:
         "n_images": int(result.sizes["image"]),
         "time_bins_ms": result["time_bin_start"].values.tolist(),
         "neural": {"images_solved": int(np.isfinite(ost).sum()),
-                   "median_ost_ms": _number(np.nanmedian(ost)) if np.isfinite(ost).any() else None},
+                   "median_ost_ms": json_number(np.nanmedian(ost)) if np.isfinite(ost).any() else None},
         "models": rows,
         "config": {k: result.attrs.get(k) for k in ("labels", "n_components", "n_splits", "n_layers",
                                                     "pls_components", "n_draws", "n_boot", "seed", "stimuli")},

@@ -34,6 +34,7 @@ import numpy as np
 import xarray as xr
 
 from goalstore.analyses.consistency import inter_animal_consistency, model_predictivity
+from goalstore.analyses.consistency_summary import json_number
 from goalstore.analyses.stimulus_splits import SplitScheme
 from goalstore.errors import AnalysisInputError
 
@@ -190,7 +191,7 @@ def _mean(values: Any) -> float | None:
 
 
 def _listify(values: Any) -> list[float | None]:
-    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float).ravel()]
+    return [json_number(v) for v in np.asarray(values, dtype=float).ravel()]
 
 
 def summary(result: xr.Dataset) -> dict[str, Any]:

@@ -51,11 +51,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from goalstore.analyses.consistency_summary import json_number
+from goalstore.analyses.reliability import pearson
 from goalstore.analyses.stimulus_splits import SplitScheme, stimulus_splits
 from goalstore.errors import AnalysisInputError
 
 __all__ = ["DEFAULT_ALPHAS", "DEFAULT_TARGETS", "TEMPORAL_MODES", "ReadoutTarget", "aligned_stimuli",
-           "circular_correlation", "decode_features", "layer_order", "pearson_r", "readout_targets", "summary",
+           "circular_correlation", "decode_features", "layer_order", "readout_targets", "summary",
            "transfer_readouts"]
 
 #: the embedded stimulus set's category, pose, position and size (thesis §3.4.3)
@@ -132,14 +134,6 @@ def readout_targets(stimuli: xr.Dataset, names: Sequence[str], where: str = "sti
         else:
             out.append(ReadoutTarget(name, "linear", values))
     return out
-
-
-def pearson_r(pred: np.ndarray, true: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Pearson correlation along ``axis`` (NaN where either side is constant)."""
-    p = pred - pred.mean(axis, keepdims=True)
-    t = true - true.mean(axis, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (p * t).sum(axis) / np.sqrt((p * p).sum(axis) * (t * t).sum(axis))
 
 
 def circular_correlation(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -220,7 +214,7 @@ def decode_features(
         if t.kind == "category":
             scores[:, i] = (labels[t.name] == truth).mean(axis=1)
         elif t.kind == "linear":
-            scores[:, i] = pearson_r(predicted[..., column], truth, axis=1)
+            scores[:, i] = pearson(predicted[..., column], truth, axis=1)
             column += 1
         else:
             angle = np.arctan2(predicted[..., column + 1], predicted[..., column])
@@ -269,7 +263,8 @@ def transfer_readouts(
     of ``activations`` (variable ``activation``: stimulus × unit [× time_bin], coordinate ``layer``).
 
     Returns a dataset with dims ``layer`` × ``target`` × ``split`` (× ``time_bin`` with ``temporal =
-    "per_bin"``; ``"mean"`` averages the features over time bins first): ``score`` (mean over splits),
+    "per_bin"``, refused for activations without ``time_bin``; ``"mean"`` averages the features over
+    time bins first): ``score`` (mean over splits),
     ``score_sem``, ``score_split``, ``ridge_alpha`` (per split), ``chance`` per target, and per layer
     ``n_units`` and ``n_features`` (after PCA).  Target coordinates ``target_kind`` (category, linear,
     circular) and ``target_metric`` (accuracy, pearson_r, circular_r) say how each was scored (module
@@ -309,7 +304,10 @@ def transfer_readouts(
     scheme = SplitScheme(n_splits, 1.0 - test_fraction, stratify or None, seed)
     train, test = stimulus_splits(act.sizes["stimulus"], scheme, labels)
 
-    per_bin = temporal == "per_bin" and "time_bin" in act.dims
+    if temporal == "per_bin" and "time_bin" not in act.dims:
+        raise AnalysisInputError("temporal per_bin: the activations have no dim 'time_bin' (one read-out of "
+                                 "features that fire once); use mean")
+    per_bin = temporal == "per_bin"
     n_bins = act.sizes["time_bin"] if per_bin else 1
     layer_values = np.asarray(activations["layer"].values).astype(str)
     shape = (len(chosen), len(parsed), n_splits, n_bins)
@@ -382,11 +380,6 @@ def transfer_readouts(
     return result
 
 
-def _num(value: Any) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else None
-
-
 def summary(result: xr.Dataset) -> dict[str, Any]:
     """JSON-ready read-outs: per target its kind, metric, chance, the score ± s.e.m. of every layer
     (averaged over time bins where there are several; ``per_bin`` adds the values per bin) and the
@@ -401,14 +394,14 @@ def summary(result: xr.Dataset) -> dict[str, Any]:
         best = int(np.nanargmax(values)) if np.isfinite(values).any() else None
         rows = []
         for li, layer in enumerate(layers):
-            row: dict[str, Any] = {"layer": layer, "score": _num(values[li]),
-                                   "sem": _num(sem.isel(target=i).values[li])}
+            row: dict[str, Any] = {"layer": layer, "score": json_number(values[li]),
+                                   "sem": json_number(sem.isel(target=i).values[li])}
             if per_bin:
-                row["score_per_bin"] = [_num(v) for v in result["score"].isel(target=i, layer=li).values]
+                row["score_per_bin"] = [json_number(v) for v in result["score"].isel(target=i, layer=li).values]
             rows.append(row)
         targets[name] = {"kind": str(result["target_kind"].values[i]),
                          "metric": str(result["target_metric"].values[i]),
-                         "chance": _num(result["chance"].values[i]),
+                         "chance": json_number(result["chance"].values[i]),
                          "best_layer": None if best is None else layers[best], "layers": rows}
     return {"layers": layers, "targets": targets,
             "time_bins_ms": [float(v) for v in result["time_bin_start"].values] if per_bin

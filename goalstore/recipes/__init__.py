@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import hashlib
 import importlib
 import json
 import pkgutil
@@ -165,6 +166,13 @@ def convert(recipe: str, key: str, value: Any, kind: type, default: Any) -> Any:
 
 def as_dict(params: Any) -> dict[str, Any]:
     return dataclasses.asdict(params)
+
+
+def hashed_name(stem: str, config: dict[str, Any]) -> str:
+    """``<stem>-<hash>``: the name of a result store, ``hash`` = the first 10 hex digits of the SHA-256 of
+    ``config`` (the parameters that change the result) as sorted-key JSON — other parameters, another
+    store."""
+    return f"{stem}-{hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]}"
 
 
 def check_entry(name: str, kind: str, root: Any) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from goalstore._version import __version__
-from goalstore.errors import SchemaError
+from goalstore.errors import AnalysisInputError
 from goalstore.recipes import Product, Recipe, check_entry, param
 
 
@@ -75,8 +75,8 @@ class ObjectsTimecourse:
 def check_objects_timecourse(p: ObjectsTimecourse, root: Any) -> ObjectsTimecourse:
     for field, least in (("n_time_bins", 2), ("n_trials", 1)):
         if getattr(p, field) < least:
-            raise SchemaError(f"parameter {field!r} of recipe 'demo-objects-timecourse': {getattr(p, field)}; "
-                              f"expected at least {least}")
+            raise AnalysisInputError(f"parameter {field!r} of recipe 'demo-objects-timecourse': "
+                                     f"{getattr(p, field)}; expected at least {least}")
     check_entry(p.stimuli, "stimuli", root)
     return p
 

@@ -14,13 +14,16 @@ kept step at that many ms (step ``t`` ↦ ``time_start + 10·(t − first_step)`
 keeps exactly as many steps as the recording has time bins and gives them its ``time_bin_start`` /
 ``time_bin_end`` (kept step ``first_step + i`` ↦ the recording's bin ``i``, e.g. 70 + 10·i ms), unrolling
 ``first_step + bins`` steps when ``time_steps`` is 0.  With ``align``, ``first_step`` defaults to the
-step at which the deepest requested layer first responds (measured on a seeded noise image: a ConvRNN's
-layer ``k`` first responds at step ``k − 1``, one 10 ms conduction delay per layer), so that layer's
-first response falls in the recording's first bin — the model's IT layer starts responding when IT
-does.  ``first_step 0`` keeps the silent steps instead.  A feed-forward model (its layers fire once)
-gets a time axis from ``time_mapping`` (uniform / graded, :mod:`goalstore.activations.time_mapping`):
-the requested layers, in network order, become one pseudo-layer over the recording's bins (``align``)
-or ``time_steps`` bins from ``time_start``.  All of these are in the extraction key.
+step at which the network's deepest layer first responds (its deepest observed layer firing on every
+step, a ConvRNN's ``readout``; measured on a seeded noise image: a ConvRNN's layer ``k`` first responds
+at step ``k − 1``, one 10 ms conduction delay per layer), so that layer's first response falls in the
+recording's first bin — the model's output starts responding when IT does — whichever layers are
+extracted (a layer's time axis does not depend on the others requested with it).  ``first_step 0``
+keeps the silent steps instead.  ``time_start`` does not go with ``align`` (the recording gives the
+times).  A feed-forward model (its layers fire once) gets a time axis from ``time_mapping`` (uniform /
+graded, :mod:`goalstore.activations.time_mapping`): the requested layers, in network order, become one
+pseudo-layer over the recording's bins (``align``) or ``time_bins`` 10 ms bins from ``time_start``
+(``time_steps`` is for recurrent models only).  All of these are in the extraction key.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from goalstore.activations.time_mapping import MAPPINGS
 from goalstore.errors import AnalysisInputError
 from goalstore.recipes import Product, Recipe, check_entry, param
 
@@ -41,20 +45,23 @@ class Extract:
     model: str = param("", help="model store (kind model)")
     stimuli: str = param("", help="stimuli store (kind stimuli)")
     layers: str = param("", help="comma-separated layer names (default: every observed layer)")
-    time_steps: int = param(0, help="time steps of a recurrent model (0: its default)")
+    time_steps: int = param(0, help="time steps of a recurrent model (0: its default, or with --align as many "
+                                    "as the alignment needs)")
     reduce: str = param("none", help="none, pca:K or random:K (per layer)")
     pca_fit: str = param(DEFAULT_PCA_FIT, help="stimuli store the PCA is fitted on")
     seed: int = param(0, help="seed of the PCA's randomized SVD / the random projection / the time mapping's "
                               "unit draws")
     first_step: int = param(-1, help="time steps dropped before the first kept one (-1: none, or with --align "
-                                     "the step at which the deepest requested layer first responds)")
-    time_start: float = param(0.0, help="ms at which the first kept step starts; one step = 10 ms (not with "
-                                        "--align)")
+                                     "the step at which the network's deepest layer first responds)")
+    time_start: float = param(0.0, help="ms at which the first kept step (or time bin) starts; one step = "
+                                        "10 ms (not with --align)")
     align: str = param("", help="a recording: keep as many steps as its time bins and give them its "
                                 "time_bin_start/end (e.g. 70-260 ms)")
-    time_mapping: str = param("none", choices=["none", "uniform", "graded"],
+    time_mapping: str = param("none", choices=list(MAPPINGS),
                               help="feed-forward models: spread the requested layers over the time bins "
-                                   "(--align's, or --time-steps many): uniform or graded")
+                                   "(--align's, or --time-bins many): uniform or graded")
+    time_bins: int = param(0, help="feed-forward models with --time-mapping and no --align: the number of "
+                                   "10 ms time bins from --time-start")
     batch_size: int = param(64, help="stimuli per forward pass (not part of the key)")
     device: str = param("auto", help="auto, cpu or cuda (not part of the key)")
     workers: int = param(1, help="local dask.distributed workers (not part of the key)")
@@ -63,7 +70,7 @@ class Extract:
 
 
 #: the parameters that place the steps on the time axis (the CLI's extract takes them from here)
-TIMING_PARAMS = ("first_step", "time_start", "align", "time_mapping")
+TIMING_PARAMS = ("first_step", "time_start", "align", "time_mapping", "time_bins")
 
 
 def _layers(text: str) -> tuple[str, ...]:
@@ -87,8 +94,16 @@ def request_for(p: Extract, root: Any) -> Any:
                                  "time steps ≥ 0 and a batch size ≥ 1")
     if p.first_step < -1:
         raise AnalysisInputError(f"--first-step {p.first_step}: expected 0 or more (-1: the default)")
-    if p.time_mapping not in ("none", "uniform", "graded"):
-        raise AnalysisInputError(f"--time-mapping {p.time_mapping!r}: expected none, uniform or graded")
+    if p.time_mapping not in MAPPINGS:
+        raise AnalysisInputError(f"--time-mapping {p.time_mapping!r}: expected {', '.join(MAPPINGS)}")
+    if p.align and p.time_start:
+        raise AnalysisInputError(f"--time-start {p.time_start:g} with --align {p.align}: the recording gives "
+                                 "the bins' times; pass one of them")
+    if p.time_bins and (p.align or p.time_mapping == "none" or p.time_bins < 0):
+        raise AnalysisInputError(f"--time-bins {p.time_bins}: " + (
+            "expected 0 or more" if p.time_bins < 0 else
+            f"--align {p.align} gives the bins; pass one of them" if p.align else
+            "the number of bins of a --time-mapping (a recurrent model's bins are its --time-steps)"))
     model = entries.describe(p.model, root)
     input_shape = model.get("input_shape") or entries.open(p.model, root).attrs["input_shape"]
     fit_checksum = ""
@@ -103,8 +118,19 @@ def request_for(p: Extract, root: Any) -> Any:
         layers=_layers(p.layers), time_steps=int(p.time_steps), reduce=p.reduce.strip().lower(),
         pca_fit_checksum=fit_checksum, seed=int(p.seed),
         first_step=int(p.first_step) if p.align else max(int(p.first_step), 0),
-        time_start=0.0 if p.align else float(p.time_start), align=p.align,
-        time_bins=aligned_bins(p.align, root) if p.align else (), time_mapping=p.time_mapping)
+        time_start=float(p.time_start), align=p.align,
+        time_bins=aligned_bins(p.align, root) if p.align else mapped_bins(p), time_mapping=p.time_mapping)
+
+
+def mapped_bins(p: Extract) -> tuple[tuple[float, float], ...]:
+    """The (start, end) ms of the ``time_bins`` bins of a time-mapped extraction without ``align``
+    (10 ms each from ``time_start``); none otherwise."""
+    if p.time_mapping == "none" or p.align:
+        return ()
+    from goalstore.activations.extractor import TIME_STEP_MS
+
+    return tuple((float(p.time_start) + TIME_STEP_MS * i, float(p.time_start) + TIME_STEP_MS * (i + 1))
+                 for i in range(max(int(p.time_bins), 0)))
 
 
 def aligned_bins(recording: str, root: Any) -> tuple[tuple[float, float], ...]:
@@ -138,7 +164,7 @@ def time_axis(p: Extract, request: Any, module: Any, layers: list[str], input_sh
     import numpy as np
 
     from builders.networks import accepts_time_steps
-    from goalstore.activations.extractor import TIME_STEP_MS, Timing, first_responses, probe
+    from goalstore.activations.extractor import TIME_STEP_MS, Timing, probe, response_onset
 
     bins = request.time_bins
     recurrent = accepts_time_steps(module)
@@ -153,13 +179,14 @@ def time_axis(p: Extract, request: Any, module: Any, layers: list[str], input_sh
         if recurrent:
             raise AnalysisInputError(f"--time-mapping {p.time_mapping}: model {p.model!r} is recurrent (its "
                                      "forward takes time steps); time mappings are for feed-forward models")
-        if p.first_step > 0:
-            raise AnalysisInputError(f"--first-step {p.first_step}: model {p.model!r} is feed-forward; it has "
-                                     "no time steps to drop")
-        n_bins = len(bins) or int(p.time_steps)
+        if p.first_step > 0 or p.time_steps:
+            what = f"--first-step {p.first_step}" if p.first_step > 0 else f"--time-steps {p.time_steps}"
+            raise AnalysisInputError(f"{what}: model {p.model!r} is feed-forward; it has no time steps (the "
+                                     "number of bins of a time mapping is --time-bins N or --align's)")
+        n_bins = len(bins)
         if n_bins < 1:
             raise AnalysisInputError(f"--time-mapping {p.time_mapping}: pass --align RECORDING or "
-                                     "--time-steps N (the number of time bins)")
+                                     "--time-bins N (the number of time bins)")
         shapes = probe(module, layers, input_shape, 0)
         timing = Timing(mapping=p.time_mapping, n_bins=n_bins, seed=int(p.seed))
         return TimeAxis(0, timing, shapes, *axis(n_bins))
@@ -169,13 +196,10 @@ def time_axis(p: Extract, request: Any, module: Any, layers: list[str], input_sh
                                  "--time-mapping uniform or graded to give it time bins")
     first = int(p.first_step)
     if first < 0 and bins:
-        onsets = first_responses(module, layers, input_shape, int(p.time_steps))
-        first = max(onsets.values())
-        steps = probe(module, layers, input_shape, int(p.time_steps))[0].firings
-        if first >= steps:
-            silent = max(onsets, key=onsets.get)
-            raise AnalysisInputError(f"layer {silent!r}: does not respond within {steps} time steps; pass "
-                                     "--first-step N")
+        anchor, first, steps = response_onset(module, input_shape, int(p.time_steps))
+        if first >= steps > 1:
+            raise AnalysisInputError(f"layer {anchor!r} (the network's deepest): does not respond within "
+                                     f"{steps} time steps; pass --time-steps N (more steps) or --first-step N")
     first = max(first, 0)
     time_steps = int(p.time_steps) or (first + len(bins) if bins else 0)
     shapes = probe(module, layers, input_shape, time_steps)
@@ -272,7 +296,7 @@ def _activation_attrs(p: Extract, weights: Any, request: Any, layers: list[str],
         model=p.model, architecture=m["architecture"], model_weights_hash=request.model_weights_hash,
         stimuli=p.stimuli, stimuli_checksum=request.stimuli_checksum,
         preprocessing=preprocessing_attr(request.preprocessing), layers=list(layers),
-        time_steps=int(axis.time_steps), time_bins=int(n_time), time_step_ms=TIME_STEP_MS,
+        time_steps=int(axis.time_steps), time_bins=int(n_time), time_step_ms=TIME_STEP_MS,  # recheck reads them
         first_step=int(axis.timing.first_step), time_start=float(axis.starts[0]) if axis.starts else 0.0,
         align=p.align, time_mapping=p.time_mapping,
         time_mapping_units=int(n_mapped),
@@ -407,11 +431,14 @@ def recheck(name: str, root: Any, n: int, seed: int = 0) -> tuple[list[str], lis
     a = stored.attrs
     if a.get("kind") != "activations" or "extraction_key" not in a:
         return [], [f"recheck: {name} is not an extracted activations store; skipped"]
+    align, mapping = str(a.get("align", "")), str(a.get("time_mapping", "none"))
+    mapped = mapping != "none" and not align  # its bins: time_bins of 10 ms from time_start
     p = Extract(model=a["model"], stimuli=a["stimuli"], layers=",".join(np.atleast_1d(a["layers"])),
                 time_steps=int(a.get("time_steps", 0)), reduce=a["reduce"], pca_fit=a.get("pca_fit") or
                 DEFAULT_PCA_FIT, seed=int(a.get("seed", 0)), key=a["extraction_key"],
-                first_step=int(a.get("first_step", 0)), time_start=float(a.get("time_start", 0.0)),
-                align=str(a.get("align", "")), time_mapping=str(a.get("time_mapping", "none")))
+                first_step=int(a.get("first_step", 0)), align=align,
+                time_start=0.0 if align else float(a.get("time_start", 0.0)), time_mapping=mapping,
+                time_bins=int(a.get("time_bins", 0)) if mapped else 0)
     request = request_for(p, root)
     if (request.model_weights_hash, request.stimuli_checksum) != (a["model_weights_hash"],
                                                                   a["stimuli_checksum"]):
@@ -452,13 +479,27 @@ def extraction_params(root: Any, model: str, stimuli: str, **options: Any) -> tu
 
 def is_recurrent(model: str, root: Any) -> bool:
     """Whether model store ``model``'s network is unrolled in time (its forward takes ``time_steps``),
-    from its catalog metadata (the untrained network of its architecture; no weights read)."""
-    from builders.networks import accepts_time_steps, build_network
+    from its catalog metadata: by architecture name for the built-in ones (the ConvRNNs are; the grid's
+    networks, the StreamNets and torchvision's are not), else from the untrained network of its
+    architecture (a registered one; no weights read)."""
+    from builders.architectures import ARCHITECTURES
+    from builders.convrnn import CONVRNN_ARCHITECTURES
+    from builders.networks import REGISTERED, TORCHVISION_PREFIX, accepts_time_steps, build_network
+    from builders.streamnet import STREAMNET_ARCHITECTURES
     from goalstore import entries
 
     meta = entries.describe(model, root)
+    architecture = str(meta.get("architecture", ""))
+    if not architecture:
+        raise AnalysisInputError(f"model {model!r}: its catalog entry names no architecture")
+    if architecture not in REGISTERED:  # what build_network would build
+        if architecture.lower() in CONVRNN_ARCHITECTURES:
+            return True
+        if (architecture.lower() in (*ARCHITECTURES, *STREAMNET_ARCHITECTURES)
+                or architecture.startswith(TORCHVISION_PREFIX)):
+            return False
     try:
-        return accepts_time_steps(build_network(str(meta["architecture"]), **dict(meta["architecture_args"])))
+        return accepts_time_steps(build_network(architecture, **dict(meta.get("architecture_args") or {})))
     except (ValueError, TypeError) as exc:
         raise AnalysisInputError(f"model {model!r}: its network cannot be built ({exc})") from None
 

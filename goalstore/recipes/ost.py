@@ -21,15 +21,24 @@ without behaviour; the result says so).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from goalstore._version import __version__
+from goalstore.activations.time_mapping import MAPPINGS
 from goalstore.errors import AnalysisInputError
-from goalstore.recipes import Analysis, Product, Recipe, check_entry, param, result_lines, result_report, table
+from goalstore.recipes import (
+    Analysis,
+    Product,
+    Recipe,
+    check_entry,
+    hashed_name,
+    param,
+    result_lines,
+    result_report,
+    table,
+)
 
 
 @dataclass(frozen=True)
@@ -56,11 +65,13 @@ class Ost:
     n_boot: int = param(1000, flag="--bootstrap", help="bootstrap resamples of the OST consistency")
     time_steps: int = param(0, help="time steps to extract from a recurrent model store (0: as many as "
                                     "aligning to the recording's bins needs)")
-    time_mapping: str = param("uniform", choices=["uniform", "graded"],
+    time_mapping: str = param("uniform", choices=list(MAPPINGS[1:]),
                               help="feed-forward models (activations without time bins): how the IT-preferred "
                                    "layers are spread over the recording's bins (default uniform)")
-    layers: str = param("", help="comma-separated layers to extract (default: the extractor's)")
-    reduce: str = param("", help="extraction reduction, e.g. pca:256 (default: the extractor's)")
+    layers: str = param("", help="comma-separated layers to extract from model stores (default: the "
+                                 "extractor's)")
+    reduce: str = param("", help="extraction reduction of model stores, e.g. pca:256 (default: the "
+                                 "extractor's)")
     pca_fit: str = param("", help="stimuli store the extraction's PCA is fitted on (default: the extractor's)")
     device: str = param("", help="device of the extractions: auto, cpu or cuda (default: the extractor's)")
     seed: int = param(0)
@@ -74,8 +85,7 @@ def store_name(p: Ost) -> str:
     """``ost-<recording>-<hash>``: a short hash of the models (in order) and the other parameters."""
     config = dataclasses.asdict(p)
     config.pop("device")  # where the extractions run does not change the result
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
-    return f"ost-{p.recording}-{digest}"
+    return hashed_name(f"ost-{p.recording}", config)
 
 
 def _extraction_options(p: Ost, model: str, root: Any) -> dict[str, Any]:
@@ -99,13 +109,17 @@ def check(p: Ost, root: Any) -> Ost:
     import numpy as np
 
     from goalstore import entries
+    from goalstore.analyses.consistency import check_same_bins
     from goalstore.analyses.ost import _fixed_threshold
 
-    for name, value in (("components", p.n_components), ("splits", p.n_splits), ("layers-kept", p.n_layers + 1),
+    for name, value in (("components", p.n_components), ("splits", p.n_splits),
                         ("pls-components", p.pls_components), ("draws", p.n_draws), ("bootstrap", p.n_boot)):
         if value < 1:
-            raise AnalysisInputError(f"--{name} {value - (name == 'layers-kept')}: expected at least "
-                                     f"{0 if name == 'layers-kept' else 1}")
+            raise AnalysisInputError(f"--{name} {value}: expected at least 1")
+    if p.n_layers < 0:
+        raise AnalysisInputError(f"--layers-kept {p.n_layers}: expected 0 (automatic) or more")
+    if p.time_mapping not in MAPPINGS[1:]:
+        raise AnalysisInputError(f"--time-mapping {p.time_mapping!r}: expected {' or '.join(MAPPINGS[1:])}")
     if p.n_splits < 2:
         raise AnalysisInputError(f"--splits {p.n_splits}: expected at least 2")
     if p.time_steps < 0:
@@ -151,7 +165,17 @@ def check(p: Ost, root: Any) -> Ost:
                 raise AnalysisInputError(f"activation store {model!r}: {act.sizes['time_bin']} time bins, the "
                                          f"recording {recording.sizes['time_bin']}; OSTs need the model over "
                                          "the same time bins (extract it with --align RECORDING)")
+            try:
+                check_same_bins(recording, act)
+            except AnalysisInputError as exc:
+                raise AnalysisInputError(f"activation store {model!r}: {exc}") from None
     if "model" not in kinds.values():
+        given = [(flag, v) for flag, v in (("--layers", p.layers), ("--reduce", p.reduce),
+                                           ("--pca-fit", p.pca_fit), ("--time-steps", p.time_steps)) if v]
+        if given:  # it would change nothing: say so rather than ignore it
+            flag, value = given[0]
+            raise AnalysisInputError(f"{flag} {value}: an extraction option, for model stores; the activations "
+                                     f"store(s) {', '.join(models)} are used as they are")
         return p
     stimuli = p.stimuli or str(recording.attrs.get("stimulus_set", ""))
     if not stimuli:

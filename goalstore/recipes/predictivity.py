@@ -10,15 +10,23 @@ with noise-corrected predictivity and ranked per area by the fraction of the int
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from goalstore._version import __version__
 from goalstore.errors import AnalysisInputError
-from goalstore.recipes import Analysis, Product, Recipe, check_entry, param, result_lines, result_report, table
+from goalstore.recipes import (
+    Analysis,
+    Product,
+    Recipe,
+    check_entry,
+    hashed_name,
+    param,
+    result_lines,
+    result_report,
+    table,
+)
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,7 @@ def store_name(p: Predictivity) -> str:
     config = {**dataclasses.asdict(p), "models": sorted(model_names(p))}
     for how in ("device", "workers", "scheduler"):  # how the extractions run does not change the result
         config.pop(how)
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
-    return f"predictivity-{p.recording}-{digest}"
+    return hashed_name(f"predictivity-{p.recording}", config)
 
 
 def _extraction_options(p: Predictivity, model: str, root: Any) -> dict[str, Any]:

@@ -10,15 +10,24 @@ decoders (:mod:`goalstore.analyses.transfer`), into one result store.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from goalstore._version import __version__
+from goalstore.analyses.transfer import DEFAULT_TARGETS, TEMPORAL_MODES
 from goalstore.errors import AnalysisInputError
-from goalstore.recipes import Analysis, Product, Recipe, check_entry, param, result_lines, result_report, table
+from goalstore.recipes import (
+    Analysis,
+    Product,
+    Recipe,
+    check_entry,
+    hashed_name,
+    param,
+    result_lines,
+    result_report,
+    table,
+)
 
 #: the stimulus set a model store is extracted on when ``--stimuli`` is not given
 DEFAULT_STIMULI = "embedded-objects"
@@ -31,15 +40,15 @@ class Transfer:
     stimuli: str = param("", help="stimuli store whose coordinates are decoded (default: an activations "
                                   "store's stimuli attr, else its own coordinates; for a model store "
                                   f"{DEFAULT_STIMULI})")
-    targets: str = param("category,rotation,position_x,position_y,size",
-                         help="comma-separated stimulus coordinates to decode")
+    targets: str = param(",".join(DEFAULT_TARGETS), help="comma-separated stimulus coordinates to decode")
     layers: str = param("", help="comma-separated layers (default: all)")
     n_splits: int = param(10, flag="--splits", help="seeded train/test splits of the stimuli (default 10)")
     test_fraction: float = param(0.25, help="fraction of each category's stimuli held out (default 0.25)")
     stratify: str = param("category", help="stimulus coordinate the splits are stratified by ('none': "
                                            "no stratification)")
-    temporal: str = param("mean", choices=["mean", "per_bin"],
-                          help="over time bins: decode the mean, or each bin (default mean)")
+    temporal: str = param("mean", choices=list(TEMPORAL_MODES),
+                          help="over time bins: decode the mean, or each bin (activations over time bins "
+                               "only; default mean)")
     reduce: str = param("", help="pca:K: each layer reduced to K principal components fitted on each "
                                  "split's training stimuli (default: none)")
     device: str = param("", help="device of the extraction of a model store: auto, cpu or cuda")
@@ -73,8 +82,7 @@ def store_name(p: Transfer) -> str:
     """``transfer-<model>-<hash>``: a short hash of the parameters."""
     config = dataclasses.asdict(p)
     config.pop("device")  # where the extraction runs does not change the result
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
-    return f"transfer-{p.model}-{digest}"
+    return hashed_name(f"transfer-{p.model}", config)
 
 
 def _kind(p: Transfer, root: Any) -> str:
@@ -94,6 +102,7 @@ def check(p: Transfer, root: Any) -> Transfer:
     from goalstore import entries
     from goalstore.analyses.stimulus_splits import SplitScheme, stimulus_splits
     from goalstore.analyses.transfer import aligned_stimuli, layer_order, readout_targets
+    from goalstore.recipes.extract import is_recurrent
 
     targets = target_names(p)
     if not targets:
@@ -124,6 +133,10 @@ def check(p: Transfer, root: Any) -> Transfer:
         if unknown:
             raise AnalysisInputError(f"layers: {', '.join(unknown)} not in activation store {p.model!r} "
                                      f"(have {', '.join(have)})")
+    timed = "time_bin" in act.dims if act is not None else is_recurrent(p.model, root)
+    if p.temporal == "per_bin" and not timed:
+        raise AnalysisInputError(f"--temporal per_bin: {p.model!r} has no time bins (a feed-forward model's "
+                                 "layers fire once); use --temporal mean")
     stimuli = p.stimuli or (str(act.attrs.get("stimuli", "")) if act is not None else DEFAULT_STIMULI)
     if stimuli:
         check_entry(stimuli, "stimuli", root)
