@@ -68,3 +68,16 @@ def test_ost_consistency_recovers_planted_solution_times():
             behaviour,
             labels,
         )
+
+
+def test_bootstrap_ost_consistency_of_constant_osts_is_nan_without_a_warning():
+    import warnings
+
+    from goalstore.analyses.ost import bootstrap_ost_consistency
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rho, draws, n = bootstrap_ost_consistency(np.full(6, 70.0), np.arange(6.0), n_boot=5)
+    assert n == 6 and np.isnan(rho) and np.isnan(draws).all()
+    rho, _, _ = bootstrap_ost_consistency(np.arange(6.0), np.arange(6.0) * 2, n_boot=5)
+    assert rho == 1.0

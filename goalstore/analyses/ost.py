@@ -210,7 +210,8 @@ def bootstrap_ost_consistency(
     """OST consistency (Spearman ρ over the images solved by both), its bootstrap distribution and the
     image count.
 
-    The bootstrap resamples the solved images with replacement, ``n_boot`` times at once (resample ×
+    Where either side's OSTs are all equal (e.g. every image solved in the first bin) there is no rank
+    correlation: ρ is NaN.  The bootstrap resamples the solved images with replacement, ``n_boot`` times at once (resample ×
     image index array, ranks along the image axis with ties averaged, Pearson of the ranks per row), so
     its error is ``std`` over the ``n_boot`` values.  Deterministic given ``seed``.  Fewer than three
     images solved by both: ρ and every resample are NaN.
@@ -221,7 +222,7 @@ def bootstrap_ost_consistency(
     if n < 3:
         return float("nan"), np.full(n_boot, np.nan), n
     x, y = first[both], second[both]
-    rho = float(spearmanr(x, y).statistic)
+    rho = float(spearmanr(x, y).statistic) if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
     index = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
     rx, ry = rankdata(x[index], axis=1), rankdata(y[index], axis=1)
     rx -= rx.mean(axis=1, keepdims=True)
