@@ -18,7 +18,7 @@ apply to the ConvRNN architectures (:data:`builders.convrnn.CONVRNN_ARCHITECTURE
 
 Presets: ``tiny`` (minutes on a 2-core CPU on the 64 × 64 ``embedded-objects``: convrnn6 with the
 timedecay, gru and rgc cells, knet4, ResNet-18 and the mouse StreamNets, supervised and
-SimCLR, one seed, width 0.125, 32 px, 2 epochs) and ``paper`` (the thesis' families at full scale:
+SimCLR, one seed, width 0.125, 32 px, 15 epochs) and ``paper`` (the thesis' families at full scale:
 ConvRNN-6/11 × the seven cells on ImageNet-sized images; the mouse models StreamNet-1/2/6, AlexNet
 and ResNet-18 × every objective × 3 seeds at 64 px).  A spec's fields are the ``model`` recipe's parameters
 (``goalstore.recipes.models.TrainModel``) that a grid sets, with the grid's own defaults (``width`` 1.0
@@ -229,8 +229,8 @@ def grid_points(specs: tuple[ModelGridSpec, ...]) -> list[GridPoint]:
 
 
 def _tiny() -> tuple[ModelGridSpec, ...]:
-    common = {"objectives": ("supervised", "simclr"), "epochs": 2, "width": 0.125, "input_size": 32,
-              "batch_size": 32, "optimiser": "adam", "lr": 0.001}
+    common = {"objectives": ("supervised", "simclr"), "epochs": 15, "width": 0.125, "input_size": 32,
+              "batch_size": 32, "optimiser": "adam", "lr": 0.003}
     specs = [ModelGridSpec("tiny", "convrnn", ("convrnn6",), ("timedecay", "gru", "rgc"),
                            args={"time_steps": 6}, **common),
              ModelGridSpec("tiny", "feedforward", ("knet4", "resnet18"), **common),
