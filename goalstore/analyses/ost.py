@@ -211,10 +211,10 @@ def bootstrap_ost_consistency(
     image count.
 
     Where either side's OSTs are all equal (e.g. every image solved in the first bin) there is no rank
-    correlation: ρ is NaN.  The bootstrap resamples the solved images with replacement, ``n_boot`` times
-    at once (resample × image index array, ranks along the image axis with ties averaged, Pearson of the
-    ranks per row), so its error is ``std`` over the ``n_boot`` values.  Deterministic given ``seed``.  Fewer than three
-    images solved by both: ρ and every resample are NaN.
+    correlation: ρ is NaN. The bootstrap resamples the solved images with replacement, ``n_boot`` times at
+    once (resample × image index array, ranks along the image axis with ties averaged, Pearson of the ranks
+    per row), so its error is ``std`` over the ``n_boot`` values. Deterministic given ``seed``. Fewer than
+    three images solved by both: ρ and every resample are NaN.
     """
     first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
     both = np.isfinite(first) & np.isfinite(second)
