@@ -96,6 +96,8 @@ class Objective(nn.Module):
 
     #: smallest batch the loss is defined on (a contrastive loss or a BatchNorm head needs two)
     min_batch = 1
+    #: whether :meth:`evaluate` needs all images as one tensor (else it reads them in slices)
+    whole_set_metrics = False
 
     def loss(self, backbone: nn.Module, batch: Batch, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
@@ -235,6 +237,7 @@ class _Contrastive(Objective):
     """Base of the view-based objectives: views, and the instance-retrieval metric."""
 
     min_batch = 2
+    whole_set_metrics = True
 
     def __init__(self, crop_scale: float):
         super().__init__()

@@ -19,6 +19,13 @@ and one ``torch.Generator`` seeded with ``seed`` for the batch order, the option
 horizontal flips and shifts of up to ``shift`` pixels, zero-padded: :func:`builders.augment.flip_shift`)
 and the objective's views.  On the CPU the same config gives bit-identical weights.
 
+The images ``x`` (and ``x_val``) are a float tensor or a :class:`BatchSource` (a set larger than memory,
+read batch by batch: ``source[index]`` is the preprocessed batch).  A source may choose each epoch's order
+(``epoch_order(generator)``, e.g. chunk-local for a chunked store); a source's metrics that need the whole
+set at once (the contrastive objectives' ``instance_top1`` and ``val_knn_accuracy``) use its first
+:data:`EVAL_LIMIT` images.  A source giving the tensor's batches, and ``torch.randperm(len(x), generator)``
+as its order, trains bit-identically to the tensor.
+
 Imports nothing from goalstore.
 """
 
@@ -26,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -44,6 +51,29 @@ OPTIMISERS = ("sgdm", "adam")
 #: belongs to the objective), so ``options`` may not set them — the one list the ``model`` recipe and the
 #: model grids (:mod:`builders.model_grid`) refuse
 RESERVED_ARGS = ("in_channels", "input_size", "out_features", "width", "contrastive")
+
+
+#: images of a :class:`BatchSource` that whole-set metrics (contrastive ``instance_top1``, k-NN) use
+EVAL_LIMIT = 10_000
+
+
+@runtime_checkable
+class BatchSource(Protocol):
+    """Training images read on demand: ``len(source)`` images of ``source.shape`` (N × C × H × W);
+    ``source[index]`` (a LongTensor of positions, or a slice) is their preprocessed float32 batch.
+    Optionally ``epoch_order(generator) -> LongTensor``: the permutation of one epoch (default
+    ``torch.randperm(len(source), generator=generator)``)."""
+
+    shape: tuple[int, ...]
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: torch.Tensor | slice) -> torch.Tensor: ...
+
+
+def _whole(x: torch.Tensor | BatchSource) -> torch.Tensor:
+    """``x`` as one tensor: a source's first :data:`EVAL_LIMIT` images."""
+    return x if isinstance(x, torch.Tensor) else x[slice(0, min(len(x), EVAL_LIMIT))]
 
 
 @dataclass(frozen=True)
@@ -144,9 +174,9 @@ def training_config(*, architecture: str, channels: int, input_size: int, width:
                             objective=objective, **(objective_args or {}))
 
 
-def _check_data(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | None,
+def _check_data(config: ClassifierConfig, x: torch.Tensor | BatchSource, y: torch.Tensor | None,
                 target: torch.Tensor | None, label: str) -> None:
-    if x.ndim != 4 or tuple(x.shape[1:]) != (config.in_channels, config.input_size, config.input_size):
+    if len(x.shape) != 4 or tuple(x.shape[1:]) != (config.in_channels, config.input_size, config.input_size):
         raise ValueError(f"{label}: shape {list(x.shape)}; expected N × {config.in_channels} × "
                          f"{config.input_size} × {config.input_size}")
     if config.objective == "supervised" and y is None:
@@ -162,12 +192,13 @@ def _check_data(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | Non
                          f"image; got {None if target is None else list(target.shape)}")
 
 
-def train_model(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | None = None,
-                x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
+def train_model(config: ClassifierConfig, x: torch.Tensor | BatchSource, y: torch.Tensor | None = None,
+                x_val: torch.Tensor | BatchSource | None = None, y_val: torch.Tensor | None = None,
                 target: torch.Tensor | None = None, target_val: torch.Tensor | None = None,
                 progress: bool = True) -> tuple[nn.Module, dict[str, float], list[float]]:
     """Train ``config.architecture`` under ``config.objective`` on ``x`` (float, N × C × H × W,
-    preprocessed), labels ``y`` (int64 in ``[0, out_features)``; needed by ``supervised``, else optional and
+    preprocessed; or a :class:`BatchSource` of such images), labels ``y`` (int64 in ``[0, out_features)``;
+    needed by ``supervised``, else optional and
     used for the k-NN metric) and dense targets ``target`` (``depth``).  Return the network (eval mode, on
     the CPU, without the objective's heads), its metrics and the training curve (the mean loss of every
     epoch).
@@ -194,8 +225,9 @@ def train_model(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | Non
     else:
         optimiser = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
-    x = x.float()
+    x = x.float() if isinstance(x, torch.Tensor) else x
     y = y.long() if y is not None else None
+    ordered = getattr(x, "epoch_order", None)
     epochs: Any = range(config.epochs)
     if progress:
         from tqdm import tqdm
@@ -205,7 +237,7 @@ def train_model(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | Non
     objective.train()
     curve: list[float] = []
     for _ in epochs:
-        order = torch.randperm(len(x), generator=generator)
+        order = ordered(generator) if ordered is not None else torch.randperm(len(x), generator=generator)
         total, count = 0.0, 0
         for start in range(0, len(x), config.batch_size):
             index = order[start: start + config.batch_size]
@@ -236,11 +268,17 @@ def train_model(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | Non
         metrics["chance"] = 1.0 / config.out_features
     splits = [("train", x, y, target)]
     if x_val is not None and len(x_val):
-        splits.append(("val", x_val.float(), None if y_val is None else y_val.long(), target_val))
+        splits.append(("val", x_val.float() if isinstance(x_val, torch.Tensor) else x_val,
+                       None if y_val is None else y_val.long(), target_val))
     for split, xs, ys, ts in splits:
+        if objective.whole_set_metrics and not isinstance(xs, torch.Tensor):
+            xs = _whole(xs)
+            ys, ts = (None if v is None else v[: len(xs)] for v in (ys, ts))
         metrics.update({f"{split}_{k}": v for k, v in objective.evaluate(model, xs, ys, ts).items()})
     if config.objective != "supervised" and len(splits) > 1 and y is not None and splits[1][2] is not None:
-        metrics["val_knn_accuracy"] = knn_accuracy(embed(model, x), y, embed(model, splits[1][1]), splits[1][2])
+        reference, query = _whole(x), _whole(splits[1][1])
+        metrics["val_knn_accuracy"] = knn_accuracy(embed(model, reference), y[: len(reference)],
+                                                   embed(model, query), splits[1][2][: len(query)])
         metrics["chance"] = 1.0 / len(torch.unique(y))
     for key, value in metrics.items():
         if not math.isfinite(value):
@@ -248,8 +286,8 @@ def train_model(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor | Non
     return model, metrics, curve
 
 
-def train_classifier(config: ClassifierConfig, x: torch.Tensor, y: torch.Tensor,
-                     x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
+def train_classifier(config: ClassifierConfig, x: torch.Tensor | BatchSource, y: torch.Tensor,
+                     x_val: torch.Tensor | BatchSource | None = None, y_val: torch.Tensor | None = None,
                      progress: bool = True) -> tuple[nn.Module, dict[str, float]]:
     """:func:`train_model` without the curve: with the default ``supervised`` objective, the classifier of
     labels ``y`` and its metrics ``train_loss``, ``train_accuracy`` (and ``val_loss``, ``val_accuracy`` with

@@ -309,17 +309,19 @@ def import_lr_identify(path: str | Path, trust_pickle: bool = False, name: str =
 
 
 def import_stimuli(path: str | Path, name: str = "", source: str = "", csv: str | Path | None = None,
-                   size: int | None = None, home: str | Path | None = None) -> dict[str, dict[str, Any]]:
+                   size: int | None = None, subset: str = "train",
+                   home: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """Import a stimulus set as a ``stimuli`` store through ``datalad run``: a folder of image files
-    (``source="folder"``), a brainio stimulus set (its ``.zip``, the CSV beside it or ``csv``) or a ``.npy``
-    array of uint8 images (``source`` defaults from ``path``).  ``name`` defaults to ``stimuli-<stem>``;
-    ``size`` resizes every image to size × size.
+    (``source="folder"``), an ImageNet-style tree of class folders (``"class-folders"``: category = the
+    folder's name), binary CIFAR-10 (``"cifar10"``, ``subset`` train, test or all), a brainio stimulus set
+    (its ``.zip``, the CSV beside it or ``csv``) or a ``.npy`` array of uint8 images (``source`` defaults
+    from ``path``).  ``name`` defaults to ``stimuli-<stem>``; ``size`` resizes every image to size × size.
 
     The source is read and checked first (every image's header, the CSV, the ids), so bad input is
     refused (:class:`~goalstore.errors.SchemaError`, exit 3) before anything runs, nothing stored changed.
     """
     return _build_checked("import-stimuli", home, path=str(path), name=name, source=source,
-                          csv=str(csv) if csv else "", size=size or 0)
+                          csv=str(csv) if csv else "", size=size or 0, subset=subset)
 
 
 def import_model(architecture: str, weights: str | Path, name: str | None = None,

@@ -231,7 +231,7 @@ def cmd_import_stimuli(args: argparse.Namespace) -> int:
     from goalstore.api import import_stimuli
 
     built = import_stimuli(args.path, name=args.name or "", source=args.source_kind or "", csv=args.csv,
-                           size=args.size, home=args.home)
+                           size=args.size, subset=args.subset, home=args.home)
     if args.json:
         _print_json(built)
         return 0
@@ -427,11 +427,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "default lr-corpus-lr-identify")
     i.set_defaults(func=cmd_import_lr_identify)
     i = imports.add_parser("stimuli", parents=[common],
-                           help="a stimulus set: a folder of images, a brainio CSV + zip, or a .npy array")
-    i.add_argument("path", help="a folder of image files, a brainio .zip (its CSV beside it) or a .npy file")
+                           help="a stimulus set: a folder of images, class folders (ImageNet's train/), "
+                                "binary CIFAR-10, a brainio CSV + zip, or a .npy array")
+    i.add_argument("path", help="a folder of image files, a folder of class folders, the binary CIFAR-10 "
+                                "folder, a brainio .zip (its CSV beside it) or a .npy file")
     i.add_argument("--name", help="store name (default: stimuli-<PATH's stem>)")
-    i.add_argument("--source", dest="source_kind", choices=["folder", "brainio", "npy"],
-                   help="how to read PATH (default: folder for a folder, brainio for .zip, npy for .npy)")
+    i.add_argument("--source", dest="source_kind",
+                   choices=["folder", "class-folders", "cifar10", "brainio", "npy"],
+                   help="how to read PATH (default: cifar10 for a folder with batches.meta.txt, class-folders "
+                        "for a folder whose subfolders hold the images, folder for another folder, brainio "
+                        "for .zip, npy for .npy)")
+    i.add_argument("--subset", choices=["train", "test", "all"], default="train",
+                   help="cifar10 only: the training batches (default), the test batch or all (coordinate "
+                        "subset)")
     i.add_argument("--csv", help="metadata CSV (default: the brainio CSV beside the zip; a folder's "
                                  "metadata.csv or <folder>.csv)")
     i.add_argument("--size", type=int, help="resize every image to SIZE x SIZE pixels")

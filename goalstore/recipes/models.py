@@ -22,6 +22,10 @@ from goalstore._version import __version__
 from goalstore.errors import AnalysisInputError, CorruptStoreError, SchemaError
 from goalstore.recipes import Product, Recipe, check_entry, param
 
+#: the ``model`` recipe streams minibatches from the stimuli store (:mod:`goalstore.sources.store_batches`) when
+#: the preprocessed images (float32) would take more bytes than this; below, it preprocesses them all at once
+STREAM_BYTES = 4 << 30
+
 #: suffixes of files that are (or usually are) pickles: never loaded
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 
@@ -210,22 +214,33 @@ def produce_model(root: Any, p: TrainModel) -> dict[str, Product]:
     categories = sorted({str(c) for c in categories_raw})
     labels = np.array([categories.index(str(c)) for c in categories_raw], dtype=np.int64)
     train, val = stratified_split(labels, p.val_fraction, p.seed)
-    images = np.asarray(ds["image"].values)
     shape = [p.channels, p.input_size, p.input_size]
-    # normalisation: per-channel mean and standard deviation of the training images in [0, 1]
-    unit = preprocess(images[train], shape, 0.0, 1.0).double()
-    mean = [float(v) for v in unit.mean((0, 2, 3))]
-    std = [max(float(v), 1e-6) for v in unit.std((0, 2, 3))]
-    x = preprocess(images, shape, mean, std)
     y = torch.from_numpy(labels)
     config = _config(p, len(categories))
     train_t, val_t = torch.from_numpy(train), torch.from_numpy(val)
+    streamed = len(labels) * 4 * int(np.prod(shape)) > STREAM_BYTES
+    norm_sample = len(train)
+    if streamed:  # a large set: minibatches read from the store; statistics on (a sample of) the training set
+        from goalstore.sources.store_batches import StoreBatches, normalisation_stats
+
+        mean, std, norm_sample = normalisation_stats(StoreBatches(ds["image"], train, shape, [0.0], [1.0]),
+                                                     p.seed)
+        x_train: Any = StoreBatches(ds["image"], train, shape, mean, std)
+        x_val: Any = StoreBatches(ds["image"], val, shape, mean, std)
+    else:
+        images = np.asarray(ds["image"].values)
+        # normalisation: per-channel mean and standard deviation of the training images in [0, 1]
+        unit = preprocess(images[train], shape, 0.0, 1.0).double()
+        mean = [float(v) for v in unit.mean((0, 2, 3))]
+        std = [max(float(v), 1e-6) for v in unit.std((0, 2, 3))]
+        x = preprocess(images, shape, mean, std)
+        x_train, x_val = x[train_t], x[val_t]
     depth = None
     if p.objective == "depth":
         from goalstore.sources.objects import depth_maps
 
         depth = torch.from_numpy(depth_maps(ds)).unsqueeze(1)
-    module, metrics, curve = train_model(config, x[train_t], y[train_t], x[val_t], y[val_t],
+    module, metrics, curve = train_model(config, x_train, y[train_t], x_val, y[val_t],
                                          None if depth is None else depth[train_t],
                                          None if depth is None else depth[val_t])
     supervised = p.objective == "supervised"
@@ -237,6 +252,8 @@ def produce_model(root: Any, p: TrainModel) -> dict[str, Product]:
                 "batch_size": p.batch_size, "augment": p.augment, "val_fraction": p.val_fraction,
                 "n_train": len(train), "n_val": len(val), "input_mean": mean, "input_std": std,
                 "loss_curve": curve, "goalstore_version": __version__}
+    if norm_sample < len(train):
+        training["input_norm_images"] = norm_sample  # mean/std from a seeded sample of the training images
     if not supervised:
         training.update(embedding_dim=p.embedding_dim, objective_params=config.objective_params)
     weights = weights_from_network(

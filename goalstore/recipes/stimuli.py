@@ -1,5 +1,6 @@
 """Stimulus sets: the embedded procedural object set (``embedded-objects``) and imported ones
-(``import-stimuli``, the recipe of ``goalstore import stimuli``)."""
+(``import-stimuli``, the recipe of ``goalstore import stimuli``: a flat image folder, an ImageNet-style
+class-folder tree, binary CIFAR-10, a brainio zip or a .npy array)."""
 
 from __future__ import annotations
 
@@ -64,17 +65,22 @@ def produce_objects(root: Any, p: EmbeddedObjects) -> dict[str, Product]:
 
 # ------------------------------------------------------------ import-stimuli
 #: ``--source`` values: how to read PATH.
-SOURCES = ("folder", "brainio", "npy")
+SOURCES = ("folder", "class-folders", "cifar10", "brainio", "npy")
 
 
 @dataclass(frozen=True)
 class StimuliImport:
-    path: str = param("", help="a folder of images, a brainio zip (its CSV beside it) or a .npy file")
+    path: str = param("", help="a folder of images, a folder of class folders (ImageNet's train/), the binary "
+                               "CIFAR-10 folder, a brainio zip (its CSV beside it) or a .npy file")
     source: str = param("", choices=list(SOURCES),
-                        help="how to read PATH (default: folder for a folder, brainio for .zip, npy for .npy)")
+                        help="how to read PATH (default: cifar10 for a folder with batches.meta.txt, "
+                             "class-folders for a folder whose subfolders hold the images, folder for "
+                             "another folder, brainio for .zip, npy for .npy)")
     name: str = param("", help="store name (default: stimuli-<PATH's stem>)")
     csv: str = param("", help="metadata CSV (default: the brainio CSV beside the zip; a folder's metadata.csv)")
     size: int = param(0, help="resize every image to SIZE x SIZE pixels (0: keep the images' size)")
+    subset: str = param("train", choices=["train", "test", "all"],
+                        help="cifar10 only: the training batches, the test batch or all (coordinate subset)")
 
 
 def _source(path: Path, source: str) -> str:
@@ -83,7 +89,9 @@ def _source(path: Path, source: str) -> str:
             raise SchemaError(f"--source {source!r}: unknown; expected {', '.join(SOURCES)}")
         return source
     if path.is_dir():
-        return "folder"
+        from goalstore.sources.stimulus_sets import is_cifar10, is_class_tree
+
+        return "cifar10" if is_cifar10(path) else "class-folders" if is_class_tree(path) else "folder"
     if path.suffix.lower() in (".zip", ".npy"):
         return {".zip": "brainio", ".npy": "npy"}[path.suffix.lower()]
     raise SchemaError(f"{path}: cannot tell its source (not a folder, a .zip or a .npy file); give --source "
@@ -108,14 +116,22 @@ def read_stimuli(p: StimuliImport) -> Any:
         raise SchemaError(f"{path}: no such file or folder")
     csv = p.csv or None
     size = p.size or None
+    if source in ("class-folders", "cifar10") and csv:
+        raise SchemaError(f"--csv: source {source} takes its categories from {path.name} itself; "
+                          "expected no CSV")
     if source == "folder":
         ds = stimulus_sets.from_folder(path, csv=csv, size=size)
+    elif source == "class-folders":
+        ds = stimulus_sets.from_class_folders(path, size=size)
+    elif source == "cifar10":
+        ds = stimulus_sets.from_cifar10(path, subset=p.subset, size=size)
     elif source == "brainio":
         ds = stimulus_sets.from_brainio(path, csv=csv, size=size)
     else:
         ds = stimulus_sets.from_npy(path, csv=csv, size=size)
     ds.attrs["import"] = json.dumps({"source": source, "path": path.name, "csv": Path(csv).name if csv else "",
-                                     "size": p.size}, sort_keys=True)
+                                     "size": p.size, **({"subset": p.subset} if source == "cifar10" else {})},
+                                    sort_keys=True)
     return ds
 
 
@@ -127,6 +143,8 @@ def check_import(p: StimuliImport, root: Any) -> StimuliImport:
 
     if not p.path:
         raise SchemaError("import stimuli: no PATH given; expected a folder, a brainio .zip or a .npy file")
+    if p.subset not in ("train", "test", "all"):
+        raise SchemaError(f"--subset {p.subset!r}: expected train, test or all")
     if p.size < 0:
         raise SchemaError(f"--size {p.size}: expected a positive number of pixels (0: keep the size)")
     path = Path(p.path).resolve()
@@ -151,6 +169,7 @@ RECIPES = [
                        "position, size, background), 64x64 RGB; no network needed"),
     Recipe("import-stimuli", produce_import, outputs=lambda p: [(p.name or default_name(p.path), "zarr")],
            parameters=StimuliImport, check=check_import, build_check=True,
-           description="import a stimulus set (image folder, brainio CSV + zip, or .npy array) "
+           description="import a stimulus set (image folder, class-folder tree, binary CIFAR-10, brainio "
+                       "CSV + zip, or .npy array) "
                        "(goalstore import stimuli)"),
 ]

@@ -1,10 +1,15 @@
 """Stimulus sets made elsewhere → canonical ``stimuli`` datasets (image: stimulus × channel × height × width).
 
-Three sources, one layout:
+Five sources, one layout:
 
 * :func:`from_folder` — a folder of image files (Pillow): file names sorted, ``stimulus_id`` = the file's stem,
   optional metadata CSV (``metadata.csv`` in the folder, or ``<folder>.csv`` beside it, or ``csv=``) keyed by
   ``stimulus_id`` (or ``image_id``);
+* :func:`from_class_folders` — an ImageNet-style tree ``<root>/<class>/<image files>``: ``category`` = the
+  class folder's name, ``stimulus_id`` = ``<class>/<file stem>``, stored in a seeded random order (so every
+  stored chunk mixes the classes and a training run can read chunk-local minibatches);
+* :func:`from_cifar10` — the *binary* CIFAR-10 distribution (``cifar-10-batches-bin``); the python (pickle)
+  version is refused;
 * :func:`from_brainio` — a brainio stimulus set: its CSV (one row per image: ``stimulus_id`` or ``image_id``,
   ``filename`` or ``image_file_name``, metadata columns) plus the zip of its images;
 * :func:`from_arrays` / :func:`from_npy` — NumPy arrays ``N×H×W``, ``N×H×W×C`` or ``N×C×H×W`` (uint8 only).
@@ -300,6 +305,118 @@ def from_folder(folder: str | Path, csv: str | Path | None = None, size: int | N
     return _dataset(images.array(), ids, images.channels, coords, dropped,
                     attrs.pop("source", f"image folder {folder.name}"),
                     attrs.pop("description", f"{len(ids)} images from the folder {folder.name}"), attrs)
+
+
+# ------------------------------------------------------------- class folders
+def is_class_tree(folder: Path) -> bool:
+    """Whether ``folder`` is an ImageNet-style class-folder tree: no image files at its top level, and at
+    least one subfolder holding image files."""
+    if not folder.is_dir() or any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir()):
+        return False
+    return any(sub.is_dir() and any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in sub.iterdir())
+               for sub in folder.iterdir())
+
+
+def from_class_folders(folder: str | Path, size: int | None = None, seed: int = 0, **attrs: Any) -> xr.Dataset:
+    """The images of an ImageNet-style tree ``folder/<class>/<image files>`` as a stimuli dataset, decoded
+    lazily (only the headers are read here; every image is decoded once, chunk by chunk, when written).
+
+    ``category`` = the class folder's name; ``stimulus_id`` = ``<class>/<file stem>``; the stimuli are stored
+    in the order of a random permutation (``seed``) of the sorted ids, so each stored chunk mixes the classes;
+    ``size``: resize every image to size × size (needed unless all images share one size, unlike ImageNet's).
+    Subfolders without image files, and files that are not images, are skipped."""
+    folder = Path(folder)
+    size = _check_size(size)
+    if not folder.is_dir():
+        raise SchemaError(f"{folder}: not a folder of class folders")
+    names, categories = [], []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for file in sorted(p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+            names.append(f"{sub.name}/{file.name}")
+            categories.append(sub.name)
+    if not names:
+        raise SchemaError(f"{folder}: no class folder holds image files ({', '.join(IMAGE_SUFFIXES)})")
+    order = np.random.default_rng(seed).permutation(len(names))
+    names = [names[i] for i in order]
+    categories = [categories[i] for i in order]
+    ids = [n.rsplit(".", 1)[0] for n in names]
+    _check_unique(ids, folder)
+    images = _Images(_FolderReader(folder), names, names, size, str(folder))
+    coords = {"category": ("stimulus", np.asarray(categories, dtype=str), {})}
+    n_classes = len(set(categories))
+    return _dataset(images.array(), ids, images.channels, coords, [],
+                    attrs.pop("source", f"class folders {folder.name}"),
+                    attrs.pop("description", f"{len(ids)} images of {n_classes} classes from the class folders "
+                                             f"of {folder.name}"), attrs)
+
+
+# ------------------------------------------------------------------ CIFAR-10
+#: batch files of the binary CIFAR-10 distribution, by subset
+CIFAR_BATCHES = {"train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)), "test": ("test_batch.bin",)}
+#: bytes of one CIFAR-10 record: the label, then the R, G and B planes (32 × 32, rows top to bottom)
+CIFAR_RECORD = 1 + 3 * 32 * 32
+
+
+def is_cifar10(folder: Path) -> bool:
+    """Whether ``folder`` holds a CIFAR-10 distribution (binary, or the refused python version)."""
+    return folder.is_dir() and any((folder / name).is_file() for name in
+                                   ("batches.meta.txt", "data_batch_1.bin", "batches.meta", "data_batch_1"))
+
+
+def from_cifar10(folder: str | Path, subset: str = "train", size: int | None = None,
+                 **attrs: Any) -> xr.Dataset:
+    """CIFAR-10 in its binary distribution (``cifar-10-batches-bin``: ``data_batch_1.bin`` …
+    ``data_batch_5.bin``, ``test_batch.bin``, ``batches.meta.txt``) as a stimuli dataset.
+
+    Each record is 1 label byte and 3072 pixel bytes: the R, G and B planes of a 32 × 32 image, rows top to
+    bottom.  ``subset``: ``train`` (the five data batches), ``test`` or ``all``; coordinate ``subset`` records
+    each image's; ``category`` = the label's line of ``batches.meta.txt``; ``stimulus_id`` =
+    ``<subset>-<index>`` (index within the subset, 5 digits).  The python version (pickles) is refused."""
+    folder = Path(folder)
+    size = _check_size(size)
+    if (folder / "data_batch_1").is_file() or (folder / "batches.meta").is_file():
+        raise SchemaError(f"{folder}: the python (pickle) version of CIFAR-10, which goalstore never loads (a "
+                          "pickle can run code); download the binary version (cifar-10-binary.tar.gz, "
+                          "folder cifar-10-batches-bin)")
+    if subset not in ("train", "test", "all"):
+        raise SchemaError(f"subset {subset!r}: expected train, test or all")
+    meta = folder / "batches.meta.txt"
+    if not meta.is_file():
+        raise SchemaError(f"{folder}: no batches.meta.txt; expected the binary CIFAR-10 folder "
+                          "(cifar-10-batches-bin)")
+    names = [line.strip() for line in meta.read_text().splitlines() if line.strip()]
+    subsets = ("train", "test") if subset == "all" else (subset,)
+    blocks, labels, ids, kinds = [], [], [], []
+    for kind in subsets:
+        start = len(ids)
+        for batch in CIFAR_BATCHES[kind]:
+            path = folder / batch
+            if not path.is_file():
+                raise SchemaError(f"{folder}: no {batch}; expected the binary CIFAR-10 batches "
+                                  f"({', '.join(CIFAR_BATCHES[kind])})")
+            raw = np.fromfile(path, dtype=np.uint8)
+            if raw.size == 0 or raw.size % CIFAR_RECORD:
+                raise SchemaError(f"{path}: {raw.size} bytes; expected whole records of {CIFAR_RECORD} bytes "
+                                  "(1 label byte + 3072 pixel bytes)")
+            records = raw.reshape(-1, CIFAR_RECORD)
+            if int(records[:, 0].max()) >= len(names):
+                raise SchemaError(f"{path}: label {int(records[:, 0].max())}; batches.meta.txt names "
+                                  f"{len(names)} categories")
+            blocks.append(records[:, 1:].reshape(-1, 3, 32, 32))
+            labels.append(records[:, 0])
+            ids += [f"{kind}-{i:05d}" for i in range(len(ids) - start, len(ids) - start + len(records))]
+            kinds += [kind] * len(records)
+    metadata = pd.DataFrame({"stimulus_id": ids, "category": np.asarray(names)[np.concatenate(labels)],
+                             "subset": kinds})
+    array = np.concatenate(blocks)
+    if size is not None and size != 32:
+        array = np.stack([_decode(Image.fromarray(img.transpose(1, 2, 0), "RGB"), "RGB", size,
+                                  f"{folder}: image {i}") for i, img in enumerate(array)])
+    return from_arrays(array, metadata=metadata, layout="nchw", where=str(folder),
+                       source=attrs.pop("source", "CIFAR-10 (binary version)"),
+                       description=attrs.pop("description", f"{len(ids)} CIFAR-10 images ({subset})"),
+                       citation=attrs.pop("citation", "Krizhevsky (2009), Learning multiple layers of features "
+                                                      "from tiny images"), **attrs)
 
 
 # ------------------------------------------------------------------- brainio
