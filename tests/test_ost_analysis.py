@@ -115,6 +115,7 @@ def _head(path) -> str:
                           check=True).stdout.strip()
 
 
+@pytest.mark.slow  # ~20 s; the fast CLI known answer is tests/test_ost_timecourse.py
 def test_planted_solution_times_are_recovered_through_the_cli(home, tmp_path, capsys):
     import goalstore
     from goalstore.cli import main
