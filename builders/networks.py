@@ -122,6 +122,20 @@ def count_parameters(module: nn.Module) -> int:
                    if not name.endswith("backward_weight")))
 
 
+def recurrent_by_name(architecture: str) -> bool | None:
+    """Whether the built-in ``architecture`` is unrolled in time (the ConvRNNs are; the grid's networks,
+    the StreamNets and torchvision's are not), known from its name alone; ``None`` for a registered or
+    unknown name (build it and ask :func:`accepts_time_steps`)."""
+    if architecture in REGISTERED:
+        return None
+    if architecture.lower() in CONVRNN_ARCHITECTURES:
+        return True
+    if architecture.lower() in (*ARCHITECTURES, *STREAMNET_ARCHITECTURES) or architecture.startswith(
+            TORCHVISION_PREFIX):
+        return False
+    return None
+
+
 def accepts_time_steps(module: nn.Module) -> bool:
     """Whether ``module.forward`` takes a ``time_steps`` argument (a recurrent network unrolled in time)."""
     return "time_steps" in inspect.signature(module.forward).parameters

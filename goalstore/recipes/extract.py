@@ -477,27 +477,27 @@ def extraction_params(root: Any, model: str, stimuli: str, **options: Any) -> tu
     return as_dict(typed), store_name_of(typed)
 
 
+def given_options(p: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The extraction parameters ``names`` that an analysis' parameters ``p`` set (non-empty), passed on
+    to the ``extract`` recipe (the rest keep the extractor's defaults)."""
+    return {name: getattr(p, name) for name in names if getattr(p, name)}
+
+
 def is_recurrent(model: str, root: Any) -> bool:
     """Whether model store ``model``'s network is unrolled in time (its forward takes ``time_steps``),
     from its catalog metadata: by architecture name for the built-in ones (the ConvRNNs are; the grid's
     networks, the StreamNets and torchvision's are not), else from the untrained network of its
     architecture (a registered one; no weights read)."""
-    from builders.architectures import ARCHITECTURES
-    from builders.convrnn import CONVRNN_ARCHITECTURES
-    from builders.networks import REGISTERED, TORCHVISION_PREFIX, accepts_time_steps, build_network
-    from builders.streamnet import STREAMNET_ARCHITECTURES
+    from builders.networks import accepts_time_steps, build_network, recurrent_by_name
     from goalstore import entries
 
     meta = entries.describe(model, root)
     architecture = str(meta.get("architecture", ""))
     if not architecture:
         raise AnalysisInputError(f"model {model!r}: its catalog entry names no architecture")
-    if architecture not in REGISTERED:  # what build_network would build
-        if architecture.lower() in CONVRNN_ARCHITECTURES:
-            return True
-        if (architecture.lower() in (*ARCHITECTURES, *STREAMNET_ARCHITECTURES)
-                or architecture.startswith(TORCHVISION_PREFIX)):
-            return False
+    known = recurrent_by_name(architecture)
+    if known is not None:
+        return known
     try:
         return accepts_time_steps(build_network(architecture, **dict(meta.get("architecture_args") or {})))
     except (ValueError, TypeError) as exc:

@@ -60,14 +60,20 @@ class TrainModel:
                                            "target_size, crop_scale; defaults: builders.stimulus_training)")
 
 
+def _json_object(text: str, label: str, expected: str) -> dict[str, Any]:
+    """Parameter ``label``'s JSON text as a mapping ("" is ``{}``), refused in one line unless an object."""
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise AnalysisInputError(f"{label} {text!r}: not a JSON object ({exc})") from None
+    if not isinstance(value, dict):
+        raise AnalysisInputError(f"{label} {text!r}: expected {expected}")
+    return value
+
+
 def _options(p: TrainModel) -> dict[str, Any]:
     """The further architecture arguments (``--param args=JSON``), refused unless a JSON object."""
-    try:
-        options = json.loads(p.args or "{}")
-    except json.JSONDecodeError as exc:
-        raise AnalysisInputError(f"args {p.args!r}: not a JSON object ({exc})") from None
-    if not isinstance(options, dict):
-        raise AnalysisInputError(f"args {p.args!r}: expected a JSON object of architecture arguments")
+    options = _json_object(p.args, "args", "a JSON object of architecture arguments")
     from builders.stimulus_training import RESERVED_ARGS
 
     own = sorted(set(options) & set(RESERVED_ARGS))
@@ -83,12 +89,7 @@ def _objective_args(p: TrainModel) -> dict[str, Any]:
     known names."""
     from builders.stimulus_training import OBJECTIVE_PARAMS
 
-    try:
-        values = json.loads(p.objective_args or "{}")
-    except json.JSONDecodeError as exc:
-        raise AnalysisInputError(f"objective_args {p.objective_args!r}: not a JSON object ({exc})") from None
-    if not isinstance(values, dict):
-        raise AnalysisInputError(f"objective_args {p.objective_args!r}: expected a JSON object")
+    values = _json_object(p.objective_args, "objective_args", "a JSON object")
     unknown = sorted(set(values) - set(OBJECTIVE_PARAMS))
     if unknown:
         raise AnalysisInputError(f"objective_args {p.objective_args!r}: unknown {', '.join(unknown)}; expected "

@@ -90,10 +90,9 @@ def store_name(p: Ost) -> str:
 
 def _extraction_options(p: Ost, model: str, root: Any) -> dict[str, Any]:
     """``model``'s extraction options; a recurrent model aligned to the recording's bins."""
-    from goalstore.recipes.extract import aligned_options
+    from goalstore.recipes.extract import aligned_options, given_options
 
-    return {**{k: v for k, v in (("layers", p.layers), ("reduce", p.reduce), ("pca_fit", p.pca_fit),
-                                 ("device", p.device), ("time_steps", p.time_steps)) if v},
+    return {**given_options(p, ("layers", "reduce", "pca_fit", "device", "time_steps")),
             **aligned_options(model, p.recording, root)}
 
 

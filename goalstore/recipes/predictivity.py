@@ -70,11 +70,10 @@ def _extraction_options(p: Predictivity, model: str, root: Any) -> dict[str, Any
     """The options of ``model``'s extraction: what they extract (in its key) and how (not in it); a
     recurrent model's steps aligned to the recording's time bins (:func:`~goalstore.recipes.extract.
     aligned_options`)."""
-    from goalstore.recipes.extract import aligned_options
+    from goalstore.recipes.extract import aligned_options, given_options
 
-    given = (("layers", p.layers), ("reduce", p.reduce), ("pca_fit", p.pca_fit), ("device", p.device),
-             ("workers", p.workers), ("scheduler", p.scheduler))
-    return {**{k: v for k, v in given if v}, **aligned_options(model, p.recording, root)}
+    return {**given_options(p, ("layers", "reduce", "pca_fit", "device", "workers", "scheduler")),
+            **aligned_options(model, p.recording, root)}
 
 
 def _stimulus_set(p: Predictivity, recording: Any) -> str:

@@ -92,7 +92,9 @@ def _kind(p: Transfer, root: Any) -> str:
 
 
 def _extraction_options(p: Transfer) -> dict[str, Any]:
-    return {k: v for k, v in (("layers", p.layers), ("device", p.device)) if v}
+    from goalstore.recipes.extract import given_options
+
+    return given_options(p, ("layers", "device"))
 
 
 def check(p: Transfer, root: Any) -> Transfer:
