@@ -63,8 +63,8 @@ def register_architecture(name: str, factory: Callable[..., nn.Module]) -> None:
 
 def architectures() -> list[str]:
     """The architecture names :func:`build_network` knows (torchvision's when it is installed)."""
-    names = list(ARCHITECTURES) + list(CONVRNN_ARCHITECTURES) + list(STREAMNET_ARCHITECTURES) + [PATH_INTEGRATOR] \
-        + list(REGISTERED)
+    names = (list(ARCHITECTURES) + list(CONVRNN_ARCHITECTURES) + list(STREAMNET_ARCHITECTURES)
+             + [PATH_INTEGRATOR] + list(REGISTERED))
     try:
         import torchvision.models as tvm
     except ImportError:

@@ -104,7 +104,8 @@ class PathIntegrator(nn.Module):
         self.hidden, self.cell_name, self.nonlinearity = int(hidden), cell, nonlinearity
         self.loss_name, self.inputs, self.head_direction = loss, inputs, bool(head_direction)
         self.n_inputs = (2 if inputs == "velocity" else 3) + (2 if head_direction else 0)
-        self.place_cells = PlaceCells(n_place_cells, place_cell_sigma, place_cell_surround, box, place_cell_seed)
+        self.place_cells = PlaceCells(n_place_cells, place_cell_sigma, place_cell_surround, box,
+                                      place_cell_seed)
         self.encoder = nn.Linear(n_place_cells, self.hidden)
         self.memory_encoder = nn.Linear(n_place_cells, self.hidden) if cell == "lstm" else None
         if cell == "rnn":

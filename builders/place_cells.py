@@ -54,7 +54,8 @@ class PlaceCells(nn.Module):
     def __init__(self, n: int = N_CELLS, sigma: float = SIGMA, surround: float = SURROUND, box: float = BOX,
                  seed: int = 0):
         super().__init__()
-        self.n, self.sigma, self.surround, self.box, self.seed = n, float(sigma), float(surround), float(box), seed
+        self.n, self.sigma, self.surround = n, float(sigma), float(surround)
+        self.box, self.seed = float(box), seed
         self.register_buffer("centres", place_cell_centres(n, box, seed))
 
     def forward(self, position: torch.Tensor) -> torch.Tensor:

@@ -143,6 +143,7 @@ def simulate_trajectories(batch: int, steps: int, *, arena: str = "square", size
         wall[:, t] = near | cut
     velocity = np.diff(position, axis=1) / dt
     dtheta = np.diff(heading, axis=1)
-    return Trajectories(position=position, velocity=velocity, speed=np.hypot(velocity[..., 0], velocity[..., 1]),
+    speed = np.hypot(velocity[..., 0], velocity[..., 1])
+    return Trajectories(position=position, velocity=velocity, speed=speed,
                         heading=heading, heading_change=np.stack([np.sin(dtheta), np.cos(dtheta)], axis=-1),
                         wall=wall, arena=arena, size=float(size), dt=float(dt))

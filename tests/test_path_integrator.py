@@ -9,8 +9,16 @@ import pytest
 import torch
 
 from builders.networks import architectures, build_network
-from builders.path_integrator import (CELLS, NONLINEARITIES, PathIntegrator, build_path_integrator,
-                                     decoding_error, network_inputs, preset, train_path_integrator)
+from builders.path_integrator import (
+    CELLS,
+    NONLINEARITIES,
+    PathIntegrator,
+    build_path_integrator,
+    decoding_error,
+    network_inputs,
+    preset,
+    train_path_integrator,
+)
 from builders.trajectories import simulate_trajectories
 
 torch.set_num_threads(1)
@@ -21,7 +29,8 @@ def _net(seed: int = 0, **kw) -> PathIntegrator:
     return build_path_integrator(**{"hidden": 16, "n_place_cells": 32, **kw}).eval()
 
 
-@pytest.mark.parametrize("cell,nonlinearity", [(c, "relu") for c in CELLS] + [("rnn", n) for n in NONLINEARITIES])
+@pytest.mark.parametrize("cell,nonlinearity",
+                         [(c, "relu") for c in CELLS] + [("rnn", n) for n in NONLINEARITIES])
 @pytest.mark.parametrize("loss", ["place_cells", "position"])
 def test_shapes(cell: str, nonlinearity: str, loss: str) -> None:
     net = _net(cell=cell, nonlinearity=nonlinearity, loss=loss)
