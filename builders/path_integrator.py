@@ -124,14 +124,17 @@ class PathIntegrator(nn.Module):
             return [self.cell.weight_hh]
         return self.cell.recurrent_weights()
 
-    def rollout(self, inputs: torch.Tensor, start: torch.Tensor,
+    def rollout(self, inputs: torch.Tensor, start: torch.Tensor | None = None,
                 knockout: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs (B × T × n_out) and hidden states (B × T × hidden) for ``inputs`` (B × T × n_inputs)
-        from start positions ``start`` (B × 2); ``knockout`` (unit indices) zeroes those hidden units'
-        outputs at every step."""
+        from start positions ``start`` (B × 2; None: the arena centre, so generic tools can call the
+        network with its input alone); ``knockout`` (unit indices) zeroes those hidden units' outputs
+        at every step."""
         if inputs.shape[-1] != self.n_inputs:
             raise ValueError(f"path integrator inputs: last dim {inputs.shape[-1]}, expected {self.n_inputs}")
         dev = self.encoder.weight
+        if start is None:
+            start = torch.zeros(inputs.shape[0], 2)
         inputs, start = inputs.to(dev), start.to(dev)
         keep = None
         if knockout is not None:
@@ -154,7 +157,7 @@ class PathIntegrator(nn.Module):
         hidden = torch.stack(states, 1)
         return self.decoder(hidden), hidden
 
-    def forward(self, inputs: torch.Tensor, start: torch.Tensor,
+    def forward(self, inputs: torch.Tensor, start: torch.Tensor | None = None,
                 knockout: torch.Tensor | None = None) -> torch.Tensor:
         """The outputs (B × T × n_out): place-cell logits or (x, y)."""
         return self.rollout(inputs, start, knockout)[0]
