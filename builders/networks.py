@@ -11,6 +11,9 @@ A model store records ``architecture`` and ``architecture_args``; :func:`build_n
   ``unroll``, ``decoder``, ``threshold``, ``cell_kernel``;
 * the StreamNets of thesis §3.4 (:mod:`builders.streamnet`: ``streamnet1``, ``streamnet2``,
   ``streamnet6``), arguments ``in_channels``, ``input_size``, ``out_features``, ``width``;
+* the path integrators of thesis ch. 4 (:mod:`builders.path_integrator`: ``path-integrator``),
+  arguments ``hidden``, ``cell``, ``nonlinearity``, ``loss``, ``inputs``, ``head_direction`` and the
+  place-cell ``n_place_cells``, ``place_cell_sigma``, ``place_cell_surround``, ``box``, ``place_cell_seed``;
 * architectures registered at run time with :func:`register_architecture` (e.g. a test's toy
   recurrent network), built with their own keyword arguments;
 * ``torchvision:<name>`` (e.g. ``torchvision:resnet18``) when torchvision is installed (optional;
@@ -35,6 +38,8 @@ from torch import nn
 
 from builders.architectures import ARCHITECTURES, build_architecture
 from builders.convrnn import CONVRNN_ARCHITECTURES, build_convrnn
+from builders.path_integrator import ARCHITECTURE as PATH_INTEGRATOR
+from builders.path_integrator import build_path_integrator
 from builders.streamnet import STREAMNET_ARCHITECTURES, build_streamnet
 
 TORCHVISION_PREFIX = "torchvision:"
@@ -58,7 +63,8 @@ def register_architecture(name: str, factory: Callable[..., nn.Module]) -> None:
 
 def architectures() -> list[str]:
     """The architecture names :func:`build_network` knows (torchvision's when it is installed)."""
-    names = list(ARCHITECTURES) + list(CONVRNN_ARCHITECTURES) + list(STREAMNET_ARCHITECTURES) + list(REGISTERED)
+    names = (list(ARCHITECTURES) + list(CONVRNN_ARCHITECTURES) + list(STREAMNET_ARCHITECTURES)
+             + [PATH_INTEGRATOR] + list(REGISTERED))
     try:
         import torchvision.models as tvm
     except ImportError:
@@ -80,6 +86,8 @@ def build_network(architecture: str, **args: Any) -> nn.Module:
         return build_convrnn(architecture.lower(), **args)
     if architecture.lower() in STREAMNET_ARCHITECTURES:
         return build_streamnet(architecture.lower(), **args)
+    if architecture.lower() == PATH_INTEGRATOR:
+        return build_path_integrator(**args)
     if architecture.startswith(TORCHVISION_PREFIX):
         try:
             import torchvision.models as tvm

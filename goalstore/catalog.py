@@ -28,7 +28,8 @@ from goalstore.resources import catalogs_dir, data_dir
 FAMILIES = ("recordings", "stimuli", "models", "activations", "lr_corpora", "results")
 
 #: Family an array store of each ``kind`` (or a table of each table kind) belongs to.
-FAMILY_OF_KIND = {"recording": "recordings", "stimuli": "stimuli", "model": "models",
+#: (``trajectories``, the simulated paths a path integrator runs along, are its stimuli.)
+FAMILY_OF_KIND = {"recording": "recordings", "stimuli": "stimuli", "trajectories": "stimuli", "model": "models",
                   "activations": "activations",
                   "corpus": "lr_corpora", "result": "results", "lr_observables": "lr_corpora",
                   "lr_runs": "lr_corpora", "lr_view": "lr_corpora"}

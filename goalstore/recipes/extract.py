@@ -106,6 +106,9 @@ def request_for(p: Extract, root: Any) -> Any:
             "the number of bins of a --time-mapping (a recurrent model's bins are its --time-steps)"))
     model = entries.describe(p.model, root)
     input_shape = model.get("input_shape") or entries.open(p.model, root).attrs["input_shape"]
+    if len(input_shape) != 3:
+        raise AnalysisInputError(f"model {p.model!r}: input_shape {list(input_shape)} is a sequence network's "
+                                 "[steps, inputs]; expected an image network ([channels, height, width])")
     fit_checksum = ""
     if method == "pca":
         check_entry(p.pca_fit, "stimuli", root)

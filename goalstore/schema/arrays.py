@@ -36,6 +36,11 @@ attr, dim, coordinate or variable at fault:
 13. a ``stimuli`` store holds its images as variable ``image`` with dims exactly
     ``(stimulus, channel, height, width)`` and dtype ``uint8`` (0–255 intensities), one channel
     (``L``) or three (``R``, ``G``, ``B``); other variables of a stimuli store are per-stimulus.
+14. a ``trajectories`` store holds float variables ``x``, ``y`` (m: the position before step t), ``vx``,
+    ``vy``, ``speed`` (m/s: the velocity of step t, so ``p_{t+1} = p_t + v_t·dt``) and ``heading`` (rad:
+    the direction of step t), each with dims exactly ``(path, step)`` and those units; its attrs
+    ``arena`` (``square`` or ``circle``), ``size`` (m, > 0), ``dt`` (s, > 0) and ``seed`` (int); other
+    variables are per path × step or per path.
 """
 
 from __future__ import annotations
@@ -62,6 +67,11 @@ VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 #: The layout of a stimuli store's images (rule 13).
 IMAGE_DIMS = ("stimulus", "channel", "height", "width")
 IMAGE_CHANNELS = (("L",), ("R", "G", "B"))
+
+#: The layout of a trajectories store (rule 14): required variables with their units, and arenas.
+TRAJECTORY_DIMS = ("path", "step")
+TRAJECTORY_VARIABLES = {"x": "m", "y": "m", "vx": "m/s", "vy": "m/s", "speed": "m/s", "heading": "rad"}
+TRAJECTORY_ARENAS = ("square", "circle")
 
 #: Store kinds whose data variables may hold NaN (a missing value); see rule 12.
 NAN_ALLOWED = ("recording", "corpus", "result")
@@ -254,6 +264,34 @@ def _check_stimuli(ds: xr.Dataset) -> None:
             raise _fail(f"variable {name!r}", f"has dims {var.dims} in a stimuli store", "('stimulus',)")
 
 
+def _check_trajectories(ds: xr.Dataset) -> None:
+    """Rule 14: the variables and attrs of a trajectories store."""
+    for name, units in TRAJECTORY_VARIABLES.items():
+        if name not in ds.data_vars:
+            raise _fail(f"variable {name!r}", "is missing from a trajectories store",
+                        f"variables {', '.join(TRAJECTORY_VARIABLES)} with dims {TRAJECTORY_DIMS}")
+        var = ds[name]
+        if var.dims != TRAJECTORY_DIMS:
+            raise _fail(f"variable {name!r}", f"has dims {var.dims}", f"{TRAJECTORY_DIMS}")
+        if var.dtype.kind != "f":
+            raise _fail(f"variable {name!r}", f"has dtype {var.dtype}", "a float dtype")
+        if var.attrs.get("units") != units:
+            raise _fail(f"variable {name!r}", f"has units {var.attrs.get('units')!r}", f"units attr {units!r}")
+    for name, var in ds.data_vars.items():
+        if var.dims not in (TRAJECTORY_DIMS, ("path",)):
+            raise _fail(f"variable {name!r}", f"has dims {var.dims} in a trajectories store",
+                        f"{TRAJECTORY_DIMS} or ('path',)")
+    if ds.attrs.get("arena") not in TRAJECTORY_ARENAS:
+        raise _fail("attr 'arena'", f"is {ds.attrs.get('arena')!r}", f"one of {', '.join(TRAJECTORY_ARENAS)}")
+    for attr in ("size", "dt"):
+        value = ds.attrs.get(attr)
+        if not _is_number(value) or not float(value) > 0:
+            raise _fail(f"attr {attr!r}", f"is {value!r}", "a positive number (size in m, dt in s)")
+    seed = ds.attrs.get("seed")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_)):
+        raise _fail("attr 'seed'", f"is {seed!r}", "an integer (the simulation's seed)")
+
+
 def validate_array(ds: Any, kind: str | None = None, *, check_values: bool = True) -> None:
     """Raise :class:`SchemaError` unless ``ds`` is a canonical array store.
 
@@ -336,6 +374,8 @@ def validate_array(ds: Any, kind: str | None = None, *, check_values: bool = Tru
         raise _fail("dataset", "has no data variables", "at least one")
     if ds.attrs["kind"] == "stimuli":
         _check_stimuli(ds)
+    if ds.attrs["kind"] == "trajectories":
+        _check_trajectories(ds)
     for name, var in ds.data_vars.items():
         if var.dtype.kind not in "biufc":
             raise _fail(f"variable {name!r}", f"has dtype {var.dtype}", "a numeric or boolean dtype")

@@ -15,7 +15,8 @@ Required attrs (besides the descriptive ``species``, ``modality``, ``source``, `
 * ``training`` (a dict: the training recipe — task, stimuli, epochs, seed …; ``{}`` for an
   untrained network) and ``metrics`` (a dict of numbers, e.g. final validation accuracy);
 * ``input_shape``: ``[channels, height, width]`` of the images the network takes (extraction resizes
-  stimuli to it);
+  stimuli to it), or ``[steps, inputs]`` of a sequence network (a path integrator: velocity inputs per
+  time step; not extracted on stimuli);
 * ``n_parameters`` (the number of scalar parameters) and ``n_units`` (units of the observed layers
   for an input of ``input_shape``);
 * ``weights_hash``: ``"sha256:<hex>"`` of the tensors (:func:`weights_hash`): names, dtypes, shapes
@@ -160,8 +161,10 @@ def validate_model(obj: Any, *, check_hash: bool = True) -> None:
                 raise _fail(f"attr {attr!r}", f"is not a JSON document ({exc})",
                             "JSON-serialisable values") from None
     shape = attrs["input_shape"]
-    if len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
-        raise _fail("attr 'input_shape'", f"is {shape!r}", "[channels, height, width], three positive integers")
+    if len(shape) not in (2, 3) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                           for v in shape):
+        raise _fail("attr 'input_shape'", f"is {shape!r}",
+                    "[channels, height, width] (or a sequence network's [steps, inputs]), positive integers")
     if not obj.tensors:
         raise _fail("model", "has no tensors", "at least one weight tensor")
     n_float = 0

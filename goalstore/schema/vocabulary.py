@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 SCHEMA_VERSION = "1"
 
 #: Values allowed for the ``kind`` attr of an array store.
-KINDS = ("recording", "activations", "corpus", "result", "stimuli")
+KINDS = ("recording", "activations", "corpus", "result", "stimuli", "trajectories")
 
 #: The kind of a model store (weights in safetensors, not an array store; see
 #: :mod:`goalstore.schema.models`).
@@ -86,7 +86,9 @@ DIMS: dict[str, Dim] = {
         Dim("bootstrap", "one bootstrap resample", coords=("bootstrap_id",), unique="bootstrap_id"),
         Dim("start", "one starting distribution of an iteration", coords=("start_name",),
             unique="start_name"),
-        Dim("step", "one iteration step", coords=("step_index",), unique="step_index"),
+        Dim("step", "one iteration step (of an iteration, or one time step of a simulated trajectory)",
+            coords=("step_index",), unique="step_index"),
+        Dim("path", "one simulated trajectory", coords=("path_id",), unique="path_id"),
         Dim("lag", "a lag between two sessions", coords=("lag_sessions",), unique="lag_sessions",
             optional_coords=("lag_days",)),
         Dim("classifier", "one classifier family", coords=("classifier_name",), unique="classifier_name"),
