@@ -63,8 +63,9 @@ def param(default: Any, *, help: str = "", flag: str | None = None, positional: 
     ``flag``: the ``goalstore analyze`` option when it is not ``--<name-with-dashes>``;
     ``positional``: an argument instead of an option; ``cli``: converts the parsed command-line value
     (``None`` when the option is not given) to the parameter's value; ``cli_default``: the option's
-    default where it differs from the parameter's; ``append``: a repeatable option, its values joined
-    by commas; ``build_option``: also an option of ``goalstore build`` (besides ``--param K=V``)."""
+    default where it differs from the parameter's; ``append``: a repeatable option (with ``positional``:
+    one or more arguments), its values joined by commas; ``build_option``: also an option of
+    ``goalstore build`` (besides ``--param K=V``)."""
     metadata = {"help": help, "flag": flag, "positional": positional, "choices": choices, "cli": cli,
                 "append": append, "build_option": build_option}
     if cli_default is not dataclasses.MISSING:
@@ -321,6 +322,8 @@ def add_analyze_commands(subparsers: Any, common: argparse.ArgumentParser, func:
             target = group if group is not None and f.name in recipe.exclusive else a
             options: dict[str, Any] = {"help": meta.get("help") or None}
             if meta.get("positional"):
+                if meta.get("append"):  # MODELS…: one or more values, joined by commas
+                    options["nargs"] = "+"
                 target.add_argument(f.name, **options)
                 continue
             options["dest"] = f.name
