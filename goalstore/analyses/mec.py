@@ -131,6 +131,7 @@ def map_consistency(
         raise AnalysisInputError(f"n_splits {n_splits}: expected at least 1")
     if not 0.0 < float(train_fraction) < 1.0:
         raise AnalysisInputError(f"train_fraction {train_fraction}: expected a fraction in (0, 1)")
+    model = make_mapping(mapping)  # an unknown name is refused before any work
     source_rate, target_rate = _rate(source, "source"), _rate(target, "target")
     s = common_bins(source_rate, n_bins)
     t = common_bins(target_rate, n_bins)
@@ -155,7 +156,7 @@ def map_consistency(
     std = x_train.std(axis=1, keepdims=True)
     std = np.where(std > 1e-12 * (np.abs(mean) + 1.0), std, np.inf)  # constant on train → column of zeros
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-    predicted = fit_predict(make_mapping(mapping), x_train, y[train], x_test)  # split × test × target unit
+    predicted = fit_predict(model, x_train, y[train], x_test)  # split × test × target unit
     score = _pearson(np.asarray(predicted, dtype=np.float64), y[test]).T  # target unit × split
     with warnings.catch_warnings():  # all-NaN units (constant targets) stay NaN
         warnings.simplefilter("ignore", RuntimeWarning)
