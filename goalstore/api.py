@@ -324,6 +324,19 @@ def import_stimuli(path: str | Path, name: str = "", source: str = "", csv: str 
                           csv=str(csv) if csv else "", size=size or 0, subset=subset)
 
 
+def import_rate_maps(path: str | Path, name: str = "", box_size_cm: float = 100.0,
+                     home: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """Import recorded rate maps as a rate-map ``recording`` store (unit × x × y, the layout of
+    ``demo-rate-maps``) through ``datalad run``: an ``.npz`` with ``firing_maps`` (cell × x × y, Hz, NaN =
+    unvisited; optional ``cluster_id``, ``session_id``) of a square box ``box_size_cm`` on a side.
+    ``name`` defaults to ``rate-maps-<stem>``; the provenance records the file's name and sha256.
+
+    The file is read and checked first, so a missing file or a bad array is refused
+    (:class:`~goalstore.errors.SchemaError`, exit 3) before anything runs, nothing stored changed.
+    """
+    return _build_checked("import-rate-maps", home, path=str(path), name=name, box_size_cm=float(box_size_cm))
+
+
 def import_model(architecture: str, weights: str | Path, name: str | None = None,
                  args: dict[str, Any] | None = None, input_shape: Any = None, input_mean: Any = None,
                  input_std: Any = None, license: str = "unspecified", citation: str = "unspecified",

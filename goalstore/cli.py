@@ -242,6 +242,14 @@ def cmd_import_stimuli(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_rate_maps(args: argparse.Namespace) -> int:
+    from goalstore.api import import_rate_maps
+
+    _print_imported(args, import_rate_maps(args.path, name=args.name or "", box_size_cm=args.box_size_cm,
+                                           home=args.home))
+    return 0
+
+
 def cmd_import_model(args: argparse.Namespace) -> int:
     from goalstore.api import import_model
 
@@ -444,6 +452,15 @@ def build_parser() -> argparse.ArgumentParser:
                                  "metadata.csv or <folder>.csv)")
     i.add_argument("--size", type=int, help="resize every image to SIZE x SIZE pixels")
     i.set_defaults(func=cmd_import_stimuli)
+    i = imports.add_parser("rate-maps", parents=[common],
+                           help="recorded rate maps: an .npz with firing_maps (cell × x × y), e.g. the Gerlei "
+                                "open-field example")
+    i.add_argument("path", help="an .npz with firing_maps (cell × x × y, Hz, NaN = unvisited), optional "
+                                "cluster_id and session_id")
+    i.add_argument("--name", help="store name (default: rate-maps-<PATH's stem>)")
+    i.add_argument("--box-size-cm", type=float, default=100.0,
+                   help="side of the square box the maps tile, in cm (default 100)")
+    i.set_defaults(func=cmd_import_rate_maps)
     i = imports.add_parser("model", parents=[common],
                            help="network weights (.safetensors) of a known architecture")
     i.add_argument("architecture", help="architecture name (knet4, alexnet …; torchvision:NAME if installed)")

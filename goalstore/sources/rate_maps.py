@@ -68,17 +68,52 @@ def rate_map_recording(
 
 
 def load_gerlei_firing_maps(path: str | Path, box_size_cm: float = 100.0) -> xr.Dataset:
-    """The Gerlei open-field maps (7 MEC cells of one mouse, 42 × 42 bins, already smoothed).
+    """Rate maps in the Gerlei open-field layout: an ``.npz`` with ``firing_maps`` (cell × x × y, Hz, NaN =
+    unvisited) and optionally ``cluster_id`` (cell) and ``session_id`` (one value, or one per cell).
 
-    Not redistributable: pass the path of ``firing_maps.npz`` where you keep it.
+    The Gerlei example (7 MEC cells of one mouse, 42 × 42 bins, already smoothed) is not redistributable:
+    pass the path of ``firing_maps.npz`` where you keep it.  The maps are square bins of a box
+    ``box_size_cm`` on a side.  A file that is not in this layout is refused in one line naming the
+    array (:class:`~goalstore.errors.AnalysisInputError`).
     """
     path = Path(path)
     if not path.is_file():
-        raise AnalysisInputError(f"{path}: no such file (firing_maps.npz of the Gerlei open-field example)")
-    with np.load(path, allow_pickle=False) as data:
-        maps = np.asarray(data["firing_maps"], dtype=np.float64)  # cell × x × y
-        clusters = [str(c) for c in data["cluster_id"]]
-        session = str(np.asarray(data["session_id"]).ravel()[0])
+        raise AnalysisInputError(f"{path}: no such file (an .npz with firing_maps, e.g. firing_maps.npz of the "
+                                 "Gerlei open-field example)")
+    if not box_size_cm > 0:
+        raise AnalysisInputError(f"box_size_cm {box_size_cm}: expected a positive box side in cm")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: np.asarray(data[k]) for k in ("firing_maps", "cluster_id", "session_id") if k in data}
+    except (OSError, ValueError, EOFError) as exc:
+        raise AnalysisInputError(f"{path.name}: not a readable NumPy .npz file ({exc})") from None
+    if "firing_maps" not in arrays:
+        raise AnalysisInputError(f"{path.name}: no array firing_maps (expected cell × x × y rate maps)")
+    raw = arrays["firing_maps"]
+    if raw.ndim != 3 or raw.dtype.kind not in "fiu" or 0 in raw.shape:
+        raise AnalysisInputError(f"{path.name}: firing_maps has shape {raw.shape} and dtype {raw.dtype}; "
+                                 "expected numbers, cell × x × y")
+    if raw.shape[1] != raw.shape[2]:
+        raise AnalysisInputError(f"{path.name}: firing_maps has {raw.shape[1]} x {raw.shape[2]} bins; "
+                                 "expected a square grid of a square box")
+    maps = raw.astype(np.float64)  # cell × x × y
+    if np.isinf(maps).any() or (maps < 0).any():
+        raise AnalysisInputError(f"{path.name}: firing_maps holds infinite or negative rates; "
+                                 "expected rates in Hz (NaN = unvisited)")
+    empty = np.flatnonzero(np.isnan(maps).all(axis=(1, 2)))
+    if len(empty):
+        raise AnalysisInputError(f"{path.name}: firing_maps cell(s) {', '.join(map(str, empty[:5]))} have no "
+                                 "visited bin")
+    n = len(maps)
+    clusters = [str(c) for c in arrays.get("cluster_id", np.arange(n)).ravel()]
+    if len(clusters) != n or len(set(clusters)) != n:
+        raise AnalysisInputError(f"{path.name}: cluster_id has {len(clusters)} values ({len(set(clusters))} "
+                                 f"distinct); expected one distinct id per cell ({n})")
+    sessions = {str(v) for v in np.asarray(arrays.get("session_id", [path.stem])).ravel()}
+    if len(sessions) != 1:
+        raise AnalysisInputError(f"{path.name}: session_id has {len(sessions)} different values; expected one "
+                                 "session per file")
+    session = sessions.pop()
     ds = rate_map_recording(
         {session: np.moveaxis(maps, 0, 2)},
         box_size_cm / maps.shape[1],
