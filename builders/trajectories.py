@@ -1,8 +1,10 @@
 """Simulated animal trajectories for path integration (thesis ch. 4; science notes §3).
 
 Smooth random walks with wall avoidance in a square arena (side ``size``, centred on the origin:
-``[−size/2, size/2]²``) or a circular one (diameter ``size``, centred on the origin).  The agent starts
-at a uniform position in the arena with a uniform heading ``θ_0 ~ U(−π, π)``; each step ``t`` of
+``[−size/2, size/2]²``), a circular one (diameter ``size``, centred on the origin) or a 1-D linear
+track (a ``size`` × ``TRACK_WIDTH`` = 0.1 m rectangle along x, centred on the origin:
+``[−size/2, size/2] × [−0.05, 0.05]``; the walls along it keep the agent running back and forth).  The
+agent starts at a uniform position in the arena with a uniform heading ``θ_0 ~ U(−π, π)``; each step ``t`` of
 ``dt`` = 0.02 s it draws
 
 * a forward speed ``v_t ~ Rayleigh(b)``, ``b = 0.13·2π`` m/s (mean ``b·√(π/2)`` ≈ 1.02 m/s),
@@ -17,7 +19,8 @@ that makes it run parallel to the wall and slows down::
     p_{t+1} = p_t + v_t·dt·(cos θ_{t+1}, sin θ_{t+1})
 
 (the heading is updated before the move, so a step taken at the wall already runs along it).  The
-nearest wall counts (square: the closest of the four sides; circle: the radial direction).  A rare
+nearest wall counts (square and track: the closest of the four sides of the rectangle of half-sizes
+``(size/2, size/2)`` resp. ``(size/2, TRACK_WIDTH/2)``; circle: the radial direction).  A rare
 long step that would still leave the arena is cut at the wall (the position is clipped back inside);
 the recorded velocity is always the actual displacement over ``dt``, so ``p_t = p_0 + Σ_{s<t} u_s·dt``
 holds exactly for the recorded velocity ``u``.  ``wall[b, t]`` marks the steps where the wall turned,
@@ -33,13 +36,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ARENAS = ("square", "circle")
+ARENAS = ("square", "circle", "track")
 DT = 0.02  #: s
 SPEED_SCALE = 0.13 * 2 * np.pi  #: Rayleigh scale of the forward speed, m/s
 TURN_SD = 5.76 * 2  #: s.d. of the turning velocity, rad/s
 BORDER = 0.03  #: m: wall-avoidance region
 WALL_SLOWDOWN = 0.25  #: speed factor inside the wall-avoidance region when heading towards the wall
-BOX = 2.2  #: m: default arena size (side of the square; diameter of the circle)
+BOX = 2.2  #: m: default arena size (side of the square; diameter of the circle; length of the track)
+TRACK_WIDTH = 0.1  #: m: width of the linear track (arena "track")
 
 
 @dataclass(frozen=True)
@@ -75,13 +79,19 @@ def _wrap(angle: np.ndarray) -> np.ndarray:
     return (angle + np.pi) % (2 * np.pi) - np.pi
 
 
+def _half_sizes(arena: str, size: float) -> tuple[float, float]:
+    """Half-sizes ``(hx, hy)`` of a rectangular arena (square: ``size/2``; track: ``TRACK_WIDTH/2`` in y)."""
+    return size / 2, (TRACK_WIDTH / 2 if arena == "track" else size / 2)
+
+
 def _nearest_wall(position: np.ndarray, arena: str, size: float) -> tuple[np.ndarray, np.ndarray]:
     """Distance to the nearest wall (B,) and the angle of that wall's outward normal (B,)."""
-    half = size / 2
     if arena == "circle":
+        half = size / 2
         return half - np.hypot(position[:, 0], position[:, 1]), np.arctan2(position[:, 1], position[:, 0])
+    hx, hy = _half_sizes(arena, size)
     x, y = position[:, 0], position[:, 1]
-    dists = np.stack([half - x, half - y, half + x, half + y], axis=1)  # right, top, left, bottom
+    dists = np.stack([hx - x, hy - y, hx + x, hy + y], axis=1)  # right, top, left, bottom
     normals = np.array([0.0, np.pi / 2, np.pi, -np.pi / 2])
     k = dists.argmin(axis=1)
     return dists[np.arange(len(k)), k], normals[k]
@@ -89,9 +99,10 @@ def _nearest_wall(position: np.ndarray, arena: str, size: float) -> tuple[np.nda
 
 def _inside(position: np.ndarray, arena: str, size: float) -> np.ndarray:
     """``position`` clipped into the closed arena."""
+    if arena != "circle":
+        half_xy = np.array(_half_sizes(arena, size))
+        return np.clip(position, -half_xy, half_xy)
     half = size / 2
-    if arena == "square":
-        return np.clip(position, -half, half)
     r = np.hypot(position[:, 0], position[:, 1])
     scale = np.where(r > half, half / np.maximum(r, 1e-12), 1.0)
     return position * scale[:, None]
@@ -99,9 +110,11 @@ def _inside(position: np.ndarray, arena: str, size: float) -> np.ndarray:
 
 def sample_start(rng: np.random.Generator, batch: int, arena: str, size: float) -> np.ndarray:
     """``batch`` positions uniform in the arena (circle: radius ``R·√U``, angle uniform)."""
-    half = size / 2
+    if arena == "track":
+        return rng.uniform(-1.0, 1.0, size=(batch, 2)) * np.array(_half_sizes(arena, size))
     if arena == "square":
-        return rng.uniform(-half, half, size=(batch, 2))
+        return rng.uniform(-size / 2, size / 2, size=(batch, 2))
+    half = size / 2
     r = half * np.sqrt(rng.uniform(0.0, 1.0, size=batch))
     phi = rng.uniform(-np.pi, np.pi, size=batch)
     return np.stack([r * np.cos(phi), r * np.sin(phi)], axis=1)

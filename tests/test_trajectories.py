@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from builders.place_cells import PlaceCells, decode_top_k, dog_code, place_cell_centres
-from builders.trajectories import BORDER, DT, SPEED_SCALE, TURN_SD, simulate_trajectories
+from builders.trajectories import BORDER, DT, SPEED_SCALE, TRACK_WIDTH, TURN_SD, simulate_trajectories
 
 
 @pytest.mark.parametrize("arena", ["square", "circle"])
@@ -95,3 +95,32 @@ def test_place_cell_self_decoding_error() -> None:
     # a code that is not the position's own decodes elsewhere (the test can fail)
     shifted = (decode_top_k(dog_code(x + 0.5, pc.centres), pc.centres) - x).norm(dim=-1)
     assert shifted.mean() > 0.4
+
+
+def test_track_stays_inside_and_runs_along_x() -> None:
+    """The linear track (2.2 m × TRACK_WIDTH): the agent stays in the rectangle, covers the whole length,
+    moves mostly along x (measured: |vx| > |vy| on ≈ 91% of steps, seed 0) and turns back at the ends."""
+    tr = simulate_trajectories(100, 500, arena="track", size=2.2, seed=0)
+    assert np.abs(tr.position[..., 0]).max() <= 1.1
+    assert np.abs(tr.position[..., 1]).max() <= TRACK_WIDTH / 2
+    assert tr.position[..., 0].min() < -1.0 and tr.position[..., 0].max() > 1.0
+    along = np.abs(tr.velocity[..., 0]) > np.abs(tr.velocity[..., 1])
+    assert along.mean() > 0.85
+    # back and forth: some paths run the length both ways (x velocity sign flips near both ends)
+    flips = np.diff(np.sign(tr.velocity[..., 0]), axis=1) != 0
+    x_at_flip = tr.position[:, 1:-1, 0][flips]
+    assert (x_at_flip > 1.0).any() and (x_at_flip < -1.0).any()
+    integrated = tr.position[:, :1] + np.cumsum(tr.velocity, 1) * DT
+    np.testing.assert_allclose(integrated, tr.position[:, 1:], atol=1e-9)
+    # the square is not the track (the test can fail): its y spreads over the box
+    assert np.abs(simulate_trajectories(100, 500, size=2.2, seed=0).position[..., 1]).max() > 1.0
+
+
+def test_track_wall_turn_at_the_end() -> None:
+    """An agent at the right end heading straight at it turns by ±π/2 (then the side walls turn it back)."""
+    tr = simulate_trajectories(4000, 1, arena="track", size=2.2, seed=1, turn_sd=0.0)
+    p = tr.position[:, 0]
+    at_end = (p[:, 0] > 1.1 - BORDER) & (np.abs(p[:, 1]) < TRACK_WIDTH / 2 - BORDER)
+    at_end &= np.cos(tr.heading[:, 0]) > 0
+    assert at_end.sum() >= 3
+    np.testing.assert_allclose(np.cos(tr.heading[at_end, 1]), 0.0, atol=1e-9)

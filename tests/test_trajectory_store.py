@@ -64,3 +64,14 @@ def test_schema_refuses_a_malformed_trajectories_store(change, message):
     validate_array(ds, "trajectories")
     with pytest.raises(SchemaError, match=message):
         validate_array(change(ds), "trajectories")
+
+
+def test_build_track_trajectories(home, capsys):
+    """arena=track goes through the recipe and the schema (rule 14) and stays in the 0.1 m wide track."""
+    code, out = _run(capsys, "build", "trajectories", "--param", "name=track", "--param", "n_paths=3",
+                     "--param", "n_steps=50", "--param", "arena=track", "--param", "size=1.0", "--json")
+    assert code == 0, out
+    stored = goalstore.open("track", home=home).load()
+    validate_array(stored, "trajectories")
+    assert stored.attrs["arena"] == "track"
+    assert np.abs(stored["y"].values).max() <= 0.05 and np.abs(stored["x"].values).max() <= 0.5

@@ -35,7 +35,8 @@ class TrainPathIntegrator:
     hidden: int = param(0, help="hidden units (0: the preset's)")
     iterations: int = param(0, help="optimiser steps, each on a fresh batch (0: the preset's)")
     batch_size: int = param(0, help="trajectories per batch (0: the preset's)")
-    arena: str = param("square", choices=["square", "circle"], help="arena shape of the trajectories")
+    arena: str = param("square", choices=["square", "circle", "track"],
+                       help="arena shape of the trajectories (track: a 0.1 m wide linear track along x)")
     test_paths: int = param(256, help="held-out trajectories the decoding error is measured on")
     seed: int = param(0, help="seed of the initial weights, training batches and held-out trajectories")
     device: str = param("cpu", help="cpu or cuda")

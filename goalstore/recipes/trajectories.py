@@ -20,9 +20,11 @@ class SimulatedTrajectories:
     name: str = param("trajectories", help="store name")
     n_paths: int = param(64, help="number of trajectories")
     n_steps: int = param(100, help="steps per trajectory (dt = 0.02 s each)")
-    arena: str = param("square", choices=["square", "circle"],
-                       help="arena shape: square (side SIZE) or circle (diameter SIZE), centred on the origin")
-    size: float = param(2.2, help="arena size in m (side of the square, diameter of the circle)")
+    arena: str = param("square", choices=["square", "circle", "track"],
+                       help="arena shape: square (side SIZE), circle (diameter SIZE) or track (a linear track "
+                            "of length SIZE and width 0.1 m along x), centred on the origin")
+    size: float = param(2.2, help="arena size in m (side of the square, diameter of the circle, length of "
+                                  "the track)")
     seed: int = param(0, help="random seed of start positions, speeds and turns")
 
 
@@ -86,5 +88,5 @@ RECIPES = [
     Recipe("trajectories", produce_trajectories, outputs=lambda p: [(p.name, "zarr")],
            parameters=SimulatedTrajectories, check=check_trajectories, build_check=True,
            description="simulated trajectories (smooth random walks with wall avoidance in a square or "
-                       "circular arena) for path integrators"),
+                       "circular arena or on a linear track) for path integrators"),
 ]

@@ -39,8 +39,8 @@ attr, dim, coordinate or variable at fault:
 14. a ``trajectories`` store holds float variables ``x``, ``y`` (m: the position before step t), ``vx``,
     ``vy``, ``speed`` (m/s: the velocity of step t, so ``p_{t+1} = p_t + v_t·dt``) and ``heading`` (rad:
     the direction of step t), each with dims exactly ``(path, step)`` and those units; its attrs
-    ``arena`` (``square`` or ``circle``), ``size`` (m, > 0), ``dt`` (s, > 0) and ``seed`` (int); other
-    variables are per path × step or per path.
+    ``arena`` (``square``, ``circle`` or ``track``), ``size`` (m, > 0), ``dt`` (s, > 0) and ``seed`` (int);
+    other variables are per path × step or per path.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ IMAGE_CHANNELS = (("L",), ("R", "G", "B"))
 #: The layout of a trajectories store (rule 14): required variables with their units, and arenas.
 TRAJECTORY_DIMS = ("path", "step")
 TRAJECTORY_VARIABLES = {"x": "m", "y": "m", "vx": "m/s", "vy": "m/s", "speed": "m/s", "heading": "rad"}
-TRAJECTORY_ARENAS = ("square", "circle")
+TRAJECTORY_ARENAS = ("square", "circle", "track")
 
 #: Store kinds whose data variables may hold NaN (a missing value); see rule 12.
 NAN_ALLOWED = ("recording", "corpus", "result")
