@@ -44,7 +44,7 @@ class Mec:
     test_paths: int = param(256, help="held-out trajectories per repeat of decoding and knockouts")
     repeats: int = param(5, help="held-out repeats: the error bars of decoding and knockouts (default 5)")
     knockout_units: int = param(0, help="units silenced per knockout (default 0: a tenth of the hidden units)")
-    test_arenas: str = param("square:1.1,circle:2.2",
+    test_arenas: str = param("square:1.1,circle:2.2,track:2.2",
                              help="generalisation arenas ARENA:SIZE_M, comma-separated ('' for none)")
     mapping: str = param("ridge", help="mapping of the rate-map consistency (default ridge)")
     n_splits: int = param(10, flag="--splits", help="train/test splits of the position bins (default 10)")
