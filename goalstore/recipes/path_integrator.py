@@ -75,12 +75,11 @@ def check_path_integrator(p: TrainPathIntegrator, root: Any) -> TrainPathIntegra
 
 
 def held_out(config: Any, n_paths: int) -> Any:
-    """Held-out trajectories: the training length and arena, from the seed stream ``[seed, 1]`` (the
-    training batches draw from ``seed`` alone, so the two never coincide)."""
-    from builders.trajectories import simulate_trajectories
+    """Held-out trajectories of ``config`` (a ``PathIntegratorConfig``): the training length and arena, from
+    the seed stream ``[seed, 1]`` (:func:`goalstore.analyses.path_integration.held_out_paths`)."""
+    from goalstore.analyses.path_integration import held_out_paths
 
-    return simulate_trajectories(n_paths, config.steps, arena=config.arena, size=config.box,
-                                 seed=np.random.default_rng([config.seed, 1]))
+    return held_out_paths(dataclasses.asdict(config), n_paths)
 
 
 def produce_path_integrator(root: Any, p: TrainPathIntegrator) -> dict[str, Product]:
