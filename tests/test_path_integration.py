@@ -174,39 +174,62 @@ def _run(capsys, *argv):
     return code, capsys.readouterr().out
 
 
-def test_recipe_builds_rate_maps_that_spatial_scores_accepts(home, capsys):
-    import goalstore
-    from goalstore.analyses.path_integration import untrained_control
-    from goalstore.recipes.path_integrator_maps import maps_name
+@pytest.fixture(scope="module")
+def tiny_weights():
+    """A tiny trained path integrator (recipe path-integrator's produce, in process: seconds)."""
+    from goalstore.recipes.path_integrator import TrainPathIntegrator, produce_path_integrator
 
     torch.set_num_threads(1)
-    params = [a for k, v in TINY.items() for a in ("--param", f"{k}={v}")]
-    code, out = _run(capsys, "build", "path-integrator", *params, "--param", "name=pi", "--json")
-    assert code == 0, out
+    return produce_path_integrator(None, TrainPathIntegrator(**TINY))["path-integrator-tiny"].obj
+
+
+@pytest.mark.slow  # two datalad runs (~25 s); test_recipe_untrained_control_and_cache covers it in process
+def test_recipe_builds_rate_maps_that_spatial_scores_accepts(home, capsys, tiny_weights):
+    import goalstore
+    from goalstore.recipes.path_integrator_maps import maps_name
+    from goalstore.store import StoreRoot
+
+    StoreRoot(home).write("pi", tiny_weights)
     code, out = _run(capsys, "build", "path-integrator-maps", "--param", "model=pi", "--param", "paths=300",
                      "--param", "bin_size_cm=10", "--json")
     assert code == 0, out
     name = maps_name({"model": "pi", "paths": 300, "bin_size_cm": 10})
     assert set(json.loads(out)) == {name} and name.startswith("rate-maps-pi-")
     maps = goalstore.open(name, home=home)
-    weights = goalstore.open("pi", home=home)
     assert maps["rate"].dims == ("unit", "x", "y") and maps.sizes == {"unit": 32, "x": 22, "y": 22}
-    assert maps.attrs["model_weights_hash"] == weights.attrs["weights_hash"] and maps.attrs["steps"] == 20
+    assert maps.attrs["model_weights_hash"] == tiny_weights.attrs["weights_hash"] and maps.attrs["steps"] == 20
     assert maps.attrs["kind"] == "recording" and maps.attrs["species"] == "model"
     code, out = _run(capsys, "analyze", "spatial-scores", name, "--shuffles", "0", "--json")
     assert code == 0, out
     assert json.loads(out)["n_cells"] == 32
-    # the untrained control: the recipe path-integrator's control (its measured error), another store
-    control = untrained_control(weights)
-    traj = held_out_paths(weights.attrs["training"], TINY["test_paths"])
+
+
+def test_recipe_untrained_control_and_cache(home, tiny_weights):
+    from goalstore.analyses.path_integration import untrained_control
+    from goalstore.recipes import get_recipe
+    from goalstore.store import StoreRoot
+
+    torch.set_num_threads(1)
+    # the untrained control is the recipe path-integrator's control: its measured held-out error
+    control = untrained_control(tiny_weights)
+    traj = held_out_paths(tiny_weights.attrs["training"], TINY["test_paths"])
     assert float(run_paths(control, traj).error.mean()) == pytest.approx(
-        weights.attrs["metrics"]["control_decoding_error_m"], rel=1e-5)
-    code, out = _run(capsys, "build", "path-integrator-maps", "--param", "model=pi", "--param", "paths=300",
-                     "--param", "bin_size_cm=10", "--param", "untrained=true", "--json")
-    assert code == 0, out
-    untrained = goalstore.open(next(iter(json.loads(out))), home=home)
-    assert untrained.attrs["untrained"] == 1 and not np.allclose(untrained["rate"].values, maps["rate"].values,
-                                                                 equal_nan=True)
+        tiny_weights.attrs["metrics"]["control_decoding_error_m"], rel=1e-5)
+    root = StoreRoot(home)
+    root.write("pi", tiny_weights)
+    spec = get_recipe("path-integrator-maps")
+    made = {}
+    for untrained in (False, True):
+        p = spec.check(spec.resolve({"model": "pi", "paths": 100, "bin_size_cm": 20, "untrained": untrained}),
+                       root)
+        assert p.weights_hash == tiny_weights.attrs["weights_hash"]
+        (name, product), = spec.produce(root, p).items()
+        made[untrained] = product.obj
+        meta = root.write(name, product.obj, kind="recording")
+        assert spec.cached(p, meta) and not spec.cached(p, {**meta, "model_weights_hash": "other"})
+    assert made[True].attrs["untrained"] == 1 and made[False].attrs["untrained"] == 0
+    assert spatial_scores(made[False], n_shuffles=0).sizes["unit"] == 32
+    assert not np.allclose(made[True]["rate"].values, made[False]["rate"].values, equal_nan=True)
 
 
 def test_recipe_refuses_bad_parameters_and_non_path_integrators(home, capsys, recording):
@@ -220,3 +243,16 @@ def test_recipe_refuses_bad_parameters_and_non_path_integrators(home, capsys, re
         code, out = _run(capsys, "build", "path-integrator-maps", "--param", param, *extra, "--json")
         error = json.loads(out)["error"]
         assert code != 0 and field in error and "\n" not in error, (param, error)
+
+
+def test_recipe_refuses_a_model_that_is_not_a_path_integrator(monkeypatch):
+    from goalstore import entries
+    from goalstore.errors import AnalysisInputError
+    from goalstore.recipes import get_recipe
+
+    monkeypatch.setattr(entries, "describe", lambda name, root: {"name": name, "kind": "model",
+                                                                 "architecture": "knet4", "weights_hash": "x"})
+    spec = get_recipe("path-integrator-maps")
+    with pytest.raises(AnalysisInputError, match="entry 'net': architecture 'knet4'") as info:
+        spec.check(spec.resolve({"model": "net"}), None)
+    assert "\n" not in str(info.value)
