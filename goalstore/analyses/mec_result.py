@@ -185,9 +185,9 @@ def _assemble(rows: Sequence[ModelRow], per: list[dict[str, Any]], data: xr.Data
 
     out = xr.Dataset(
         {
-            "grid_score": var(("model", "unit"), _padded([p["grid_score"] for p in per], n_units),
+            "grid_score": var(("model", "model_unit"), _padded([p["grid_score"] for p in per], n_units),
                               "grid score of each unit (NaN: padding, or undefined)"),
-            "border_score": var(("model", "unit"), _padded([p["border_score"] for p in per], n_units),
+            "border_score": var(("model", "model_unit"), _padded([p["border_score"] for p in per], n_units),
                                 "border score of each unit"),
             "n_units": var(("model",), np.array([len(p["grid_score"]) for p in per]), "units of the model"),
             "grid_fraction": var(("model",), _scalar(per, "grid_fraction"),
@@ -212,22 +212,26 @@ def _assemble(rows: Sequence[ModelRow], per: list[dict[str, Any]], data: xr.Data
                                "decoding error in each test arena (generalisation)", "m"),
             "arena_error_sem": var(("model", "test_arena"), _stack(per, "arena_error_sem", (n_arenas,)),
                                    "s.e.m. over held-out paths", "m"),
-            "example_maps": var(("model", "example", "ex_x", "ex_y"),
+            "example_maps": var(("model", "example", "map_x", "map_y"),
                                 _stack(per, "examples", (N_EXAMPLES, ex, ex)),
                                 "rate maps of the model's top grid-score units (normalised arena bins)"),
         },
-        coords={"model": [r.name for r in rows], "model_kind": ("model", [r.kind for r in rows]),
-                "unit": np.arange(n_units), "step": np.arange(1, n_steps + 1),
-                "time_s": ("step", np.arange(1, n_steps + 1) * DT, {"units": "s"}), "knockout": list(KNOCKOUTS),
-                "repeat": np.arange(cfg.repeats),
-                "test_arena": [f"{a}:{s:g}" for a, s in cfg.test_arenas]},
+        coords={"model_name": ("model", [r.name for r in rows]), "model_kind": ("model", [r.kind for r in rows]),
+                "unit_index": ("model_unit", np.arange(n_units)),
+                "step_index": ("step", np.arange(1, n_steps + 1)),
+                "time_s": ("step", np.arange(1, n_steps + 1) * DT, {"units": "s"}),
+                "knockout_name": ("knockout", list(KNOCKOUTS)), "repeat_index": ("repeat", np.arange(cfg.repeats)),
+                "test_arena_name": ("test_arena", [f"{a}:{s:g}" for a, s in cfg.test_arenas]),
+                "example_id": ("example", [f"top{i + 1}" for i in range(N_EXAMPLES)]),
+                "map_x_center": ("map_x", (np.arange(ex) + 0.5) / ex),
+                "map_y_center": ("map_y", (np.arange(ex) + 0.5) / ex)},
     )
-    increase = out["knockout_error"] - out["knockout_error"].sel(knockout="none")
+    increase = out["knockout_error"] - out["knockout_error"].isel(knockout=0)  # 0: "none"
     out["knockout_increase"] = increase.assign_attrs(
         units="m", description="knockout error minus the intact network's, per repeat")
     if data is not None:
         n_cells = data.sizes["unit"]
-        out = out.assign_coords(target_unit=("target_unit", np.asarray(data["unit_id"].values).astype(str)))
+        out = out.assign_coords(target_unit_id=("target_unit", np.asarray(data["unit_id"].values).astype(str)))
         out["consistency_unit"] = var(("model", "target_unit"), _stack(per, "consistency_unit", (n_cells,)),
                                       "Pearson r of each real cell's held-out bins, mean over splits")
         out["consistency"] = var(("model",), _scalar(per, "consistency"),
@@ -238,6 +242,8 @@ def _assemble(rows: Sequence[ModelRow], per: list[dict[str, Any]], data: xr.Data
             out[f"ks_{name}_p"] = var(("model",), _scalar(per, f"ks_{name}_p"), "its p-value")
             out[f"data_{name}_score"] = var(("target_unit",), data_scores[f"{name}_score"].values,
                                             f"the real cells' {name} scores")
+    empty = [d for d, n in out.sizes.items() if n == 0]  # no network (steps), no test arena: left out
+    out = out.drop_vars([v for v in out.variables if set(out[v].dims) & set(empty)])
     out.attrs.update({k: v for k, v in dataclasses.asdict(cfg).items() if k != "test_arenas"})
     out.attrs["test_arenas"] = [f"{a}:{s:g}" for a, s in cfg.test_arenas]
     return out
@@ -254,21 +260,22 @@ def summary(result: xr.Dataset) -> dict[str, Any]:
     consistency and KS distances."""
     models = {}
     reps = result.sizes["repeat"]
-    for i, name in enumerate(result["model"].values.astype(str)):
+    for i, name in enumerate(result["model_name"].values.astype(str)):
         r = result.isel(model=i)
         entry: dict[str, Any] = {
             "kind": str(r["model_kind"].values), "n_units": int(r["n_units"]),
             **{k: _num(r[k]) for k in ("grid_fraction", "grid_fraction_shuffle", "border_fraction",
                                        "border_fraction_shuffle", "decoding_error", "knockout_units")}}
-        if np.isfinite(r["decoding_error"]):
+        if np.isfinite(r["decoding_error"]) and "error_by_step" in result:
             inc = r["knockout_increase"]
             entry["knockout_increase_m"] = {
-                k: {"mean": _num(inc.sel(knockout=k).mean()),
-                    "sem": _num(inc.sel(knockout=k).std(ddof=1) / np.sqrt(reps)) if reps > 1 else None}
-                for k in KNOCKOUTS[1:]}
+                k: {"mean": _num(inc.isel(knockout=j).mean()),
+                    "sem": _num(inc.isel(knockout=j).std(ddof=1) / np.sqrt(reps)) if reps > 1 else None}
+                for j, k in enumerate(KNOCKOUTS) if k != "none"}
             entry["error_by_step_m"] = [_num(v) for v in r["error_by_step"].values if np.isfinite(v)]
-            entry["arena_error_m"] = {str(a): _num(v) for a, v in zip(result["test_arena"].values,
-                                                                      r["arena_error"].values, strict=True)}
+            entry["arena_error_m"] = ({str(a): _num(v) for a, v in zip(result["test_arena_name"].values,
+                                                                       r["arena_error"].values, strict=True)}
+                                      if "arena_error" in result else {})
         if "consistency" in result:
             entry.update({k: _num(r[k]) for k in ("consistency", "ks_grid", "ks_grid_p", "ks_border",
                                                   "ks_border_p")})

@@ -29,7 +29,7 @@ def write_figures(result: xr.Dataset, out_dir: Path) -> list[Path]:
 
 
 def _rate_maps(result: xr.Dataset, out: Path) -> Path:
-    models = [str(m) for m in result["model"].values]
+    models = [str(m) for m in result["model_name"].values]
     n_ex = result.sizes["example"]
     fig, axes = plt.subplots(len(models), n_ex, figsize=(1.9 * n_ex, 1.9 * len(models) + 0.4), squeeze=False)
     for i, model in enumerate(models):
@@ -52,7 +52,7 @@ def _rate_maps(result: xr.Dataset, out: Path) -> Path:
 def _scores(result: xr.Dataset, out: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for ax, name, threshold in ((axes[0], "grid", 0.3), (axes[1], "border", 0.5)):
-        for i, model in enumerate(result["model"].values):
+        for i, model in enumerate(result["model_name"].values):
             v = result[f"{name}_score"].isel(model=i).values
             v = np.sort(v[np.isfinite(v)])
             if len(v):
@@ -69,11 +69,12 @@ def _scores(result: xr.Dataset, out: Path) -> Path:
 
 
 def _knockouts(result: xr.Dataset, out: Path) -> Path:
-    kinds = [k for k in result["knockout"].values if k != "none"]
-    inc = result["knockout_increase"].sel(knockout=kinds)
+    kinds = [str(k) for k in result["knockout_name"].values if k != "none"]
+    inc = result["knockout_increase"].isel(knockout=[i for i, k in enumerate(result["knockout_name"].values)
+                                                     if k != "none"])
     mean = inc.mean("repeat").values
     sem = inc.std("repeat", ddof=1).values / np.sqrt(result.sizes["repeat"])
-    models = [str(m) for m in result["model"].values]
+    models = [str(m) for m in result["model_name"].values]
     fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(models) + 1.5), 3.4))
     width = 0.8 / len(kinds)
     x = np.arange(len(models))
@@ -82,14 +83,14 @@ def _knockouts(result: xr.Dataset, out: Path) -> Path:
     ax.set_xticks(x, models, rotation=30, ha="right", fontsize=7)
     ax.axhline(0, color="k", lw=0.8)
     ax.set(ylabel="decoding error increase (m)",
-           title="knockouts: top grid / top border / random units (mean ± s.e.m. over repeats)")
+           title="knockouts (mean ± s.e.m. over repeats)")
     ax.legend(fontsize=7)
     return save_figure(fig, out / "mec_knockouts.png")
 
 
 def _error_by_step(result: xr.Dataset, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    for i, model in enumerate(result["model"].values):
+    for i, model in enumerate(result["model_name"].values):
         mean = result["error_by_step"].isel(model=i).values
         sem = result["error_by_step_sem"].isel(model=i).values
         t = result["time_s"].values

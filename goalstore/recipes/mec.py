@@ -29,6 +29,7 @@ from goalstore.recipes import (
     result_report,
     table,
 )
+from goalstore.schema.vocabulary import SCHEMA_VERSION
 
 ARCHITECTURE = "path-integrator"
 
@@ -181,7 +182,7 @@ def produce(root: Any, p: Mec) -> dict[str, Product]:
         "kind": "result", "species": "model", "modality": "path integrators vs MEC",
         "source": "goalstore.analyses.mec_result", "license": "CC0-1.0",
         "citation": "Nayebi et al. 2021 (NeurIPS), thesis ch. 4", "analysis": "mec",
-        "schema_version": str(data.attrs.get("schema_version", "")) if data is not None else "",
+        "schema_version": SCHEMA_VERSION,
         "models": model_names(p), "recording": p.recording, "goalstore_version": __version__})
     if data is not None:
         result.attrs["recording_license"] = str(data.attrs.get("license", "unknown"))

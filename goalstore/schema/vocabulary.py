@@ -133,6 +133,20 @@ DIMS: dict[str, Dim] = {
             unique="log_weight_center"),
         Dim("target", "one stimulus variable read out from model features (transfer)", coords=("target_name",),
             unique="target_name", optional_coords=("target_kind", "target_metric")),
+        Dim("model_unit", "one unit of a model, by index (padded with NaN across models of different sizes)",
+            coords=("unit_index",), unique="unit_index"),
+        Dim("knockout", "which units a knockout silences (none, top grid, top border, random)",
+            coords=("knockout_name",), unique="knockout_name"),
+        Dim("repeat", "one independent repeat (e.g. a held-out trajectory set)", coords=("repeat_index",),
+            unique="repeat_index"),
+        Dim("test_arena", "an arena a network is tested in (ARENA:SIZE_M)", coords=("test_arena_name",),
+            unique="test_arena_name"),
+        Dim("target_unit", "one recorded unit predicted from a model's units", coords=("target_unit_id",),
+            unique="target_unit_id"),
+        Dim("map_x", "one bin of a resampled rate map along x (box fractions)", coords=("map_x_center",),
+            unique="map_x_center"),
+        Dim("map_y", "one bin of a resampled rate map along y (box fractions)", coords=("map_y_center",),
+            unique="map_y_center"),
     )
 }
 
