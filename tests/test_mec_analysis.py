@@ -29,7 +29,8 @@ def _run(capsys, *argv):
 def test_a_model_equal_to_the_recording_is_consistent_and_has_the_same_score_distribution():
     data = synthetic_rate_maps(n_bins=20, seed=0)
     other = synthetic_rate_maps(n_bins=20, seed=7)
-    result = mec_result([ModelRow("same", data, "rate maps"), ModelRow("other", other, "rate maps")], data, NO_TESTS)
+    rows = [ModelRow("same", data, "rate maps"), ModelRow("other", other, "rate maps")]
+    result = mec_result(rows, data, NO_TESTS)
     same, diff = result.isel(model=0), result.isel(model=1)
     assert float(same["consistency"]) > 0.99
     assert float(same["ks_grid"]) == 0.0 and float(same["ks_border"]) == 0.0
@@ -58,8 +59,8 @@ def test_a_network_row_decodes_knocks_out_and_generalises():
     torch.manual_seed(0)
     module = build_path_integrator(hidden=16, cell="ugrnn").eval()
     training = {"steps": 10, "arena": "square", "box": 2.2, "seed": 0}
-    maps = rate_map_store(rate_maps(run_paths(module, held_out_paths(training, 200, seed_offset=2)), 2.2), "net",
-                          0.05, arena="square", box=2.2, n_paths=200, steps=10, seed=2)
+    run = run_paths(module, held_out_paths(training, 200, seed_offset=2))
+    maps = rate_map_store(rate_maps(run, 2.2), "net", 0.05, arena="square", box=2.2, n_paths=200, steps=10, seed=2)
     cfg = MecConfig(test_paths=12, repeats=3, knockout_units=2, test_arenas=(("track", 2.2),), shuffles=0)
     result = mec_result([ModelRow("net", maps, "untrained", module, training)], None, cfg)
     r = result.isel(model=0)
@@ -86,17 +87,20 @@ def test_analyze_mec_end_to_end(home, capsys, tmp_path):
                           "--json")
     assert code == 0, err
     code, out, err = _run(capsys, "analyze", "mec", "path-integrator-tiny", "rate-map-model", "--recording",
-                          "virtual-mec", "--paths", "300", "--test-paths", "24", "--repeats", "2", "--splits", "2",
+                          "virtual-mec", "--paths", "300", "--test-paths", "24", "--repeats", "2",
+                          "--splits", "2",
                           "--shuffles", "0", "--test-arenas", "square:1.1,track:2.2", "--out", str(tmp_path),
                           "--json")
     assert code == 0, err
     report = json.loads(out)
-    assert list(report["models"]) == ["path-integrator-tiny", "path-integrator-tiny (untrained)", "rate-map-model"]
+    assert list(report["models"]) == ["path-integrator-tiny", "path-integrator-tiny (untrained)",
+                                      "rate-map-model"]
     trained = report["models"]["path-integrator-tiny"]
     control = report["models"]["path-integrator-tiny (untrained)"]
     assert trained["n_units"] == control["n_units"] == 32 and trained["knockout_units"] == 3
     assert set(trained["knockout_increase_m"]) == {"grid", "border", "random"}
-    assert len(trained["error_by_step_m"]) == 20 and set(trained["arena_error_m"]) == {"square:1.1", "track:2.2"}
+    assert len(trained["error_by_step_m"]) == 20
+    assert set(trained["arena_error_m"]) == {"square:1.1", "track:2.2"}
     assert all(-1 <= e["consistency"] <= 1 and 0 <= e["ks_grid"] <= 1 for e in report["models"].values())
     assert report["models"]["rate-map-model"]["decoding_error"] is None
     # the held-out error of the analysis agrees with the model store's own measurement in size
@@ -109,7 +113,8 @@ def test_analyze_mec_end_to_end(home, capsys, tmp_path):
     increase = result["knockout_increase"].isel(model=0, knockout=0).values
     np.testing.assert_array_equal(increase, 0.0)  # "none" against itself
     # the rate maps are reused (content-addressed), and the text form renders
-    code, out, err = _run(capsys, "analyze", "mec", "path-integrator-tiny", "--paths", "300", "--test-paths", "24",
+    code, out, err = _run(capsys, "analyze", "mec", "path-integrator-tiny", "--paths", "300",
+                          "--test-paths", "24",
                           "--repeats", "2", "--shuffles", "0", "--test-arenas", "")
     assert code == 0, err
     assert "path-integrator-tiny (untrained)" in out and "KO grid" in out
@@ -126,7 +131,7 @@ def test_analyze_mec_end_to_end(home, capsys, tmp_path):
 ])
 def test_bad_input_is_refused_in_one_line(home, capsys, argv, message):
     StoreRoot(home).write("virtual-mec", synthetic_rate_maps(n_bins=20, seed=3), kind="recording")
-    code, out, err = _run(capsys, "analyze", "mec", *argv)
+    code, _, err = _run(capsys, "analyze", "mec", *argv)
     assert code != 0
     lines = [line for line in err.strip().splitlines() if line]
     assert len(lines) == 1 and message in lines[0], err
@@ -135,7 +140,8 @@ def test_bad_input_is_refused_in_one_line(home, capsys, argv, message):
 def test_rate_map_models_only(home, capsys):
     """No network: no decoding, knockout or arena columns, and the store still validates."""
     StoreRoot(home).write("virtual-mec", synthetic_rate_maps(n_bins=20, seed=3), kind="recording")
-    code, out, err = _run(capsys, "analyze", "mec", "virtual-mec", "--recording", "virtual-mec", "--shuffles", "0",
+    code, out, err = _run(capsys, "analyze", "mec", "virtual-mec", "--recording", "virtual-mec",
+                          "--shuffles", "0",
                           "--splits", "2", "--json")
     assert code == 0, err
     entry = json.loads(out)["models"]["virtual-mec"]
