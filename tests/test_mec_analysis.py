@@ -60,7 +60,8 @@ def test_a_network_row_decodes_knocks_out_and_generalises():
     module = build_path_integrator(hidden=16, cell="ugrnn").eval()
     training = {"steps": 10, "arena": "square", "box": 2.2, "seed": 0}
     run = run_paths(module, held_out_paths(training, 200, seed_offset=2))
-    maps = rate_map_store(rate_maps(run, 2.2), "net", 0.05, arena="square", box=2.2, n_paths=200, steps=10, seed=2)
+    maps = rate_map_store(rate_maps(run, 2.2), "net", 0.05, arena="square", box=2.2, n_paths=200, steps=10,
+                          seed=2)
     cfg = MecConfig(test_paths=12, repeats=3, knockout_units=2, test_arenas=(("track", 2.2),), shuffles=0)
     result = mec_result([ModelRow("net", maps, "untrained", module, training)], None, cfg)
     r = result.isel(model=0)
