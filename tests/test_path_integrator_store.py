@@ -48,3 +48,12 @@ def test_bad_parameters_are_refused_with_one_line(home, capsys):
         error = json.loads(out)["error"]
         assert code == 3 and field in error and "\n" not in error, (param, error)
     assert git(home, "rev-parse", "HEAD").strip() == head
+
+
+def test_the_arena_size_is_a_parameter_for_generalisation_tests():
+    """``box`` sets the training arena and the place-cell box (0: the preset's 2.2 m)."""
+    from goalstore.recipes.path_integrator import config_of
+
+    assert config_of(TrainPathIntegrator()).box == 2.2
+    small = config_of(TrainPathIntegrator(box=1.5))
+    assert small.box == 1.5 and small.architecture_args()["box"] == 1.5

@@ -37,6 +37,8 @@ class TrainPathIntegrator:
     batch_size: int = param(0, help="trajectories per batch (0: the preset's)")
     arena: str = param("square", choices=["square", "circle", "track"],
                        help="arena shape of the trajectories (track: a 0.1 m wide linear track along x)")
+    box: float = param(0.0, help="arena size and place-cell box in m (0: the preset's 2.2); train in one size "
+                                 "and test in another with analyze mec --test-arenas")
     test_paths: int = param(256, help="held-out trajectories the decoding error is measured on")
     seed: int = param(0, help="seed of the initial weights, training batches and held-out trajectories")
     device: str = param("cpu", help="cpu or cuda")
@@ -50,7 +52,7 @@ def config_of(p: TrainPathIntegrator) -> Any:
     """The :class:`builders.path_integrator.PathIntegratorConfig` of ``p`` (the preset, overridden)."""
     from builders.path_integrator import preset
 
-    overrides = {k: getattr(p, k) for k in ("hidden", "iterations", "batch_size") if getattr(p, k)}
+    overrides = {k: getattr(p, k) for k in ("hidden", "iterations", "batch_size", "box") if getattr(p, k)}
     return preset(p.preset, cell=p.cell, nonlinearity=p.nonlinearity, loss=p.loss, arena=p.arena, seed=p.seed,
                   device=p.device, **overrides)
 
@@ -66,7 +68,7 @@ def check_path_integrator(p: TrainPathIntegrator, root: Any) -> TrainPathIntegra
                            ("loss", LOSSES), ("arena", ARENAS), ("device", ("cpu", "cuda"))):
         if getattr(p, field) not in allowed:
             raise _refuse(field, getattr(p, field), f"one of {', '.join(allowed)}")
-    for field in ("hidden", "iterations", "batch_size"):
+    for field in ("hidden", "iterations", "batch_size", "box"):
         if getattr(p, field) < 0:
             raise _refuse(field, getattr(p, field), "0 (the preset's) or more")
     if p.test_paths < 1:
