@@ -32,7 +32,7 @@ class PathIntegratorMaps:
     model: str = param("", help="model store of a path integrator (recipe path-integrator)")
     paths: int = param(2000, help="held-out trajectories the network runs on")
     steps: int = param(0, help="steps per trajectory (0: the training's)")
-    arena: str = param("", help="square or circle (empty: the training's)")
+    arena: str = param("", help="square, circle or track (empty: the training's)")
     box: float = param(0.0, help="arena size in m (0: the training's)")
     bin_size_cm: float = param(5.0, help="spatial bin of the rate maps (cm)")
     untrained: bool = param(False, help="maps of the untrained control (initial weights) instead")
