@@ -15,8 +15,9 @@ target sets in one call only where that changes nothing.
 
 A mapping whose predictions are a source-only linear operator applied to the training
 targets also offers ``prepare(x_train, x_test) → operator`` and ``apply(operator,
-y_train) → predictions`` (ridge; used where its ``operator_form`` is true): the consistency engine then solves each source once
-per (split-half draw, stimulus split) and streams blocks of target units through it.
+y_train) → predictions`` (ridge; used where its ``operator_form`` is true): the
+consistency engine then solves each source once per (split-half draw, stimulus split)
+and streams blocks of target units through it.
 """
 
 from __future__ import annotations
