@@ -41,7 +41,7 @@ CASES = [  # units per animal, stimuli, time bins, temporal, pooled (n train sam
     (30, 80, 1, "per_bin", False),  # primal: n 40 > p 30
     (6, 60, 3, "fixed", True),  # primal: n 90 stacked samples > p 18
     (6, 60, 3, "per_bin", False),  # primal: n 30 > p 6
-    (20, 40, 2, "fixed", False),  # dual: n 40 stacked samples > p 20 → primal, pairwise
+    (20, 40, 2, "fixed", False),  # primal: n 40 stacked samples > p 20, pairwise
     (50, 40, 1, "per_bin", False),  # dual: n 20 ≤ p 50, pairwise
 ]
 
