@@ -7,12 +7,26 @@ analysis runs in full; the loop reference is timed on the first ``--loop-draws``
 draws (every draw is the same work).  Prints both times, the speed-up (target ≥ 20×) and the
 largest difference between the two on the common draws (must be ≤ 1e-9).
 
-Usage: python benchmarks/bench_consistency.py [--loop-draws N]
+Scale section (issue 16 §1, ``--scale``): ridge, pooled source, 20 split-half draws × 10 splits,
+5 virtual animals, 50 trials, for units/animal × stimuli in ``--sizes`` (default 40x118,160x472;
+``--large`` adds 640x472).  Each size runs twice in fresh processes: the previous path (every
+block of target units refits the pooled source, BLAS threads untouched) and the streamed one
+(the source solved once per draw chunk and split, BLAS threads by product size).  Printed
+per size: both times, ratio, max |difference|, peak RSS against the response array, time per
+(draw × split × target animal), and the achieved fraction of this machine's float64 matmul
+throughput (measured in the same run) from the FLOPs the streamed path performs.
+
+Usage: python benchmarks/bench_consistency.py [--loop-draws N] [--scale [--sizes 40x118,160x472] [--large]]
 """
 
 from __future__ import annotations
 
+import json
+import os
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +35,116 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
+DRAWS, SPLITS, ANIMALS, TRIALS = 20, 10, 5, 50
+
+
+def _scale_data(units: int, stimuli: int):
+    from goalstore.sources.virtual_animals import virtual_animals
+
+    return virtual_animals(n_animals=ANIMALS, units_per_animal=units, n_stimuli=stimuli, n_time_bins=1,
+                           n_trials=TRIALS, n_features=40, noise=2.0, areas=("IT",), seed=0)
+
+
+def _one(path: str, units: int, stimuli: int, out: str) -> int:
+    """Child process: one path on one size; prints a JSON line (time, RSS) and saves the scores."""
+    from goalstore.analyses.consistency import inter_animal_consistency
+    from goalstore.analyses.mappings import RidgeMapping
+    from goalstore.analyses.stimulus_splits import SplitScheme
+
+    class PerBlockRidge(RidgeMapping):
+        operator_form = False  # the previous path: each target block refits the source
+
+    ds = _scale_data(units, stimuli)
+    ds["response"].values  # noqa: B018 - materialise before measuring
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    mapping = PerBlockRidge(1.0) if path == "old" else RidgeMapping(1.0)
+    t0 = time.perf_counter()
+    result = inter_animal_consistency(ds, mapping, pooled=True, n_draws=DRAWS, seed=0,
+                                      scheme=SplitScheme(SPLITS, 0.5, seed=0))
+    seconds = time.perf_counter() - t0
+    np.save(out, result["consistency"].values)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"seconds": seconds, "peak": peak, "before": rss_before,
+                      "response": int(ds["response"].nbytes)}))
+    return 0
+
+
+def _run_child(path: str, units: int, stimuli: int, out: str) -> dict:
+    env = dict(os.environ)
+    if path == "old":
+        env["GOALSTORE_BLAS_THREADS"] = "off"
+    proc = subprocess.run([sys.executable, __file__, "--one", path, str(units), str(stimuli), out],
+                          env=env, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _matmul_gflops(n: int = 2000, repeats: int = 3) -> float:
+    a, b = np.random.default_rng(0).standard_normal((2, n, n))
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _streamed_flops(units: int, stimuli: int) -> float:
+    """FLOPs of the streamed path: per (draw × half × split × target animal) the source operator
+    (dual: Gram 2n²p, cross products 2·n·n*·p, solve ⅔n³ + 2n²n*; primal analogous) and its
+    application to the target (2·n*·n·q); per draw the split-half averages (2·trials·stimuli·units
+    per half, source and target read)."""
+    n = stimuli // 2
+    nt = stimuli - n
+    p, q = (ANIMALS - 1) * units, units
+    if n <= p:
+        source = 2 * n * n * p + 2 * n * nt * p + 2 / 3 * n**3 + 2 * n * n * nt
+    else:
+        source = 2 * p * p * n + 2 / 3 * p**3 + 2 * p * p * nt + 2 * nt * p * n
+    per = source + 2 * nt * n * q
+    halves = 2 * 2 * TRIALS * stimuli * (p + q)
+    return ANIMALS * DRAWS * (2 * SPLITS * per + halves)
+
+
+def scale(argv: list[str]) -> int:
+    sizes = argv[argv.index("--sizes") + 1] if "--sizes" in argv else "40x118,160x472"
+    if "--large" in argv:
+        sizes += ",640x472"
+    gflops = _matmul_gflops()
+    print(f"ridge consistency at scale: pooled source, {DRAWS} split-half draws × {SPLITS} splits, "
+          f"{ANIMALS} animals, {TRIALS} trials; float64 matmul throughput {gflops:.1f} GFLOP/s (this run)")
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes.split(","):
+            units, stimuli = (int(v) for v in size.split("x"))
+            old = _run_child("old", units, stimuli, f"{tmp}/old.npy")
+            new = _run_child("new", units, stimuli, f"{tmp}/new.npy")
+            diff = float(np.nanmax(np.abs(np.load(f"{tmp}/old.npy") - np.load(f"{tmp}/new.npy"))))
+            flops = _streamed_flops(units, stimuli)
+            per_unit_work = new["seconds"] / (DRAWS * SPLITS * ANIMALS) * 1e3
+            print(f"  {units} units/animal × {stimuli} stimuli (responses {new['response'] / 2**20:.0f} MiB):")
+            print(f"    previous path {old['seconds']:.1f} s, streamed {new['seconds']:.1f} s "
+                  f"({old['seconds'] / new['seconds']:.1f}× faster); max |difference| {diff:.1e}")
+            for name, r in (("previous", old), ("streamed", new)):
+                ratio = r['peak'] / r['response']
+                print(f"    peak RSS {name}: {r['peak'] / 2**20:.0f} MiB = {ratio:.2f}× the "
+                      f"responses (analysis added {(r['peak'] - r['before']) / 2**20:.0f} MiB)")
+            print(f"    streamed: {flops / 1e9:.0f} GFLOP → {flops / new['seconds'] / 1e9:.1f} GFLOP/s = "
+                  f"{flops / new['seconds'] / 1e9 / gflops:.0%} of matmul throughput; "
+                  f"{per_unit_work:.1f} ms per (draw × split × target animal)")
+            ok &= diff <= 1e-9
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
 def main(argv: list[str]) -> int:
+    if "--one" in argv:
+        i = argv.index("--one")
+        return _one(argv[i + 1], int(argv[i + 2]), int(argv[i + 3]), argv[i + 4])
+    if "--scale" in argv:
+        return scale(argv)
     from reference_consistency import reference_consistency
 
     from goalstore.analyses.consistency import inter_animal_consistency

@@ -36,7 +36,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from goalstore.analyses.consistency_core import TEMPORAL_MODES, corrected_scores, draw_halves
+from goalstore.analyses.consistency_core import (
+    TEMPORAL_MODES,
+    corrected_scores,
+    draw_halves,
+    operator_scores,
+    source_operators,
+    uses_operators,
+)
 from goalstore.analyses.consistency_summary import area_summaries, json_best_layers, summary
 from goalstore.analyses.mappings import make_mapping, mapping_name
 from goalstore.analyses.reliability import check_finite, pearson, spearman_brown, split_half_weights
@@ -213,33 +220,8 @@ def inter_animal_consistency(
             merged.setdefault(src.tobytes(), [src]).append(tgt)
         tasks = [(v[0], np.concatenate(v[1:])) for v in merged.values()]
     per_unit = 8 * n_stimuli * n_bins * (n_trials + 6 * scheme.n_splits)
-    jobs = []
-    for src, tgt in tasks:
-        blocks = (
-            [tgt]
-            if not getattr(mapping, "column_independent", False)
-            else _unit_blocks(tgt, per_unit, max(_CHUNK_BYTES - per_unit * len(src), _CHUNK_BYTES // 4))
-        )
-        jobs += [(src, block) for block in blocks]
-    bar = _progress(len(jobs), progress, "consistency")
-    for src, tgt in jobs:
-        values = _squeeze_trials(_load(responses, np.concatenate([src, tgt])), repeated)
-        s_idx, t_idx = np.arange(len(src)), np.arange(len(src), len(src) + len(tgt))
-        for chunk in _draw_chunks(n_draws_used, 8 * n_stimuli * values.shape[1] * n_bins * 6 * scheme.n_splits):
-            h1, h2 = draw_halves(values, chunk, w1, w2)
-            scores = corrected_scores(
-                (h1[:, :, s_idx], None if h2 is None else h2[:, :, s_idx]),
-                (h1[:, :, t_idx], None if h2 is None else h2[:, :, t_idx]),
-                train,
-                test,
-                mapping,
-                temporal,
-            )  # D × S × T × q
-            finite = np.isfinite(scores)
-            np.add.at(total, (slice(None), tgt), np.where(finite, scores, 0.0).sum(axis=(0, 1)))
-            np.add.at(count, (slice(None), tgt), finite.sum(axis=(0, 1)))
-        bar.update(1)
-    bar.close()
+    run = _streamed if uses_operators(mapping) else _per_block
+    run(responses, tasks, mapping, train, test, temporal, (w1, w2), repeated, (total, count), progress)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.where(count > 0, count, 1), np.nan).T  # unit × T
     if not np.isfinite(mean).any():
@@ -268,6 +250,99 @@ def inter_animal_consistency(
         )
     )
     return ds
+
+
+def _accumulate(sums: tuple[np.ndarray, np.ndarray], tgt: np.ndarray, scores: np.ndarray) -> None:
+    """Add a (D × S × T × q) block of scores to the running (T × unit) sums and counts."""
+    finite = np.isfinite(scores)
+    np.add.at(sums[0], (slice(None), tgt), np.where(finite, scores, 0.0).sum(axis=(0, 1)))
+    np.add.at(sums[1], (slice(None), tgt), finite.sum(axis=(0, 1)))
+
+
+def _per_block(responses, tasks, mapping, train, test, temporal, weights, repeated, sums, progress) -> None:
+    """Each (source, target block) problem fitted on its own: mappings without an operator form."""
+    w1, w2 = weights
+    n_stimuli, n_bins, _ = _shape(responses)
+    n_trials = responses.sizes.get("trial", 1)
+    n_splits = len(train)
+    n_draws_used = len(w1) if repeated else 1
+    per_unit = 8 * n_stimuli * n_bins * (n_trials + 6 * n_splits)
+    jobs = []
+    for src, tgt in tasks:
+        blocks = (
+            [tgt]
+            if not getattr(mapping, "column_independent", False)
+            else _unit_blocks(tgt, per_unit, max(_CHUNK_BYTES - per_unit * len(src), _CHUNK_BYTES // 4))
+        )
+        jobs += [(src, block) for block in blocks]
+    bar = _progress(len(jobs), progress, "consistency")
+    for src, tgt in jobs:
+        values = _squeeze_trials(_load(responses, np.concatenate([src, tgt])), repeated)
+        s_idx, t_idx = np.arange(len(src)), np.arange(len(src), len(src) + len(tgt))
+        for chunk in _draw_chunks(n_draws_used, 8 * n_stimuli * values.shape[1] * n_bins * 6 * n_splits):
+            h1, h2 = draw_halves(values, chunk, w1, w2)
+            scores = corrected_scores(
+                (h1[:, :, s_idx], None if h2 is None else h2[:, :, s_idx]),
+                (h1[:, :, t_idx], None if h2 is None else h2[:, :, t_idx]),
+                train,
+                test,
+                mapping,
+                temporal,
+            )  # D × S × T × q
+            _accumulate(sums, tgt, scores)
+        bar.update(1)
+    bar.close()
+
+
+def _source_halves(responses, src, chunk, weights, repeated, per_unit) -> tuple[np.ndarray, np.ndarray | None]:
+    """The split-half averages of the source units for a chunk of draws, read in unit blocks
+    (the source's trials are never all in memory at once)."""
+    parts = [
+        draw_halves(_squeeze_trials(_load(responses, block), repeated), chunk, *weights)
+        for block in _unit_blocks(src, per_unit)
+    ]
+    h1 = np.concatenate([a for a, _ in parts], axis=2)
+    return h1, (None if parts[0][1] is None else np.concatenate([b for _, b in parts], axis=2))
+
+
+def _streamed(responses, tasks, mapping, train, test, temporal, weights, repeated, sums, progress) -> None:
+    """Each source solved once per chunk of draws (``prepare``: one n_test × n_train operator per
+    draw × split × T'), the target units streamed through it in blocks (``apply``).
+
+    Memory: a chunk of draws holds the source's split-half averages and operators
+    (``_CHUNK_BYTES`` together); a target block holds its trials and its halves.
+    """
+    w1, w2 = weights
+    n_stimuli, n_bins, _ = _shape(responses)
+    n_trials = responses.sizes.get("trial", 1)
+    n_splits, n_train, n_test = len(train), train.shape[1], test.shape[1]
+    n_draws_used = len(w1) if repeated else 1
+    halves = 2 if repeated else 1
+    rows = n_bins if temporal == "fixed" else 1
+    op_bytes = 8 * halves * n_splits * n_bins * n_train * n_test * rows  # per draw (T' · n_te' · n_tr')
+    plan = []
+    for src, tgt in tasks:
+        per_draw = 8 * halves * n_stimuli * len(src) * n_bins + op_bytes
+        chunks = _draw_chunks(n_draws_used, per_draw)
+        size = chunks[0].stop - chunks[0].start
+        per_target = 8 * n_stimuli * n_bins * (n_trials + 2 * halves * size + 4 * size * n_splits)
+        plan.append((src, chunks, _unit_blocks(tgt, per_target)))
+    bar = _progress(sum(len(c) * len(b) for _, c, b in plan), progress, "consistency")
+    per_unit = 8 * n_stimuli * n_bins * n_trials
+    for src, chunks, blocks in plan:
+        for chunk in chunks:
+            s1, s2 = _source_halves(responses, src, chunk, weights, repeated, per_unit)
+            ops1 = source_operators(mapping, s1, train, test, temporal)
+            ops2 = None if s2 is None else source_operators(mapping, s2, train, test, temporal)
+            del s1, s2
+            for tgt in blocks:
+                values = _squeeze_trials(_load(responses, tgt), repeated)
+                scores = operator_scores((ops1, ops2), draw_halves(values, chunk, w1, w2), train, test,
+                                         mapping, temporal)
+                _accumulate(sums, tgt, scores)
+                bar.update(1)
+    bar.close()
+
 
 
 def check_same_bins(recording: xr.DataArray, activations: xr.DataArray) -> None:

@@ -3,8 +3,10 @@
 Arrays are (draw × stimulus × unit × time bin); stimulus splits are (split × stimuli)
 index arrays.  :func:`corrected_scores` gives the noise-corrected score per (draw × split
 × time bin × target unit) of thesis eq. 3.4; :func:`draw_halves` forms the split-half
-averages of a block of draws.  No xarray, no orchestration: which source predicts which
-target is decided in :mod:`goalstore.analyses.consistency`.
+averages of a block of draws.  A mapping with an operator form (ridge, see
+:mod:`~goalstore.analyses.mappings`) is solved once per source by :func:`source_operators`
+and applied to any number of target blocks by :func:`operator_scores`.  No xarray, no
+orchestration: which source predicts which target is decided in :mod:`goalstore.analyses.consistency`.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from goalstore.analyses.blas import blas_limit
 from goalstore.analyses.mappings import fit_predict
 from goalstore.analyses.reliability import pearson, spearman_brown
 from goalstore.errors import AnalysisInputError
 
 TEMPORAL_MODES = ("per_bin", "fixed")
+
+#: Bytes of source design rows one :func:`source_operators` step may hold (draws × splits in groups).
+_DESIGN_BYTES = 64 * 2**20
 
 
 def _design(a: np.ndarray, idx: np.ndarray, temporal: str) -> np.ndarray:
@@ -49,6 +55,12 @@ def _map(
     n_bins = y.shape[-1]
     xtr, xte, ytr = _design(x, train, temporal), _design(x, test, temporal), _design(y, train, temporal)
     d = ytr.shape[0]
+    n, p = xtr.shape[-2:]
+    with blas_limit(min(n, p) * max(n, p) * max(n, xte.shape[-2], ytr.shape[-1])):
+        return _unfold(_fit(mapping, x, xtr, xte, ytr, d), n_bins, temporal)
+
+
+def _fit(mapping: Any, x: np.ndarray, xtr: np.ndarray, xte: np.ndarray, ytr: np.ndarray, d: int) -> np.ndarray:
     if x.shape[0] == 1 and d > 1 and getattr(mapping, "column_independent", False):
         q = ytr.shape[-1]
         stacked = np.moveaxis(ytr, 0, -2).reshape(*ytr.shape[1:-1], d * q)
@@ -59,11 +71,87 @@ def _map(
             xtr = np.broadcast_to(xtr, (d, *xtr.shape[1:]))
             xte = np.broadcast_to(xte, (d, *xte.shape[1:]))
         pred = fit_predict(mapping, xtr, ytr, xte)
-    return _unfold(pred, n_bins, temporal)
+    return pred
 
 
 def _test_rows(y: np.ndarray, test: np.ndarray) -> np.ndarray:
     return y[:, test].transpose(0, 1, 4, 2, 3)  # D × S × T × n_test × q
+
+
+def uses_operators(mapping: Any) -> bool:
+    """Whether ``mapping`` is solved once per source (``prepare``/``apply``) rather than per target set."""
+    return bool(getattr(mapping, "operator_form", False)) and hasattr(mapping, "prepare")
+
+
+def source_operators(
+    mapping: Any, x: np.ndarray, train: np.ndarray, test: np.ndarray, temporal: str
+) -> np.ndarray:
+    """``mapping.prepare`` of source ``x`` (draw × stimulus × unit × T) for every (draw × split × T')
+    → (draw × split × T' × n_test' × n_train').
+
+    Draws × splits are solved in groups whose design rows stay within ``_DESIGN_BYTES``, so
+    memory is bounded by the operators, not by a draw's (split × stimulus × source unit) rows.
+    """
+    d, n_splits = x.shape[0], len(train)
+    n_bins, p = x.shape[-1], x.shape[2]
+    pair_bytes = 8 * 3 * (train.shape[1] + test.shape[1]) * n_bins * p
+    group = max(1, _DESIGN_BYTES // max(pair_bytes, 1))
+    pairs = [(i, j) for i in range(d) for j in range(n_splits)]
+    out = None
+    n, nt = train.shape[1], test.shape[1]
+    if temporal == "fixed":
+        n, nt = n * n_bins, nt * n_bins
+    with blas_limit(min(n, p) * max(n, p) * max(n, nt)):
+        for start in range(0, len(pairs), group):
+            draws, splits = (np.array(v) for v in zip(*pairs[start : start + group], strict=True))
+            xs = x[draws]  # g × stimulus × unit × T (one draw per pair)
+            xtr = np.stack([_design(xs[k : k + 1], train[splits[k] : splits[k] + 1], temporal)[0, 0]
+                            for k in range(len(draws))])
+            xte = np.stack([_design(xs[k : k + 1], test[splits[k] : splits[k] + 1], temporal)[0, 0]
+                            for k in range(len(draws))])
+            ops = mapping.prepare(xtr, xte)  # g × T' × n_test' × n_train'
+            if out is None:
+                out = np.empty((d, n_splits, *ops.shape[1:]))
+            out[draws, splits] = ops
+    return out
+
+
+def _scores(p1: np.ndarray, p2: np.ndarray | None, b1: np.ndarray, b2: np.ndarray | None,
+            test: np.ndarray) -> np.ndarray:
+    """Eq. 3.4 from the two halves' predictions (D × S × T × n_test × q) and the target halves."""
+    if b2 is None:
+        return pearson(p1, _test_rows(b1, test), axis=-2)
+    t1, t2 = _test_rows(b1, test), _test_rows(b2, test)
+    numerator = pearson(p1, t2, axis=-2)
+    map_reliability = spearman_brown(pearson(p1, p2, axis=-2))
+    target_reliability = spearman_brown(pearson(t1, t2, axis=-2))
+    valid = (map_reliability > 0) & (target_reliability > 0)  # both terms, not just their product
+    denominator = np.where(valid, map_reliability * target_reliability, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(valid, numerator / np.sqrt(denominator), np.nan)
+
+
+def operator_scores(
+    operators: tuple[np.ndarray, np.ndarray | None],
+    target: tuple[np.ndarray, np.ndarray | None],
+    train: np.ndarray,
+    test: np.ndarray,
+    mapping: Any,
+    temporal: str = "per_bin",
+) -> np.ndarray:
+    """:func:`corrected_scores` from :func:`source_operators` of the two source halves (the second
+    ``None`` when both halves share the source): one n_test' × n_train' × q product per
+    (draw × split × T') and half, whatever the size of the source."""
+    b1, b2 = target
+    n_bins = b1.shape[-1]
+    ops1, ops2 = operators
+    ops2 = ops1 if ops2 is None else ops2
+    y1 = _design(b1, train, temporal)
+    with blas_limit(ops1.shape[-2] * ops1.shape[-1] * y1.shape[-1]):
+        p1 = _unfold(mapping.apply(ops1, y1), n_bins, temporal)
+        p2 = None if b2 is None else mapping.apply(ops2, _design(b2, train, temporal))
+    p2 = None if p2 is None else _unfold(p2, n_bins, temporal)
+    return _scores(p1, p2, b1, b2, test)
 
 
 def corrected_scores(
@@ -79,25 +167,22 @@ def corrected_scores(
     ``source`` and ``target`` are the two split-half averages, each (draw × stimulus ×
     unit × time bin); a source with one draw (a model) is shared by all target draws.
     A second half of ``None`` means no repeated trials: the score is then the plain
-    test-set correlation.  ``train``/``test`` are (split × stimuli) index arrays.
+    test-set correlation.  ``train``/``test`` are (split × stimuli) index arrays.  A mapping
+    with an operator form is solved once per source half (see :func:`source_operators`).
     """
     if temporal not in TEMPORAL_MODES:
         raise AnalysisInputError(f"temporal {temporal!r}: unknown; expected one of {', '.join(TEMPORAL_MODES)}")
     s1, s2 = source
     b1, b2 = target
+    if uses_operators(mapping):
+        ops1 = source_operators(mapping, s1, train, test, temporal)
+        ops2 = None if (s2 is None or b2 is None) else source_operators(mapping, s2, train, test, temporal)
+        return operator_scores((ops1, ops2), target, train, test, mapping, temporal)
     p1 = _map(mapping, s1, b1, train, test, temporal)
     if b2 is None:
-        return pearson(p1, _test_rows(b1, test), axis=-2)
+        return _scores(p1, None, b1, None, test)
     p2 = _map(mapping, s1 if s2 is None else s2, b2, train, test, temporal)
-    t1, t2 = _test_rows(b1, test), _test_rows(b2, test)
-    numerator = pearson(p1, t2, axis=-2)
-    map_reliability = spearman_brown(pearson(p1, p2, axis=-2))
-    target_reliability = spearman_brown(pearson(t1, t2, axis=-2))
-    valid = (map_reliability > 0) & (target_reliability > 0)  # both terms, not just their product
-    denominator = np.where(valid, map_reliability * target_reliability, 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(valid, numerator / np.sqrt(denominator), np.nan)
-
+    return _scores(p1, p2, b1, b2, test)
 
 
 def draw_halves(values: np.ndarray, draws: slice, w1: np.ndarray | None, w2: np.ndarray | None):
@@ -107,4 +192,5 @@ def draw_halves(values: np.ndarray, draws: slice, w1: np.ndarray | None, w2: np.
         return values[None], None
     flat = values.reshape(-1, values.shape[-1]).T  # trial × (stimulus·unit·T), a view
     shape = (-1, *values.shape[:-1])
-    return np.matmul(w1[draws], flat).reshape(shape), np.matmul(w2[draws], flat).reshape(shape)
+    with blas_limit(flat.size * len(w1[draws])):
+        return np.matmul(w1[draws], flat).reshape(shape), np.matmul(w2[draws], flat).reshape(shape)

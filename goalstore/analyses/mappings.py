@@ -12,6 +12,12 @@ path when it exists and otherwise loops over the batch with clones.
 others (true for ridge, one-to-one, lasso and elastic net; false for PLS, whose
 components are shared by all targets); the consistency engine uses it to fit several
 target sets in one call only where that changes nothing.
+
+A mapping whose predictions are a source-only linear operator applied to the training
+targets also offers ``prepare(x_train, x_test) → operator`` and ``apply(operator,
+y_train) → predictions`` (ridge; used where its ``operator_form`` is true): the
+consistency engine then solves each source once per (split-half draw, stimulus split)
+and streams blocks of target units through it.
 """
 
 from __future__ import annotations
@@ -114,6 +120,47 @@ class RidgeMapping(RegressorMixin, BaseEstimator):
         gram = np.matmul(xc_t, xc)  # primal: p × p
         gram[..., np.arange(p), np.arange(p)] += self.alpha
         return np.matmul(xt, np.linalg.solve(gram, np.matmul(xc_t, yc))) + y_mean
+
+    @property
+    def operator_form(self) -> bool:
+        """Whether :meth:`prepare` / :meth:`apply` reproduce :meth:`fit_predict_batch` to rounding:
+        true with ``α > 0``; unregularised, a rank-deficient source makes any order of the
+        products a different amplification of rounding, so the batched solver is used as is."""
+        return self.alpha > 0
+
+    def prepare(self, x_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+        """The source side of :meth:`fit_predict_batch` as one linear operator per batch element.
+
+        Ridge predictions are linear in the centred training targets:
+        ``ŷ = A (Y − Ȳ) + Ȳ`` with, for ``n ≤ p`` (dual), ``A = X*Xᵀ (XXᵀ + αI)⁻¹`` and, for
+        ``n > p`` (primal), ``A = X* (XᵀX + αI)⁻¹ Xᵀ`` (``X`` the centred training source, ``X*``
+        the test source centred by the training mean; with ``α ≤ 0`` ``A = X* V diag(s/(s²+α)) Uᵀ``
+        from the SVD).  ``A`` (…, n_test, n_train) depends only on the source, so a source shared
+        by many target sets (blocks of target units, both split halves of a model) is solved once
+        and :meth:`apply` costs one n_test × n_train × q product per target block.
+        """
+        x_mean = x_train.mean(axis=-2, keepdims=True)
+        xc, xt = x_train - x_mean, x_test - x_mean
+        n, p = xc.shape[-2:]
+        xc_t = np.swapaxes(xc, -1, -2)
+        if self.alpha <= 0:
+            u, s, vt = np.linalg.svd(xc, full_matrices=False)
+            d = s / (s * s + self.alpha)
+            return np.matmul(np.matmul(xt, np.swapaxes(vt, -1, -2)) * d[..., None, :], np.swapaxes(u, -1, -2))
+        if n <= p:  # dual: A = X* Xᵀ G⁻¹ = (G⁻¹ X Xᵀ*)ᵀ, G symmetric
+            gram = np.matmul(xc, xc_t)
+            gram[..., np.arange(n), np.arange(n)] += self.alpha
+            return np.swapaxes(np.linalg.solve(gram, np.matmul(xc, np.swapaxes(xt, -1, -2))), -1, -2)
+        gram = np.matmul(xc_t, xc)  # primal: A = X* G⁻¹ Xᵀ = (G⁻¹ X*ᵀ)ᵀ Xᵀ
+        gram[..., np.arange(p), np.arange(p)] += self.alpha
+        return np.matmul(np.swapaxes(np.linalg.solve(gram, np.swapaxes(xt, -1, -2)), -1, -2), xc_t)
+
+    @staticmethod
+    def apply(operator: np.ndarray, y_train: np.ndarray) -> np.ndarray:
+        """Predictions ``A (Y − Ȳ) + Ȳ`` (…, n_test, q) from a :meth:`prepare` operator; the leading
+        axes of ``y_train`` (…, n_train, q) broadcast against the operator's."""
+        y_mean = y_train.mean(axis=-2, keepdims=True)
+        return np.matmul(operator, y_train - y_mean) + y_mean
 
 
 class PLSMapping(RegressorMixin, BaseEstimator):

@@ -1,0 +1,94 @@
+"""Issue 16 §1: ridge solved once per source (``prepare``/``apply``) and streamed over target blocks gives
+the same consistency and predictivity as the per-block computation (≤ 1e-9, same seeds); BLAS thread rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from goalstore.analyses import consistency as consistency_module
+from goalstore.analyses.blas import SMALL_PRODUCT, blas_threads
+from goalstore.analyses.consistency import inter_animal_consistency, model_predictivity
+from goalstore.analyses.mappings import RidgeMapping
+from goalstore.analyses.stimulus_splits import SplitScheme
+from goalstore.sources.virtual_animals import virtual_animals, virtual_model
+
+
+class PerBlockRidge(RidgeMapping):
+    """Ridge without its operator form: the previous path (each target block refits the source)."""
+
+    operator_form = False
+
+
+@pytest.mark.parametrize(("n", "p"), [(30, 50), (60, 20), (40, 40)])
+def test_prepare_apply_equals_the_batched_solver_dual_and_primal(n, p):
+    rng = np.random.default_rng(n + p)
+    x, xt = rng.standard_normal((2, 3, n, p)) + 3.0, rng.standard_normal((2, 3, 11, p))
+    y = rng.standard_normal((2, 3, n, 7)) + 1.0
+    ridge = RidgeMapping(alpha=0.7)
+    expected = ridge.fit_predict_batch(x, y, xt)
+    np.testing.assert_allclose(ridge.apply(ridge.prepare(x, xt), y), expected, atol=1e-10)
+    # the operator of a single source broadcasts over target draws
+    op = ridge.prepare(x[:1], xt[:1])
+    np.testing.assert_allclose(ridge.apply(op, y), ridge.fit_predict_batch(np.broadcast_to(x[:1], x.shape), y,
+                                                                           np.broadcast_to(xt[:1], xt.shape)),
+                               atol=1e-10)
+    assert not RidgeMapping(alpha=0.0).operator_form
+
+
+CASES = [  # units per animal, stimuli, time bins, temporal, pooled (n train samples vs p source units)
+    (30, 80, 1, "per_bin", True),  # dual: n 40 ≤ p 90
+    (30, 80, 1, "per_bin", False),  # primal: n 40 > p 30
+    (6, 60, 3, "fixed", True),  # primal: n 90 stacked samples > p 18
+    (6, 60, 3, "per_bin", False),  # primal: n 30 > p 6
+    (20, 40, 2, "fixed", False),  # primal: n 40 stacked samples > p 20, pairwise
+    (50, 40, 1, "per_bin", False),  # dual: n 20 ≤ p 50, pairwise
+]
+
+
+@pytest.mark.parametrize(("units", "stimuli", "bins", "temporal", "pooled"), CASES)
+def test_streamed_consistency_equals_the_per_block_path(units, stimuli, bins, temporal, pooled, monkeypatch):
+    ds = virtual_animals(n_animals=4, units_per_animal=units, n_stimuli=stimuli, n_time_bins=bins, n_trials=8,
+                         n_features=15, noise=1.5, areas=("IT",), seed=units + stimuli)
+    scheme = SplitScheme(3, 0.5, seed=1)
+    kw = dict(pooled=pooled, n_draws=5, seed=2, scheme=scheme, temporal=temporal)
+    old = inter_animal_consistency(ds, PerBlockRidge(1.0), **kw)["consistency"].values
+    new = inter_animal_consistency(ds, RidgeMapping(1.0), **kw)["consistency"].values
+    assert np.isfinite(new).mean() > 0.9
+    np.testing.assert_array_equal(np.isnan(old), np.isnan(new))
+    np.testing.assert_allclose(new, old, atol=1e-9, rtol=0)
+    # a tiny memory budget forces several draw chunks and target blocks: same result
+    monkeypatch.setattr(consistency_module, "_CHUNK_BYTES", 40_000)
+    blocked = inter_animal_consistency(ds, RidgeMapping(1.0), **kw)["consistency"].values
+    np.testing.assert_allclose(blocked, old, atol=1e-9, rtol=0)
+
+
+def test_streamed_consistency_without_repeated_trials_equals_the_per_block_path():
+    ds = virtual_animals(n_animals=3, units_per_animal=10, n_stimuli=50, n_time_bins=1, n_trials=1,
+                         n_features=10, noise=0.5, areas=("IT",), seed=4)
+    kw = dict(pooled=True, n_draws=3, seed=0, scheme=SplitScheme(4, 0.5, seed=0))
+    old = inter_animal_consistency(ds, PerBlockRidge(2.0), **kw)["consistency"].values
+    new = inter_animal_consistency(ds, RidgeMapping(2.0), **kw)["consistency"].values
+    np.testing.assert_allclose(new, old, atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("temporal", ["per_bin", "fixed"])
+def test_predictivity_with_operators_equals_the_stacked_solver(temporal):
+    ds = virtual_animals(n_animals=2, units_per_animal=12, n_stimuli=60, n_time_bins=2, n_trials=6,
+                         n_features=10, noise=1.0, areas=("IT",), seed=5)
+    model = virtual_model(n_stimuli=60, n_features=10, similarity=(0.2, 1.0), units_per_layer=30, n_time_bins=2,
+                          seed=5)
+    kw = dict(n_draws=4, seed=0, scheme=SplitScheme(3, 0.5, seed=0), temporal=temporal)
+    old = model_predictivity(ds, model, PerBlockRidge(1.0), **kw)["predictivity"].values
+    new = model_predictivity(ds, model, RidgeMapping(1.0), **kw)["predictivity"].values
+    np.testing.assert_allclose(new, old, atol=1e-9, rtol=0)
+
+
+def test_blas_thread_rule(monkeypatch):
+    monkeypatch.delenv("GOALSTORE_BLAS_THREADS", raising=False)
+    assert blas_threads(SMALL_PRODUCT - 1) == 1
+    assert blas_threads(SMALL_PRODUCT) >= 1
+    monkeypatch.setenv("GOALSTORE_BLAS_THREADS", "3")
+    assert blas_threads(1) == 3
+    monkeypatch.setenv("GOALSTORE_BLAS_THREADS", "off")
+    assert blas_threads(1e12) is None
