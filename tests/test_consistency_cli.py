@@ -7,20 +7,10 @@ import json
 
 import goalstore
 from goalstore.cli import main
-from goalstore.recipes import get_recipe
 
 
-def _write_demo(*recipes: str) -> None:
-    """The demo stores written directly (no ``datalad run``: building them through the CLI is
-    covered by tests/test_cli.py::test_build_and_rebuild_json), with exactly the recipe's content."""
-    for recipe in recipes:
-        spec = get_recipe(recipe)
-        for name, product in spec.produce(None, spec.resolve({})).items():
-            goalstore.write(name, product.obj, kind=product.kind, fmt=product.fmt)
-
-
-def test_analyze_consistency_cli(home, tmp_path, capsys):
-    _write_demo("demo-recording", "demo-model")
+def test_analyze_consistency_cli(home, tmp_path, capsys, write_demo):
+    write_demo("demo-recording", "demo-model")
     out = tmp_path / "figs"
     assert (
         main(
@@ -69,15 +59,15 @@ def test_analyze_consistency_cli(home, tmp_path, capsys):
     assert goalstore.open("consistency-demo-recording-pooled").attrs["pooled"] == 1
 
 
-def test_analyze_consistency_bad_input(home, capsys):
-    _write_demo("demo-recording")
+def test_analyze_consistency_bad_input(home, capsys, write_demo):
+    write_demo("demo-recording")
     assert main(["analyze", "consistency", "demo-recording", "--mapping", "ridgeway"]) == 12
     assert "unknown" in capsys.readouterr().err
     assert main(["analyze", "consistency", "no-such-store"]) == 4
 
 
-def test_analyze_spatial_cli(home, tmp_path, capsys):
-    _write_demo("demo-rate-maps")
+def test_analyze_spatial_cli(home, tmp_path, capsys, write_demo):
+    write_demo("demo-rate-maps")
     assert main(["analyze", "spatial", "demo-rate-maps", "--out", str(tmp_path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n_grid_cells"] == 4 and report["cells"]["virtual-mouse_border04"]["border_score"] > 0.7
