@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,7 @@ def _store_roots_from_a_template(tmp_path_factory):
 
     real = versioning.create_dataset
     templates: dict[str, Path] = {}
+    lock = threading.Lock()  # roots created from threads: one template each
 
     def create_dataset(root: Path, cfg: Path) -> None:
         root = Path(root)
@@ -90,10 +92,11 @@ def _store_roots_from_a_template(tmp_path_factory):
         except OSError:
             return real(root, cfg)  # raises its own "not writable" error
         key = str(Path(cfg).resolve())
-        if key not in templates:
-            template = tmp_path_factory.mktemp("store-root-template") / "root"
-            real(template, cfg)
-            templates[key] = template
+        with lock:
+            if key not in templates:
+                template = tmp_path_factory.mktemp("store-root-template") / "root"
+                real(template, cfg)
+                templates[key] = template
         shutil.copytree(templates[key], root, symlinks=True, dirs_exist_ok=True)
 
     with pytest.MonkeyPatch.context() as patch:
