@@ -9,10 +9,8 @@ import goalstore
 from goalstore.cli import main
 
 
-def test_analyze_consistency_cli(home, tmp_path, capsys):
-    assert main(["build", "demo-recording"]) == 0
-    assert main(["build", "demo-model"]) == 0
-    capsys.readouterr()
+def test_analyze_consistency_cli(home, tmp_path, capsys, write_demo):
+    write_demo("demo-recording", "demo-model")
     out = tmp_path / "figs"
     assert (
         main(
@@ -54,23 +52,22 @@ def test_analyze_consistency_cli(home, tmp_path, capsys):
     assert result.attrs["pooled"] == 0 and result.sizes["temporal"] == 2
     # pooled is a distinct store; booleans survive the datalad-run command line
     assert (
-        main(["analyze", "consistency", "demo-recording", "--pooled", "--bootstrap", "2", "--splits", "2"]) == 0
+        main(["analyze", "consistency", "demo-recording", "--pooled", "--bootstrap", "2", "--splits", "2",
+              "--out", str(tmp_path / "pooled")]) == 0
     )
     assert "consistency-demo-recording-pooled" in capsys.readouterr().out
     assert goalstore.open("consistency-demo-recording-pooled").attrs["pooled"] == 1
 
 
-def test_analyze_consistency_bad_input(home, capsys):
-    assert main(["build", "demo-recording"]) == 0
-    capsys.readouterr()
+def test_analyze_consistency_bad_input(home, capsys, write_demo):
+    write_demo("demo-recording")
     assert main(["analyze", "consistency", "demo-recording", "--mapping", "ridgeway"]) == 12
     assert "unknown" in capsys.readouterr().err
     assert main(["analyze", "consistency", "no-such-store"]) == 4
 
 
-def test_analyze_spatial_cli(home, tmp_path, capsys):
-    assert main(["build", "demo-rate-maps"]) == 0
-    capsys.readouterr()
+def test_analyze_spatial_cli(home, tmp_path, capsys, write_demo):
+    write_demo("demo-rate-maps")
     assert main(["analyze", "spatial", "demo-rate-maps", "--out", str(tmp_path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n_grid_cells"] == 4 and report["cells"]["virtual-mouse_border04"]["border_score"] > 0.7

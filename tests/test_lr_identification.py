@@ -156,14 +156,16 @@ def test_cli_on_a_built_corpus(home, tmp_path, capsys):
     from goalstore.cli import main
 
     grid = {"name": "id", "pairs": [["digits", "knet4"]], "rules": ["sgdm", "fa"], "batch_sizes": [256],
-            "model_seeds": [0, 1], "data_seeds": [0, 1], "epochs": 3, "checkpoint_every": 1, "width": 0.25,
+            "model_seeds": [0, 1], "data_seeds": [0, 1], "epochs": 2, "checkpoint_every": 1, "width": 0.25,
             "val_size": 32, "keep_raw_layers": ["fc1"]}
     path = tmp_path / "id.json"
     path.write_text(json.dumps(grid))
     goalstore.api.build_lr_corpus(str(path))
+    # --subsample (and its thirds section and figure) is exercised on an import, in
+    # test_lr_identify_import.py::test_analysis_on_an_import_finds_chance_or_the_planted_signal
     code = main(["analyze", "lr-identify", "lr-corpus-id", "--classifier", "rf", "--observables",
-                 "all,weights", "--holdout", "curriculum", "--subsample", "1", "--samples", "2", "--fast",
-                 "--noise", "0,5", "--unit-fractions", "0.5,1", "--splits", "3", "--cv", "2",
+                 "all,weights", "--holdout", "curriculum", "--fast",
+                 "--noise", "0,5", "--unit-fractions", "0.5", "--splits", "2", "--cv", "2",
                  "--workers", "1", "--out", str(tmp_path / "fig"), "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["store"] == "lr-identification-lr-corpus-id"
@@ -171,11 +173,12 @@ def test_cli_on_a_built_corpus(home, tmp_path, capsys):
     assert {"accuracy_mean", "accuracy_sem", "confusion", "n_examples", "n_features"} <= set(entry)
     assert entry["n_examples"] == 32 and entry["confusion"]["labels"] == ["fa", "sgdm"]
     assert set(report["holdouts"]["rf"]) == {"curriculum=b256-d0", "curriculum=b256-d1"}
-    assert "subsampling" in report and "thirds" in report
+    assert "subsampling" not in report and "thirds" not in report  # only with --subsample
     assert set(report["noise"]) == {"weights", "activations", "activity_change"}
     assert "fraction=0.5,sigma=5.0" in report["noise"]["activations"]
     assert report["performance_control"]["accuracy_mean"] is not None
-    assert len(report["figures"]) == 6
+    assert sorted(p.split("/")[-1] for p in report["figures"]) == [
+        "accuracy.png", "confusion.png", "holdouts.png", "importances.png", "noise_units.png"]
     record = goalstore.history("lr-identification-lr-corpus-id")[0]["provenance"]
     assert "lr-corpus-id-view" in " ".join(record["inputs"])
     assert main(["analyze", "lr-identify", "lr-corpus-id", "--classifier", "knn"]) == 12

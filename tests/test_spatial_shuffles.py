@@ -146,9 +146,8 @@ def test_result_store_summary_and_schema():
     assert "grid_p" not in spatial_scores(ds).data_vars  # n_shuffles = 0: thresholds only
 
 
-def test_analyze_spatial_shuffles_cli(home, tmp_path, capsys):
-    assert main(["build", "demo-rate-maps"]) == 0
-    capsys.readouterr()
+def test_analyze_spatial_shuffles_cli(home, tmp_path, capsys, write_demo):
+    write_demo("demo-rate-maps")
     assert main(["analyze", "spatial", "demo-rate-maps", "--shuffles", "20", "--seed", "2", "--json",
                  "--out", str(tmp_path)]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -161,8 +160,8 @@ def test_analyze_spatial_shuffles_cli(home, tmp_path, capsys):
     assert '"n_shuffles": 20' in goalstore.history("spatial-scores-demo-rate-maps")[-1]["provenance"]["cmd"]
 
 
-def test_analyze_spatial_api_without_shuffles_keeps_the_thresholds_only(home):
-    goalstore.build("demo-rate-maps")
+def test_analyze_spatial_api_without_shuffles_keeps_the_thresholds_only(home, write_demo):
+    write_demo("demo-rate-maps")
     report = analyze_spatial("demo-rate-maps", n_shuffles=0)
     assert report["n_shuffles"] == 0 and "grid_p" not in report["cells"]["virtual-mouse_grid00"]
     assert report["n_grid_cells"] == 4
