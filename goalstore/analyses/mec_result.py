@@ -31,6 +31,7 @@ from goalstore.errors import AnalysisInputError
 
 KNOCKOUTS = ("none", "grid", "border", "random")
 N_EXAMPLES = 4  #: example rate maps kept per model (its top grid-score units)
+EXAMPLE_BINS = 40  #: bins per side of the kept examples (box fractions, any arena)
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def mec_result(rows: Sequence[ModelRow], data: xr.Dataset | None, cfg: MecConfig
             "grid_score": scores["grid_score"].values, "border_score": scores["border_score"].values,
             "grid_fraction": _fraction(scores["is_grid_cell"]),
             "border_fraction": _fraction(scores["is_border_cell"]),
-            "examples": _examples(row.maps, scores, 2 * cfg.n_bins)}
+            "examples": _examples(row.maps, scores, EXAMPLE_BINS)}
         if cfg.shuffles:
             part["grid_fraction_shuffle"] = _fraction(scores["is_grid_cell_shuffle"])
             part["border_fraction_shuffle"] = _fraction(scores["is_border_cell_shuffle"])
@@ -178,7 +179,7 @@ def _assemble(rows: Sequence[ModelRow], per: list[dict[str, Any]], data: xr.Data
               data_scores: xr.Dataset | None, cfg: MecConfig) -> xr.Dataset:
     n_units = max(len(p["grid_score"]) for p in per)
     n_steps = max([len(p["error_by_step"]) for p in per if "error_by_step" in p] or [0])
-    n_arenas, ex = len(cfg.test_arenas), 2 * cfg.n_bins
+    n_arenas, ex = len(cfg.test_arenas), EXAMPLE_BINS
 
     def var(dims: tuple[str, ...], values: np.ndarray, description: str, units: str = "1") -> tuple:
         return dims, values, {"units": units, "description": description}
