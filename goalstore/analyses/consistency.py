@@ -40,8 +40,11 @@ from goalstore.analyses.consistency_core import (
     TEMPORAL_MODES,
     corrected_scores,
     draw_halves,
+    gram_operators,
     operator_scores,
+    source_gram,
     source_operators,
+    uses_grams,
     uses_operators,
 )
 from goalstore.analyses.consistency_summary import area_summaries, json_best_layers, summary
@@ -221,6 +224,8 @@ def inter_animal_consistency(
         tasks = [(v[0], np.concatenate(v[1:])) for v in merged.values()]
     per_unit = 8 * n_stimuli * n_bins * (n_trials + 6 * scheme.n_splits)
     run = _streamed if uses_operators(mapping) else _per_block
+    if uses_grams(mapping) and _gram_groups(responses, tasks, train, temporal) is not None:
+        run = _gram_streamed
     run(responses, tasks, mapping, train, test, temporal, (w1, w2), repeated, (total, count), progress)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.where(count > 0, count, 1), np.nan).T  # unit × T
@@ -343,6 +348,88 @@ def _streamed(responses, tasks, mapping, train, test, temporal, weights, repeate
                 bar.update(1)
     bar.close()
 
+
+def _gram_groups(responses, tasks, train, temporal) -> list[tuple[list[np.ndarray], list]] | None:
+    """Tasks by area for :func:`_gram_streamed`: (the area's animals' unit indices, [(animal positions
+    of the source, target units)]); ``None`` where it does not apply: a source that is not a union
+    of whole animals, a primal problem (more training rows than source units) or Gram matrices of
+    one draw beyond the memory budget."""
+    n_stimuli, n_bins, _ = _shape(responses)
+    rows = n_stimuli * (n_bins if temporal == "fixed" else 1)
+    n_train = train.shape[1] * (n_bins if temporal == "fixed" else 1)
+    if 8 * rows * rows * (1 if temporal == "fixed" else n_bins) > _CHUNK_BYTES // 8:
+        return None
+    animals = np.asarray(responses["animal"].values).astype(str)
+    areas = np.asarray(responses["area"].values).astype(str)
+    by_area: dict[str, tuple[list[np.ndarray], list]] = {}
+    for src, tgt in tasks:
+        if len(src) < n_train:
+            return None
+        area = areas[src[0]]
+        groups, jobs = by_area.setdefault(area, ([], []))
+        keys = sorted(set(animals[src].tolist()))
+        members = []
+        for name in keys:
+            units = np.flatnonzero((areas == area) & (animals == name))
+            found = [i for i, g in enumerate(groups) if np.array_equal(g, units)]
+            if not found:
+                groups.append(units)
+            members.append(found[0] if found else len(groups) - 1)
+        if not np.array_equal(np.sort(np.concatenate([groups[i] for i in members])), np.sort(src)):
+            return None
+        jobs.append((members, tgt))
+    return list(by_area.values())
+
+
+def _gram_streamed(responses, tasks, mapping, train, test, temporal, weights, repeated, sums, progress) -> None:
+    """Dual ridge from Gram matrices (issue 16): per chunk of draws each animal's full-stimulus Gram
+    matrix ``K_b = X_b X_bᵀ`` (per half and T') is formed once; a source's is the sum over its animals
+    (pooled: all others), every split's train/test blocks are indexed out of it
+    (:func:`~goalstore.analyses.consistency_core.gram_operators`), and the target units are streamed
+    through the operators as in :func:`_streamed`.
+
+    Memory: a chunk of draws holds the area's animals' Gram matrices, one source's summed ones and
+    its operators (``_CHUNK_BYTES`` together); a target block holds its trials and its halves.
+    """
+    w1, w2 = weights
+    n_stimuli, n_bins, _ = _shape(responses)
+    n_trials = responses.sizes.get("trial", 1)
+    n_splits, n_train, n_test = len(train), train.shape[1], test.shape[1]
+    n_draws_used = len(w1) if repeated else 1
+    halves = 2 if repeated else 1
+    rows, bins = (n_stimuli * n_bins, 1) if temporal == "fixed" else (n_stimuli, n_bins)
+    scale = n_bins if temporal == "fixed" else 1
+    op_bytes = 8 * halves * n_splits * bins * (n_train * scale) * (n_test * scale)
+    per_unit = 8 * n_stimuli * n_bins * n_trials
+    plan = _gram_groups(responses, tasks, train, temporal)
+    bar = _progress(sum(len(jobs) for _, jobs in plan) * n_draws_used, progress, "consistency")
+    for groups, jobs in plan:
+        largest = max(len(g) for g in groups)
+        grams = 8 * halves * (len(groups) + 1) * bins * rows * rows  # the animals' and one source's sum
+        per_draw = grams + op_bytes + 16 * n_stimuli * largest * n_bins
+        chunks = _draw_chunks(n_draws_used, per_draw)
+        size = chunks[0].stop - chunks[0].start
+        per_target = 8 * n_stimuli * n_bins * (n_trials + 2 * halves * size + 4 * size * n_splits)
+        for chunk in chunks:
+            grams = []
+            for units in groups:
+                h = _source_halves(responses, units, chunk, weights, repeated, per_unit)
+                grams.append([None if half is None else source_gram(half, temporal) for half in h])
+                del h
+            for members, tgt in jobs:
+                ops = [None, None]
+                for k in range(halves):
+                    gram = sum(grams[i][k] for i in members)
+                    ops[k] = gram_operators(mapping, gram, train, test, temporal, n_bins)
+                    del gram
+                for block in _unit_blocks(tgt, per_target):
+                    values = _squeeze_trials(_load(responses, block), repeated)
+                    scores = operator_scores((ops[0], ops[1]), draw_halves(values, chunk, w1, w2), train, test,
+                                             mapping, temporal)
+                    _accumulate(sums, block, scores)
+                bar.update(chunk.stop - chunk.start)
+            del grams
+    bar.close()
 
 
 def check_same_bins(recording: xr.DataArray, activations: xr.DataArray) -> None:

@@ -116,6 +116,65 @@ def source_operators(
     return out
 
 
+def uses_grams(mapping: Any) -> bool:
+    """Whether ``mapping`` can build its dual operator from Gram matrices (:func:`gram_operators`)."""
+    return uses_operators(mapping) and getattr(mapping, "prepare_gram", None) is not None
+
+
+def _row_index(idx: np.ndarray, n_bins: int, temporal: str) -> np.ndarray:
+    """Stimulus indices (S × n) as indices into the rows of :func:`source_gram` (S × n'): per bin the
+    stimuli; fixed the (stimulus, bin) samples in :func:`_design`'s order (stimulus-major)."""
+    if temporal == "per_bin":
+        return idx
+    return (idx[:, :, None] * n_bins + np.arange(n_bins)).reshape(len(idx), -1)
+
+
+def source_gram(x: np.ndarray, temporal: str) -> np.ndarray:
+    """Gram matrices ``K = X Xᵀ`` over all stimuli of a source ``x`` (draw × stimulus × unit × T)
+    → (draw × T' × rows × rows); per bin the rows are the stimuli, fixed the (stimulus, bin) samples.
+
+    The rows are first centred by their mean over all stimuli: a ridge map depends on the
+    training rows only through their deviations from the training mean, which no common shift
+    changes, and the centred products lose less to rounding.  ``K`` is additive over source
+    units, so a pooled source's Gram matrix is the sum of its animals'.
+    """
+    d, _, p, _ = x.shape
+    rows = x.transpose(0, 3, 1, 2) if temporal == "per_bin" else x.transpose(0, 1, 3, 2).reshape(d, 1, -1, p)
+    rows = rows - rows.mean(axis=-2, keepdims=True)
+    with blas_limit(rows.shape[-2] ** 2 * p):
+        return np.matmul(rows, np.swapaxes(rows, -1, -2))
+
+
+def gram_operators(
+    mapping: Any, gram: np.ndarray, train: np.ndarray, test: np.ndarray, temporal: str, n_bins: int
+) -> np.ndarray:
+    """:func:`source_operators` of the dual ridge from the source's :func:`source_gram` ``K``
+    (draw × T' × rows × rows) → (draw × split × T' × n_test' × n_train').
+
+    Per split the blocks ``K_tt`` (train × train) and ``K_et`` (test × train) are indexed out of
+    ``K`` and centred by the training mean ``x̄ = X_trᵀ1/n`` algebraically, with
+    ``r = K_tt 1/n``, ``c = K_et 1/n``, ``g = 1ᵀK_tt 1/n²``::
+
+        (X_tr − 1x̄ᵀ)(X_tr − 1x̄ᵀ)ᵀ = K_tt − r1ᵀ − 1rᵀ + g       (= H K_tt H, H = I − 11ᵀ/n)
+        (X_te − 1x̄ᵀ)(X_tr − 1x̄ᵀ)ᵀ = K_et − 1rᵀ − c1ᵀ + g
+
+    so the cost per split is the n' × n' solve, independent of the number of source units.
+    """
+    tr, te = _row_index(train, n_bins, temporal), _row_index(test, n_bins, temporal)
+    n = tr.shape[1]
+    out = np.empty((gram.shape[0], len(tr), gram.shape[1], te.shape[1], n))
+    with blas_limit(n * n * max(n, te.shape[1])):
+        for i, k in enumerate(gram):  # k: T' × rows × rows
+            ktt = np.moveaxis(k[:, tr[:, :, None], tr[:, None, :]], 1, 0)  # S × T' × n × n
+            ket = np.moveaxis(k[:, te[:, :, None], tr[:, None, :]], 1, 0)  # S × T' × n_test × n
+            r = ktt.mean(axis=-1)  # S × T' × n (K_tt symmetric: row means = column means)
+            g = r.mean(axis=-1)[..., None, None]
+            kc = ktt - r[..., :, None] - r[..., None, :] + g
+            kx = ket - r[..., None, :] - ket.mean(axis=-1)[..., :, None] + g
+            out[i] = mapping.prepare_gram(kc, kx)
+    return out
+
+
 def _scores(p1: np.ndarray, p2: np.ndarray | None, b1: np.ndarray, b2: np.ndarray | None,
             test: np.ndarray) -> np.ndarray:
     """Eq. 3.4 from the two halves' predictions (D × S × T × n_test × q) and the target halves."""

@@ -155,6 +155,17 @@ class RidgeMapping(RegressorMixin, BaseEstimator):
         gram[..., np.arange(p), np.arange(p)] += self.alpha
         return np.matmul(np.swapaxes(np.linalg.solve(gram, np.swapaxes(xt, -1, -2)), -1, -2), xc_t)
 
+    def prepare_gram(self, gram: np.ndarray, cross: np.ndarray) -> np.ndarray:
+        """The dual :meth:`prepare` operator from inner products alone: ``A = K* (K + αI)⁻¹`` with
+        ``K = X Xᵀ`` (…, n, n) the Gram matrix of the centred training source and ``K* = X* Xᵀ``
+        (…, n_test, n) its cross products with the test source (centred by the training mean).
+
+        Same products as :meth:`prepare` for ``n ≤ p``, so a caller that has the Gram matrices
+        (summed over pooled animals, indexed per split) never forms the source rows.
+        """
+        gram = gram + self.alpha * np.eye(gram.shape[-1])
+        return np.swapaxes(np.linalg.solve(gram, np.swapaxes(cross, -1, -2)), -1, -2)
+
     @staticmethod
     def apply(operator: np.ndarray, y_train: np.ndarray) -> np.ndarray:
         """Predictions ``A (Y − Ȳ) + Ȳ`` (…, n_test, q) from a :meth:`prepare` operator; the leading
