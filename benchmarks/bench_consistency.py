@@ -9,14 +9,18 @@ largest difference between the two on the common draws (must be ≤ 1e-9).
 
 Scale section (issue 16 §1, ``--scale``): ridge, pooled source, 20 split-half draws × 10 splits,
 5 virtual animals, 50 trials, for units/animal × stimuli in ``--sizes`` (default 40x118,160x472;
-``--large`` adds 640x472).  Each size runs twice in fresh processes: the previous path (every
-block of target units refits the pooled source, BLAS threads untouched) and the streamed one
-(the source solved once per draw chunk and split, BLAS threads by product size).  Printed
-per size: both times, ratio, max |difference|, peak RSS against the response array, time per
-(draw × split × target animal), and the achieved fraction of this machine's float64 matmul
-throughput (measured in the same run) from the FLOPs the streamed path performs.
+``--large`` adds 640x472).  Each size runs in fresh processes: the previous path (the source's
+rows solved once per draw chunk and split, BLAS threads by product size) and the new one (dual
+ridge from per-animal Gram matrices over all stimuli, summed over the pooled animals and indexed
+and centred per split); ``--per-block`` adds the path before both (every block of target units
+refits the pooled source, BLAS threads untouched), ``--skip-previous`` times only the new one
+(compare with a previously printed baseline).  Printed per size: the times, ratios, max
+|difference| to the previous path, peak RSS against the response array, time per (draw × split ×
+target animal), and the achieved fraction of this machine's float64 matmul throughput (measured
+in the same run) from the FLOPs the new path performs.
 
-Usage: python benchmarks/bench_consistency.py [--loop-draws N] [--scale [--sizes 40x118,160x472] [--large]]
+Usage: python benchmarks/bench_consistency.py [--loop-draws N]
+       [--scale [--sizes 40x118,160x472] [--large] [--per-block] [--skip-previous]]
 """
 
 from __future__ import annotations
@@ -52,12 +56,15 @@ def _one(path: str, units: int, stimuli: int, out: str) -> int:
     from goalstore.analyses.stimulus_splits import SplitScheme
 
     class PerBlockRidge(RidgeMapping):
-        operator_form = False  # the previous path: each target block refits the source
+        operator_form = False  # each target block refits the source
+
+    class StreamedRidge(RidgeMapping):
+        prepare_gram = None  # the source's rows solved once per draw chunk and split
 
     ds = _scale_data(units, stimuli)
     ds["response"].values  # noqa: B018 - materialise before measuring
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    mapping = PerBlockRidge(1.0) if path == "old" else RidgeMapping(1.0)
+    mapping = {"perblock": PerBlockRidge, "streamed": StreamedRidge, "gram": RidgeMapping}[path](1.0)
     t0 = time.perf_counter()
     result = inter_animal_consistency(ds, mapping, pooled=True, n_draws=DRAWS, seed=0,
                                       scheme=SplitScheme(SPLITS, 0.5, seed=0))
@@ -71,7 +78,7 @@ def _one(path: str, units: int, stimuli: int, out: str) -> int:
 
 def _run_child(path: str, units: int, stimuli: int, out: str) -> dict:
     env = dict(os.environ)
-    if path == "old":
+    if path == "perblock":
         env["GOALSTORE_BLAS_THREADS"] = "off"
     proc = subprocess.run([sys.executable, __file__, "--one", path, str(units), str(stimuli), out],
                           env=env, capture_output=True, text=True, check=True)
@@ -91,21 +98,17 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def _streamed_flops(units: int, stimuli: int) -> float:
-    """FLOPs of the streamed path: per (draw × half × split × target animal) the source operator
-    (dual: Gram 2n²p, cross products 2·n·n*·p, solve ⅔n³ + 2n²n*; primal analogous) and its
-    application to the target (2·n*·n·q); per draw the split-half averages (2·trials·stimuli·units
-    per half, source and target read)."""
+def _gram_flops(units: int, stimuli: int) -> float:
+    """FLOPs of the Gram path: per (draw × half × animal) the Gram matrix over all stimuli
+    (2·stimuli²·units); per (draw × half × split × target animal) the dual solve (⅔n³ + 2n²n*)
+    and the operator applied to the target (2·n*·n·q); per draw the split-half averages
+    (2·trials·stimuli·units per half, each animal read as source and as target)."""
     n = stimuli // 2
     nt = stimuli - n
-    p, q = (ANIMALS - 1) * units, units
-    if n <= p:
-        source = 2 * n * n * p + 2 * n * nt * p + 2 / 3 * n**3 + 2 * n * n * nt
-    else:
-        source = 2 * p * p * n + 2 / 3 * p**3 + 2 * p * p * nt + 2 * nt * p * n
-    per = source + 2 * nt * n * q
-    halves = 2 * 2 * TRIALS * stimuli * (p + q)
-    return ANIMALS * DRAWS * (2 * SPLITS * per + halves)
+    grams = 2 * ANIMALS * 2 * stimuli**2 * units
+    per = 2 / 3 * n**3 + 2 * n * n * nt + 2 * nt * n * units
+    halves = 2 * 2 * TRIALS * stimuli * units * 2 * ANIMALS
+    return DRAWS * (grams + ANIMALS * 2 * SPLITS * per + halves)
 
 
 def scale(argv: list[str]) -> int:
@@ -116,25 +119,30 @@ def scale(argv: list[str]) -> int:
     print(f"ridge consistency at scale: pooled source, {DRAWS} split-half draws × {SPLITS} splits, "
           f"{ANIMALS} animals, {TRIALS} trials; float64 matmul throughput {gflops:.1f} GFLOP/s (this run)")
     ok = True
+    previous = [] if "--skip-previous" in argv else ["streamed"]
+    previous += ["perblock"] if "--per-block" in argv else []
+    names = {"perblock": "per-block path", "streamed": "previous (streamed rows)", "gram": "new (Gram)"}
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes.split(","):
             units, stimuli = (int(v) for v in size.split("x"))
-            old = _run_child("old", units, stimuli, f"{tmp}/old.npy")
-            new = _run_child("new", units, stimuli, f"{tmp}/new.npy")
-            diff = float(np.nanmax(np.abs(np.load(f"{tmp}/old.npy") - np.load(f"{tmp}/new.npy"))))
-            flops = _streamed_flops(units, stimuli)
-            per_unit_work = new["seconds"] / (DRAWS * SPLITS * ANIMALS) * 1e3
+            runs = {path: _run_child(path, units, stimuli, f"{tmp}/{path}.npy") for path in [*previous, "gram"]}
+            new = runs["gram"]
             print(f"  {units} units/animal × {stimuli} stimuli (responses {new['response'] / 2**20:.0f} MiB):")
-            print(f"    previous path {old['seconds']:.1f} s, streamed {new['seconds']:.1f} s "
-                  f"({old['seconds'] / new['seconds']:.1f}× faster); max |difference| {diff:.1e}")
-            for name, r in (("previous", old), ("streamed", new)):
+            print(f"    new (Gram) {new['seconds']:.1f} s")
+            for path in previous:
+                diff = float(np.nanmax(np.abs(np.load(f"{tmp}/{path}.npy") - np.load(f"{tmp}/gram.npy"))))
+                print(f"    {names[path]} {runs[path]['seconds']:.1f} s → new {new['seconds']:.1f} s "
+                      f"({runs[path]['seconds'] / new['seconds']:.1f}× faster); max |difference| {diff:.1e}")
+                ok &= diff <= 1e-9
+            for path, r in runs.items():
                 ratio = r['peak'] / r['response']
-                print(f"    peak RSS {name}: {r['peak'] / 2**20:.0f} MiB = {ratio:.2f}× the "
+                print(f"    peak RSS {names[path]}: {r['peak'] / 2**20:.0f} MiB = {ratio:.2f}× the "
                       f"responses (analysis added {(r['peak'] - r['before']) / 2**20:.0f} MiB)")
-            print(f"    streamed: {flops / 1e9:.0f} GFLOP → {flops / new['seconds'] / 1e9:.1f} GFLOP/s = "
+            flops = _gram_flops(units, stimuli)
+            per_unit_work = new["seconds"] / (DRAWS * SPLITS * ANIMALS) * 1e3
+            print(f"    new: {flops / 1e9:.0f} GFLOP → {flops / new['seconds'] / 1e9:.1f} GFLOP/s = "
                   f"{flops / new['seconds'] / 1e9 / gflops:.0%} of matmul throughput; "
                   f"{per_unit_work:.1f} ms per (draw × split × target animal)")
-            ok &= diff <= 1e-9
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
