@@ -17,7 +17,7 @@ import numpy as np
 
 from goalstore.analyses.blas import blas_limit
 from goalstore.analyses.mappings import fit_predict
-from goalstore.analyses.reliability import pearson, spearman_brown
+from goalstore.analyses.reliability import centred, correlation, pearson, spearman_brown
 from goalstore.errors import AnalysisInputError
 
 TEMPORAL_MODES = ("per_bin", "fixed")
@@ -180,10 +180,12 @@ def _scores(p1: np.ndarray, p2: np.ndarray | None, b1: np.ndarray, b2: np.ndarra
     """Eq. 3.4 from the two halves' predictions (D × S × T × n_test × q) and the target halves."""
     if b2 is None:
         return pearson(p1, _test_rows(b1, test), axis=-2)
-    t1, t2 = _test_rows(b1, test), _test_rows(b2, test)
-    numerator = pearson(p1, t2, axis=-2)
-    map_reliability = spearman_brown(pearson(p1, p2, axis=-2))
-    target_reliability = spearman_brown(pearson(t1, t2, axis=-2))
+    c1, c2 = centred(p1, axis=-2), centred(p2, axis=-2)  # each array centred once for all three
+    t1, t2 = centred(_test_rows(b1, test), axis=-2), centred(_test_rows(b2, test), axis=-2)
+    numerator = correlation(c1, t2, axis=-2)
+    map_reliability = spearman_brown(correlation(c1, c2, axis=-2))
+    del c2
+    target_reliability = spearman_brown(correlation(t1, t2, axis=-2))
     valid = (map_reliability > 0) & (target_reliability > 0)  # both terms, not just their product
     denominator = np.where(valid, map_reliability * target_reliability, 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -25,6 +25,26 @@ def spearman_brown(r: Any) -> Any:
         return 2.0 * r / (1.0 + r)
 
 
+def centred(a: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The parts of :func:`pearson` that depend on one input: ``a`` centred along ``axis``, its
+    norm, and whether it varies (spread above ``1e-10`` of its magnitude, see :func:`pearson`).
+    Several correlations of the same arrays (:func:`correlation` of these parts) centre each once."""
+    a = np.asarray(a, dtype=np.float64)
+    scale = np.abs(a).max(axis=axis) * np.sqrt(a.shape[axis])
+    a = a - a.mean(axis=axis, keepdims=True)
+    norm = np.sqrt((a * a).sum(axis=axis))
+    return a, norm, norm > 1e-10 * scale
+
+
+def correlation(a: tuple[np.ndarray, np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray, np.ndarray],
+                axis: int = -1) -> np.ndarray:
+    """Pearson correlation from the :func:`centred` parts of two inputs (NaN where either is constant)."""
+    ok = a[2] & b[2]
+    num = (a[0] * b[0]).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, num / np.where(ok, a[1] * b[1], 1.0), np.nan)
+
+
 def pearson(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     """Pearson correlation of ``a`` and ``b`` along ``axis``, broadcast over all other axes.
 
@@ -33,17 +53,7 @@ def pearson(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     (e.g. a sparse mapping's all-intercept prediction, whose float mean differs from its
     value in the last bit) counts as constant.
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    scale_a = np.abs(a).max(axis=axis) * np.sqrt(a.shape[axis])
-    scale_b = np.abs(b).max(axis=axis) * np.sqrt(b.shape[axis])
-    a = a - a.mean(axis=axis, keepdims=True)
-    b = b - b.mean(axis=axis, keepdims=True)
-    num = (a * b).sum(axis=axis)
-    norm_a, norm_b = np.sqrt((a * a).sum(axis=axis)), np.sqrt((b * b).sum(axis=axis))
-    ok = (norm_a > 1e-10 * scale_a) & (norm_b > 1e-10 * scale_b)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok, num / np.where(ok, norm_a * norm_b, 1.0), np.nan)
+    return correlation(centred(a, axis), centred(b, axis), axis)
 
 
 def split_half_weights(n_trials: int, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
