@@ -79,6 +79,9 @@ def test_gram_consistency_equals_the_streamed_path(units, stimuli, bins, tempora
     calls = []
     real = consistency_module._gram_streamed
     monkeypatch.setattr(consistency_module, "_gram_streamed", lambda *a: calls.append(1) or real(*a))
+    grams = []
+    real_gram = consistency_module.source_gram
+    monkeypatch.setattr(consistency_module, "source_gram", lambda *a: grams.append(1) or real_gram(*a))
     old = inter_animal_consistency(ds, StreamedRidge(0.5), **kw)["consistency"].values
     assert not calls
     new = inter_animal_consistency(ds, RidgeMapping(0.5), **kw)["consistency"].values
@@ -89,8 +92,16 @@ def test_gram_consistency_equals_the_streamed_path(units, stimuli, bins, tempora
     # rtol: one unit of the (50, 40) case has a near-zero noise ceiling (score 9.2) that amplifies rounding;
     # there the streamed and per-block paths already differ by 1.9e-9 (relative 2e-10)
     np.testing.assert_allclose(new, old, atol=1e-9, rtol=1e-9)
-    monkeypatch.setattr(consistency_module, "_CHUNK_BYTES", 40_000)  # several draw chunks and target blocks
+    # the smallest budget the Gram path takes (one draw's Gram matrices): one draw per chunk; same result
+    rows = stimuli * (bins if temporal == "fixed" else 1)
+    budget = consistency_module._gram_bytes(4, rows, bins, temporal)
+    monkeypatch.setattr(consistency_module, "_CHUNK_BYTES", budget)
+    grams_unbudgeted = len(grams)
+    grams.clear()
+    calls.clear()
     blocked = inter_animal_consistency(ds, RidgeMapping(0.5), **kw)["consistency"].values
+    assert bool(calls) == (n_train <= units * (3 if pooled else 1))
+    assert len(grams) == 5 * grams_unbudgeted  # each animal's Gram matrices once per draw chunk
     np.testing.assert_allclose(blocked, old, atol=1e-9, rtol=1e-9)
 
 

@@ -357,8 +357,6 @@ def _gram_groups(responses, tasks, train, temporal) -> list[tuple[list[np.ndarra
     n_stimuli, n_bins, _ = _shape(responses)
     rows = n_stimuli * (n_bins if temporal == "fixed" else 1)
     n_train = train.shape[1] * (n_bins if temporal == "fixed" else 1)
-    if 8 * rows * rows * (1 if temporal == "fixed" else n_bins) > _CHUNK_BYTES // 8:
-        return None
     animals = np.asarray(responses["animal"].values).astype(str)
     areas = np.asarray(responses["area"].values).astype(str)
     by_area: dict[str, tuple[list[np.ndarray], list]] = {}
@@ -378,7 +376,14 @@ def _gram_groups(responses, tasks, train, temporal) -> list[tuple[list[np.ndarra
         if not np.array_equal(np.sort(np.concatenate([groups[i] for i in members])), np.sort(src)):
             return None
         jobs.append((members, tgt))
-    return list(by_area.values())
+    one_draw = max(_gram_bytes(len(groups), rows, n_bins, temporal) for groups, _ in by_area.values())
+    return list(by_area.values()) if one_draw <= _CHUNK_BYTES else None
+
+
+def _gram_bytes(n_groups: int, rows: int, n_bins: int, temporal: str) -> int:
+    """Bytes of one draw's Gram matrices in :func:`_gram_streamed`: both halves of every animal of
+    an area and of one source's sum."""
+    return 8 * 2 * (n_groups + 1) * (1 if temporal == "fixed" else n_bins) * rows * rows
 
 
 def _gram_streamed(responses, tasks, mapping, train, test, temporal, weights, repeated, sums, progress) -> None:
@@ -405,8 +410,8 @@ def _gram_streamed(responses, tasks, mapping, train, test, temporal, weights, re
     bar = _progress(sum(len(jobs) for _, jobs in plan) * n_draws_used, progress, "consistency")
     for groups, jobs in plan:
         largest = max(len(g) for g in groups)
-        grams = 8 * halves * (len(groups) + 1) * bins * rows * rows  # the animals' and one source's sum
-        per_draw = grams + op_bytes + 16 * n_stimuli * largest * n_bins
+        source_rows = 16 * n_stimuli * largest * n_bins  # one animal's halves while its Gram is formed
+        per_draw = _gram_bytes(len(groups), rows, n_bins, temporal) + op_bytes + source_rows
         chunks = _draw_chunks(n_draws_used, per_draw)
         size = chunks[0].stop - chunks[0].start
         per_target = 8 * n_stimuli * n_bins * (n_trials + 2 * halves * size + 4 * size * n_splits)
