@@ -73,6 +73,9 @@ def test_a_network_row_decodes_knocks_out_and_generalises():
     assert "consistency" not in result
     again = mec_result([ModelRow("net", maps, "untrained", module, training)], None, cfg)
     np.testing.assert_array_equal(again["knockout_error"].values, result["knockout_error"].values)
+    too_many = MecConfig(test_paths=12, repeats=2, knockout_units=16, test_arenas=(), shuffles=0)
+    with pytest.raises(AnalysisInputError, match="knockout_units 16"):
+        mec_result([ModelRow("net", maps, "untrained", module, training)], None, too_many)
 
 
 @pytest.mark.slow

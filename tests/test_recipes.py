@@ -65,3 +65,14 @@ def test_produce_takes_one_json_document_and_the_former_pairs():
 def test_build_help_lists_the_recipes_and_their_parameters():
     text = build_parser()._subparsers._group_actions[0].choices["build"].format_help()
     assert "spatial-scores:" in text and "field_threshold=0.3" in text and "--preset" in text
+
+
+def test_comma_lists_and_repeated_names():
+    """The shared parsing of MODELS / --models / --targets lists and their one-line refusal of repeats."""
+    from goalstore.errors import AnalysisInputError
+    from goalstore.recipes import comma_list, refuse_repeats
+
+    assert comma_list(" a, b,,c ") == ["a", "b", "c"] and comma_list("") == []
+    refuse_repeats(["a", "b"], "models")
+    with pytest.raises(AnalysisInputError, match=r"^models: a given more than once$"):
+        refuse_repeats(["a", "b", "a"], "models")

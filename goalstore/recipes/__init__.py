@@ -176,6 +176,20 @@ def hashed_name(stem: str, config: dict[str, Any]) -> str:
     return f"{stem}-{hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]}"
 
 
+def comma_list(text: str) -> list[str]:
+    """The non-empty, stripped items of a comma-separated parameter (``"a, b,"`` → ``["a", "b"]``)."""
+    return [item.strip() for item in str(text).split(",") if item.strip()]
+
+
+def refuse_repeats(names: list[str], field: str) -> None:
+    """Refuse, in one line naming ``field``, a list that names an item more than once."""
+    from goalstore.errors import AnalysisInputError
+
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise AnalysisInputError(f"{field}: {', '.join(duplicated)} given more than once")
+
+
 def check_entry(name: str, kind: str, root: Any) -> None:
     """Refuse an entry of the wrong kind up front, and download a remote entry (saving it in the store
     root) before the analysis runs inside ``datalad run``."""

@@ -23,8 +23,10 @@ from goalstore.recipes import (
     Product,
     Recipe,
     check_entry,
+    comma_list,
     hashed_name,
     param,
+    refuse_repeats,
     result_lines,
     result_report,
     table,
@@ -56,7 +58,7 @@ class Mec:
 
 
 def model_names(p: Mec) -> list[str]:
-    return [m.strip() for m in p.models.split(",") if m.strip()]
+    return comma_list(p.models)
 
 
 def store_name(p: Mec) -> str:
@@ -93,9 +95,7 @@ def check(p: Mec, root: Any) -> Mec:
     names = model_names(p)
     if not names:
         raise AnalysisInputError("models: none given; pass one or more path-integrator or rate-map stores")
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise AnalysisInputError(f"models: {', '.join(duplicated)} given more than once")
+    refuse_repeats(names, "models")
     for field, value, low in (("paths", p.paths, 1), ("test_paths", p.test_paths, 2), ("repeats", p.repeats, 2),
                               ("knockout_units", p.knockout_units, 0), ("n_splits", p.n_splits, 1),
                               ("n_bins", p.n_bins, 4), ("shuffles", p.shuffles, 0)):

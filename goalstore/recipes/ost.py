@@ -33,8 +33,10 @@ from goalstore.recipes import (
     Product,
     Recipe,
     check_entry,
+    comma_list,
     hashed_name,
     param,
+    refuse_repeats,
     result_lines,
     result_report,
     table,
@@ -78,7 +80,7 @@ class Ost:
 
 
 def model_names(p: Ost) -> list[str]:
-    return [m.strip() for m in p.model.split(",") if m.strip()]
+    return comma_list(p.model)
 
 
 def store_name(p: Ost) -> str:
@@ -126,9 +128,7 @@ def check(p: Ost, root: Any) -> Ost:
     models = model_names(p)
     if not models:
         raise AnalysisInputError("model: none given; pass --model M (a model or activations store)")
-    duplicated = sorted({m for m in models if models.count(m) > 1})
-    if duplicated:
-        raise AnalysisInputError(f"model: {', '.join(duplicated)} given more than once")
+    refuse_repeats(models, "model")
     check_entry(p.recording, "recording", root)
     recording = entries.open(p.recording, root)
     if "time_bin" not in recording.dims or recording.sizes["time_bin"] < 2:

@@ -21,8 +21,10 @@ from goalstore.recipes import (
     Product,
     Recipe,
     check_entry,
+    comma_list,
     hashed_name,
     param,
+    refuse_repeats,
     result_lines,
     result_report,
     table,
@@ -55,7 +57,7 @@ class Predictivity:
 
 
 def model_names(p: Predictivity) -> list[str]:
-    return [m.strip() for m in p.models.split(",") if m.strip()]
+    return comma_list(p.models)
 
 
 def store_name(p: Predictivity) -> str:
@@ -105,9 +107,7 @@ def check(p: Predictivity, root: Any) -> Predictivity:
     models = model_names(p)
     if not models:
         raise AnalysisInputError("models: none given; pass --models M1,M2,… (model stores)")
-    duplicated = sorted({m for m in models if models.count(m) > 1})
-    if duplicated:
-        raise AnalysisInputError(f"models: {', '.join(duplicated)} given more than once")
+    refuse_repeats(models, "models")
     check_entry(p.recording, "recording", root)
     for model in models:
         check_entry(model, "model", root)

@@ -22,8 +22,10 @@ from goalstore.recipes import (
     Product,
     Recipe,
     check_entry,
+    comma_list,
     hashed_name,
     param,
+    refuse_repeats,
     result_lines,
     result_report,
     table,
@@ -56,11 +58,11 @@ class Transfer:
 
 
 def target_names(p: Transfer) -> list[str]:
-    return [t.strip() for t in p.targets.split(",") if t.strip()]
+    return comma_list(p.targets)
 
 
 def layer_names(p: Transfer) -> list[str]:
-    return [layer.strip() for layer in p.layers.split(",") if layer.strip()]
+    return comma_list(p.layers)
 
 
 def n_components(p: Transfer) -> int:
@@ -109,9 +111,7 @@ def check(p: Transfer, root: Any) -> Transfer:
     targets = target_names(p)
     if not targets:
         raise AnalysisInputError("targets: none given; pass --targets COORD1,COORD2 (stimulus coordinates)")
-    duplicated = sorted({t for t in targets if targets.count(t) > 1})
-    if duplicated:
-        raise AnalysisInputError(f"targets: {', '.join(duplicated)} given more than once")
+    refuse_repeats(targets, "targets")
     n_components(p)
     if not 0.0 < p.test_fraction < 1.0:
         raise AnalysisInputError(f"--test-fraction {p.test_fraction}: expected a fraction in (0, 1)")
