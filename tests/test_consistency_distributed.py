@@ -116,3 +116,25 @@ def test_analyze_consistency_workers_and_scheduler_exclude_each_other(home, caps
     write_demo("demo-recording")
     with pytest.raises(SystemExit):
         main(["analyze", "consistency", "demo-recording", "--workers", "2", "--scheduler", "tcp://head:8786"])
+
+
+
+@pytest.mark.slow  # two datalad runs of an extraction: ~30 s on a busy machine
+def test_extract_on_an_existing_cluster(client, tmp_path):
+    """Workers outside the build's process tree (``--scheduler``) open the model and stimuli by name
+    without waiting for the build's lock (they leave its journals alone), and write what an
+    extraction in process writes."""
+    import goalstore
+    from goalstore import api
+    from tests.extraction_helpers import knet, model_store, stimuli
+
+    module, args = knet(seed=0)
+    values = {}
+    for where, scheduler in (("cluster", client.scheduler.address), ("in-process", "")):
+        home = tmp_path / where
+        goalstore.write("stim", stimuli(12, seed=0), kind="stimuli", home=home)
+        goalstore.write("net", model_store(module, args), home=home)
+        result = api.extract("net", "stim", home=home, layers="conv1", batch_size=4, device="cpu",
+                             scheduler=scheduler)
+        values[where] = goalstore.open(result["store"], home=home)["activation"].values
+    np.testing.assert_array_equal(values["cluster"], values["in-process"])
