@@ -9,17 +9,20 @@ prints both times, the speed-up and the largest difference between the two resul
     :func:`~goalstore.analyses.consistency.inter_animal_consistency` with ``executor`` (what
     ``goalstore analyze consistency --scheduler`` runs).  Also printed: in process (no dask, BLAS
     threads by product size) for reference.
-(b) ``extract``: ``goalstore.api.extract`` of a small network (knet4, width 0.5, 64 × 64 input) on 512
-    random stimuli (``--small``: 128) with ``scheduler`` = each cluster, in two fresh store roots
-    (the extraction is content-addressed: one root would answer the second request from its cache);
-    the whole call is timed (``datalad run``, adoption and commit included).
+(b) ``extract``: ``goalstore.api.extract`` of a small network (knet4, width 1, 96 × 96 input, layers
+    fc1 and fc2: ~28 ms a stimulus on one thread, little to write) on 2,048 random stimuli
+    (``--small``: width 0.5, 64 × 64, 128 stimuli) with ``scheduler`` = each cluster, in two fresh
+    store roots (the extraction is content-addressed: one root would answer the second request from
+    its cache); the whole call is timed (``datalad run``, adoption and commit included: a fixed
+    ~10–25 s that 2 workers do not shorten).
 (c) ``leaderboard``: :func:`~goalstore.analyses.predictivity.predictivity_leaderboard` of three virtual
     models × 3 layers × 64 units against 5 animals × 80 units × 472 stimuli × 50 trials, ridge, pooled
     ceiling, 20 draws × 10 splits (``--small``: 40 × 118, 4 draws, 3 splits).
 
 Usage: python benchmarks/bench_distributed.py [consistency] [extract] [leaderboard] [--small]
-(default: all three).  Store roots of (b) live under ``$GOALSTORE_BENCH_HOME``
-(default /tmp/goalstore-bench-distributed; removed first).
+(default: all three).  ``--small`` is a sanity run: too little work per item for the target (the
+speed-up is printed, not judged); the results must still be equal.  Store roots of (b) live under
+``$GOALSTORE_BENCH_HOME`` (default /tmp/goalstore-bench-distributed; removed first).
 """
 
 from __future__ import annotations
@@ -60,13 +63,15 @@ def _warm() -> None:
     import goalstore.analyses.consistency  # noqa: F401
 
 
-def _line(name: str, one: float, two: float, diff: float | None) -> bool:
+def _line(name: str, one: float, two: float, diff: float, small: bool) -> bool:
+    """Print one comparison; whether the results are equal (≤ 1e-12) and, unless ``small``, fast enough."""
     speedup = one / two
-    same = "" if diff is None else f"; max |difference| {diff:.1e}"
-    ok = speedup >= TARGET and (diff is None or diff <= 1e-12)
-    print(f"  {name}: 1 worker {one:.1f} s, 2 workers {two:.1f} s → {speedup:.2f}× (target ≥ {TARGET}×){same}"
-          f"  [{'ok' if ok else 'BELOW TARGET' if speedup < TARGET else 'DIFFERENT'}]")
-    return ok
+    same, fast = diff <= 1e-12, small or speedup >= TARGET
+    verdict = ("DIFFERENT" if not same else "sanity run: not judged" if small
+               else "ok" if fast else "BELOW TARGET")
+    print(f"  {name}: 1 worker {one:.1f} s, 2 workers {two:.1f} s → {speedup:.2f}× (target ≥ {TARGET}×); "
+          f"max |difference| {diff:.1e}  [{verdict}]")
+    return same and fast
 
 
 def _timed(fn):
@@ -104,29 +109,29 @@ def consistency(clients: dict[int, object], small: bool) -> bool:
         times[n], results[n] = _timed(lambda c=client: run(c))
     print(f"  in process (no dask): {here:.1f} s")
     return _line("consistency", times[1], times[2], max(_maxdiff(results[2], results[1]),
-                                                        _maxdiff(results[2], expected)))
+                                                        _maxdiff(results[2], expected)), small)
 
 
 def extract(clients: dict[int, object], small: bool) -> bool:
     from bench_extraction import _setup
 
+    import goalstore
     from goalstore import api
 
-    n = 128 if small else 512
-    print(f"(b) extract: knet4 width 0.5, 64 × 64 input, {n} stimuli, goalstore.api.extract(scheduler=…)")
+    n, size, width = (128, 64, 0.5) if small else (2048, 96, 1.0)
+    print(f"(b) extract: knet4 width {width}, {size} × {size} input, {n} stimuli, layers fc1,fc2, "
+          "goalstore.api.extract(scheduler=…)")
     times, results = {}, {}
     for workers, client in clients.items():
         home = ROOT / f"workers-{workers}"
-        _setup(home, n, 64, 0.5)
+        _setup(home, n, size, width)
         address = client.scheduler.address
         times[workers], out = _timed(lambda h=home, a=address: api.extract("net", "stim", home=h, scheduler=a,
-                                                                           batch_size=16, device="cpu"))
+                                                                           layers="fc1,fc2", batch_size=16,
+                                                                           device="cpu"))
         assert not out["cached"]
-        import goalstore
-
         results[workers] = goalstore.open(out["store"], home=home)["activation"].values
-    diff = _maxdiff(results[2], results[1])
-    return _line("extract", times[1], times[2], diff)
+    return _line("extract", times[1], times[2], _maxdiff(results[2], results[1]), small)
 
 
 def leaderboard(clients: dict[int, object], small: bool) -> bool:
@@ -154,7 +159,7 @@ def leaderboard(clients: dict[int, object], small: bool) -> bool:
         times[n], results[n] = _timed(lambda c=client: run(c))
     diff = max(_maxdiff(results[2][v], results[1][v]) for v in ("predictivity_median", "ceiling"))
     xr.testing.assert_equal(results[2]["rank"], results[1]["rank"])
-    return _line("leaderboard", times[1], times[2], diff)
+    return _line("leaderboard", times[1], times[2], diff, small)
 
 
 def main(argv: list[str]) -> int:
