@@ -46,8 +46,9 @@ class _Shipped:
 
 
 def n_workers(executor: Any) -> int:
-    """The number of workers of a ``dask.distributed.Client`` (at least 1)."""
-    return max(1, len(executor.scheduler_info().get("workers", {})))
+    """The task slots (worker threads, all workers) of a ``dask.distributed.Client``, at least 1
+    (``nthreads`` lists every worker; ``scheduler_info`` only the first few)."""
+    return max(1, sum(executor.nthreads().values()))
 
 
 @contextmanager
