@@ -105,7 +105,10 @@ class Layout:
 class StoreRoot:
     """A goalstore store root (a DataLad dataset), created on first use."""
 
-    def __init__(self, path: str | Path | None = None, create: bool = True):
+    def __init__(self, path: str | Path | None = None, create: bool = True, recover: bool = True):
+        """``recover=False``: a reader working for a running build (a dask.distributed worker on another
+        machine or outside the build's process tree) leaves pending journals alone — they are the
+        build's own, and waiting for its lock would deadlock it."""
         self.path = Path(path).expanduser().resolve() if path else default_home().resolve()
         if not versioning.is_dataset(self.path):
             if not create:
@@ -114,7 +117,7 @@ class StoreRoot:
                 if not versioning.is_dataset(self.path):
                     self._create()
         self.layout = Layout.from_settings(versioning.read_settings(self.path / ".datalad" / "config"))
-        if self._pending() and self._writable() and not journal.holds_lock(self.path):
+        if recover and self._pending() and self._writable() and not journal.holds_lock(self.path):
             self.recover()  # settle a killed writer's work before anything reads the tree
 
     def _create(self) -> None:

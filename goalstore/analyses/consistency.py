@@ -47,6 +47,7 @@ from goalstore.analyses.consistency_core import (
     uses_grams,
     uses_operators,
 )
+from goalstore.analyses.consistency_execution import consistency_sums, predictivity_sums
 from goalstore.analyses.consistency_summary import area_summaries, json_best_layers, summary
 from goalstore.analyses.mappings import make_mapping, mapping_name
 from goalstore.analyses.reliability import check_finite, pearson, spearman_brown, split_half_weights
@@ -176,6 +177,7 @@ def inter_animal_consistency(
     temporal: str = "per_bin",
     variable: str | None = None,
     progress: bool = False,
+    executor: Any = None,
     **mapping_params: Any,
 ) -> xr.Dataset:
     """Noise-corrected inter-animal consistency of every unit (thesis eq. 3.4).
@@ -188,6 +190,8 @@ def inter_animal_consistency(
 
     A lazily opened recording is read per mapping problem: the source units plus a block of
     target units at a time, so memory is bounded by a source animal and a target block.
+    ``executor`` (a ``dask.distributed.Client``; ``None``: in process) spreads chunks of draws ×
+    mapping problems over its workers (:mod:`~goalstore.analyses.consistency_execution`).
     """
     scheme = scheme or SplitScheme(seed=seed)
     responses = responses_of(recording, variable)
@@ -226,7 +230,11 @@ def inter_animal_consistency(
     run = _streamed if uses_operators(mapping) else _per_block
     if uses_grams(mapping) and _gram_groups(responses, tasks, train, temporal) is not None:
         run = _gram_streamed
-    run(responses, tasks, mapping, train, test, temporal, (w1, w2), repeated, (total, count), progress)
+    if executor is None:
+        run(responses, tasks, mapping, train, test, temporal, (w1, w2), repeated, (total, count), progress)
+    else:
+        consistency_sums(executor, run, responses, tasks, mapping, train, test, temporal, (w1, w2), repeated,
+                         (total, count), progress)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.where(count > 0, count, 1), np.nan).T  # unit × T
     if not np.isfinite(mean).any():
@@ -437,6 +445,28 @@ def _gram_streamed(responses, tasks, mapping, train, test, temporal, weights, re
     bar.close()
 
 
+def _layer_sums(responses, features, blocks, mapping, train, test, temporal, weights, repeated, sums,
+                progress) -> None:
+    """Add the predictivity scores of the recorded units (read in ``blocks``) from each layer's
+    ``features`` (stimulus × unit × T) to the running (layer × T × unit) sums and counts."""
+    w1, w2 = weights
+    n_stimuli, n_bins, _ = _shape(responses)
+    n_draws_used = len(w1) if repeated else 1
+    bar = _progress(len(blocks) * len(features), progress, "predictivity")
+    for block in blocks:
+        values = _squeeze_trials(_load(responses, block), repeated)
+        chunks = _draw_chunks(n_draws_used, 8 * n_stimuli * len(block) * n_bins * 6 * len(train))
+        for li, x in enumerate(features):
+            for chunk in chunks:
+                h1, h2 = draw_halves(values, chunk, w1, w2)
+                scores = corrected_scores((x[None], None), (h1, h2), train, test, mapping, temporal)
+                finite = np.isfinite(scores)
+                sums[0][li][:, block] += np.where(finite, scores, 0.0).sum(axis=(0, 1))
+                sums[1][li][:, block] += finite.sum(axis=(0, 1))
+            bar.update(1)
+    bar.close()
+
+
 def check_same_bins(recording: xr.DataArray, activations: xr.DataArray) -> None:
     """Refuse activations over time bins that start at other times than the recording's (both with
     ``time_bin_start``): a model's steps are compared bin by bin only once placed on the recording's
@@ -466,6 +496,7 @@ def model_predictivity(
     variable: str | None = None,
     activation_variable: str | None = None,
     progress: bool = False,
+    executor: Any = None,
     **mapping_params: Any,
 ) -> xr.Dataset:
     """Noise-corrected predictivity of every recorded unit from each model layer.
@@ -475,7 +506,9 @@ def model_predictivity(
     the activations is an error).  Activations without ``time_bin`` are used for every
     bin.  Returns ``predictivity`` (layer × unit [× time_bin]), per-layer medians per area,
     and the ``best_layer`` per area (highest median, averaged over bins).  A lazily opened
-    recording is read in blocks of units, so memory does not grow with the recording.
+    recording is read in blocks of units, so memory does not grow with the recording.  ``executor``
+    (a ``dask.distributed.Client``; ``None``: in process) spreads chunks of draws × layers over its
+    workers (:mod:`~goalstore.analyses.consistency_execution`).
     """
     import pandas as pd
 
@@ -522,20 +555,13 @@ def model_predictivity(
         if getattr(mapping, "column_independent", False)
         else [np.arange(n_units)]
     )
-    bar = _progress(len(blocks) * len(layers), progress, "predictivity")
-    for block in blocks:
-        values = _squeeze_trials(_load(responses, block), repeated)
-        chunks = _draw_chunks(n_draws_used, 8 * n_stimuli * len(block) * n_bins * 6 * scheme.n_splits)
-        for li, layer in enumerate(layers):
-            x = x_all[None, :, layer_of == layer]
-            for chunk in chunks:
-                h1, h2 = draw_halves(values, chunk, w1, w2)
-                scores = corrected_scores((x, None), (h1, h2), train, test, mapping, temporal)
-                finite = np.isfinite(scores)
-                total[li][:, block] += np.where(finite, scores, 0.0).sum(axis=(0, 1))
-                count[li][:, block] += finite.sum(axis=(0, 1))
-            bar.update(1)
-    bar.close()
+    features = [x_all[:, layer_of == layer] for layer in layers]
+    if executor is None:
+        _layer_sums(responses, features, blocks, mapping, train, test, temporal, (w1, w2), repeated,
+                    (total, count), progress)
+    else:
+        predictivity_sums(executor, _layer_sums, responses, features, blocks, mapping, train, test, temporal,
+                          (w1, w2), repeated, (total, count), progress)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.where(count > 0, count, 1), np.nan).transpose(0, 2, 1)
     per_layer = [_result(responses, m, "predictivity", "")["predictivity"] for m in mean]
@@ -589,9 +615,11 @@ def consistency_analysis(
     model: xr.Dataset | xr.DataArray | None = None,
     variable: str | None = None,
     progress: bool = False,
+    executor: Any = None,
 ) -> xr.Dataset:
     """Inter-animal consistency (and, with ``model``, predictivity per layer) for each mapping and
-    temporal mode, as one labelled dataset (dims ``mapping`` × ``temporal`` × …).
+    temporal mode, as one labelled dataset (dims ``mapping`` × ``temporal`` × …); ``executor``: see
+    :func:`inter_animal_consistency`.
 
     ``rsa`` among ``mappings`` adds the noise-corrected RSA variables instead of a
     regression.  Pure: data in, labelled result out.
@@ -611,7 +639,7 @@ def consistency_analysis(
         per_mode, pred_mode = [], []
         for mode in temporal:
             part = inter_animal_consistency(
-                recording, name, pooled, scheme, n_draws, seed, mode, variable, progress
+                recording, name, pooled, scheme, n_draws, seed, mode, variable, progress, executor
             )
             if "internal_consistency" in part:
                 internal = part["internal_consistency"]
@@ -620,7 +648,8 @@ def consistency_analysis(
             if model is not None:
                 pred_mode.append(
                     model_predictivity(
-                        recording, model, name, scheme, n_draws, seed, mode, variable, progress=progress
+                        recording, model, name, scheme, n_draws, seed, mode, variable, progress=progress,
+                        executor=executor,
                     )
                 )
         parts.append(

@@ -80,6 +80,7 @@ def predictivity_leaderboard(
     pooled: bool = False,
     variable: str | None = None,
     progress: bool = False,
+    executor: Any = None,
     **mapping_params: Any,
 ) -> xr.Dataset:
     """Rank models (``{model name: activations}``) by noise-corrected predictivity of ``recording``.
@@ -91,16 +92,18 @@ def predictivity_leaderboard(
     docstring for the definitions).  The ceiling and every model use the same mapping, stimulus
     splits (``scheme``), split-half draws (``n_draws``, ``seed``) and ``temporal`` mode; ``pooled``
     chooses the ceiling's source (all other animals pooled, or each other animal in turn).
-    Pure: data in, labelled result out.
+    ``executor`` (a ``dask.distributed.Client``; ``None``: in process) spreads the ceiling's and each
+    model's work (draws × mapping problems or layers) over its workers.  Pure: data in, labelled
+    result out.
     """
     if not activations:
         raise AnalysisInputError("models: none given; the leaderboard needs at least one model's activations")
     scheme = scheme or SplitScheme(seed=seed)
     ceiling = inter_animal_consistency(recording, mapping, pooled, scheme, n_draws, seed, temporal, variable,
-                                       progress, **mapping_params)
+                                       progress, executor, **mapping_params)
     names = list(activations)
     per_model = {name: model_predictivity(recording, act, mapping, scheme, n_draws, seed, temporal, variable,
-                                          progress=progress, **mapping_params)
+                                          progress=progress, executor=executor, **mapping_params)
                  for name, act in activations.items()}
     areas = [str(a) for a in ceiling["area_name"].values]
     layers = list(dict.fromkeys(str(layer) for ds in per_model.values() for layer in ds["layer_name"].values))

@@ -26,6 +26,10 @@ class Consistency:
     train_fraction: float = param(0.5, help="fraction of stimuli to train on")
     stratify: str = param("", help="stimulus coordinate to stratify splits by (e.g. category)")
     seed: int = param(0)
+    workers: int = param(1, help="local dask.distributed workers: draws × mapping problems spread over them "
+                                 "(not part of the result's identity)")
+    scheduler: str = param("", help="address of an existing dask.distributed scheduler, e.g. tcp://HEAD:8786 "
+                                    "(not part of the result's identity)")
 
 
 def store_name(recording: str, model: str = "", pooled: bool = False) -> str:
@@ -50,6 +54,8 @@ def check(p: Consistency, root: Any) -> Consistency:
     SplitScheme(p.n_splits, p.train_fraction, p.stratify or None, p.seed)
     if p.n_draws < 1:
         raise AnalysisInputError(f"n_draws must be at least 1; got {p.n_draws}")
+    if p.workers < 1:
+        raise AnalysisInputError(f"--workers {p.workers}: expected at least 1")
     for store, kind in ((p.recording, "recording"), (p.model, "activations")):
         if store:
             check_entry(store, kind, root)
@@ -57,6 +63,7 @@ def check(p: Consistency, root: Any) -> Consistency:
 
 
 def produce(root: Any, p: Consistency) -> dict[str, Product]:
+    from builders.dask_client import dask_client
     from goalstore import entries
     from goalstore.analyses.consistency import consistency_analysis
     from goalstore.analyses.stimulus_splits import SplitScheme
@@ -64,8 +71,10 @@ def produce(root: Any, p: Consistency) -> dict[str, Product]:
     data = entries.open(p.recording, root)
     activations = entries.open(p.model, root) if p.model else None
     scheme = SplitScheme(p.n_splits, p.train_fraction, p.stratify or None, p.seed)
-    result = consistency_analysis(data, tuple(m for m in p.mappings.split(",") if m), p.pooled, scheme,
-                                  p.n_draws, p.seed, _modes(p.temporal), activations, progress=True)
+    with dask_client(p.workers, p.scheduler or None) as executor:
+        result = consistency_analysis(data, tuple(m for m in p.mappings.split(",") if m), p.pooled, scheme,
+                                      p.n_draws, p.seed, _modes(p.temporal), activations, progress=True,
+                                      executor=executor)
     result.attrs.update({k: str(data.attrs.get(k, "unknown")) for k in ("species", "modality", "license",
                                                                          "citation")})
     result.attrs.update({"recording": p.recording, "model_store": p.model,
@@ -114,7 +123,7 @@ RECIPES = [
     Recipe("consistency", produce,
            outputs=lambda p: [(store_name(p.recording, p.model, p.pooled), "zarr")],
            inputs=lambda p: [p.recording] + ([p.model] if p.model else []),
-           parameters=Consistency, check=check,
+           parameters=Consistency, check=check, exclusive=("workers", "scheduler"),
            description="noise-corrected inter-animal consistency (and model predictivity per layer)",
            analysis=Analysis(help="noise-corrected inter-animal consistency and model predictivity",
                              out="goalstore-out/consistency", report=report, render=render)),

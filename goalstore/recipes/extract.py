@@ -273,11 +273,12 @@ def check_extract(p: Extract, root: Any) -> Extract:
 
 
 def _open_entry(name: str, home: str) -> Any:
-    """Entry ``name`` of the store root ``home`` (a picklable opener for worker processes)."""
+    """Entry ``name`` of the store root ``home`` (a picklable opener for worker processes; a worker of an
+    existing cluster does not hold the build's lock, so it leaves the build's journals alone)."""
     from goalstore import entries
     from goalstore.store import StoreRoot
 
-    return entries.open(name, StoreRoot(home, create=False))
+    return entries.open(name, StoreRoot(home, create=False, recover=False))
 
 
 def _given(obj: Any) -> Any:

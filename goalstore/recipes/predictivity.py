@@ -51,8 +51,10 @@ class Predictivity:
     pca_fit: str = param("", help="stimuli store the extraction's PCA is fitted on (default: the extractor's, "
                                   "embedded-objects); pass a set other than the recording's")
     device: str = param("", help="device of the extractions: auto, cpu or cuda (default: the extractor's)")
-    workers: int = param(0, help="local dask.distributed workers of each extraction (stimulus shards)")
-    scheduler: str = param("", help="address of a dask.distributed scheduler for the extractions")
+    workers: int = param(0, help="local dask.distributed workers of the extractions (stimulus shards) and of "
+                                 "the scores (draws × layers); not part of the result's identity")
+    scheduler: str = param("", help="address of a dask.distributed scheduler for the extractions and the "
+                                    "scores, e.g. tcp://HEAD:8786")
     seed: int = param(0)
 
 
@@ -104,6 +106,8 @@ def check(p: Predictivity, root: Any) -> Predictivity:
     SplitScheme(p.n_splits, p.train_fraction, p.stratify or None, p.seed)
     if p.n_draws < 1:
         raise AnalysisInputError(f"n_draws must be at least 1; got {p.n_draws}")
+    if p.workers < 0:
+        raise AnalysisInputError(f"--workers {p.workers}: expected at least 1")
     models = model_names(p)
     if not models:
         raise AnalysisInputError("models: none given; pass --models M1,M2,… (model stores)")
@@ -151,6 +155,7 @@ def leaderboard(root: Any, p: Predictivity, stimuli: str, stores: dict[str, str]
     import numpy as np
     import pandas as pd
 
+    from builders.dask_client import dask_client
     from goalstore import entries
     from goalstore.analyses.predictivity import predictivity_leaderboard
     from goalstore.analyses.stimulus_splits import SplitScheme
@@ -170,8 +175,9 @@ def leaderboard(root: Any, p: Predictivity, stimuli: str, stores: dict[str, str]
             act.attrs["weights_hash"] = weights_hashes[model]
         activations[model] = act
     scheme = SplitScheme(p.n_splits, p.train_fraction, p.stratify or None, p.seed)
-    result = predictivity_leaderboard(data, activations, p.mapping, scheme, p.n_draws, p.seed, p.temporal,
-                                      p.pooled, progress=True)
+    with dask_client(p.workers, p.scheduler or None) as executor:
+        result = predictivity_leaderboard(data, activations, p.mapping, scheme, p.n_draws, p.seed, p.temporal,
+                                          p.pooled, progress=True, executor=executor)
     result.attrs.update({k: str(data.attrs.get(k, "unknown")) for k in ("species", "modality", "license",
                                                                          "citation")})
     result.attrs.update({"recording": p.recording, "stimuli": stimuli, "kind": "result",
