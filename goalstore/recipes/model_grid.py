@@ -102,7 +102,9 @@ def train_point(point: Any, root: str, work_dir: str, device: str = "cpu", threa
     if final.exists():
         return point.name
     params = TrainModel(**point.model_params(device))
-    weights = produce_model(StoreRoot(root, create=False), params)[point.name].obj
+    # recover=False: a worker of an existing cluster does not hold the build's lock; settling the
+    # build's own pending journals would wait for it (deadlock)
+    weights = produce_model(StoreRoot(root, create=False, recover=False), params)[point.name].obj
     weights.attrs["training"] = {**weights.attrs["training"], **grid_record(point)}
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{point.name}.{uuid.uuid4().hex}.tmp")
