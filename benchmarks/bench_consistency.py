@@ -7,20 +7,27 @@ analysis runs in full; the loop reference is timed on the first ``--loop-draws``
 draws (every draw is the same work).  Prints both times, the speed-up (target ≥ 20×) and the
 largest difference between the two on the common draws (must be ≤ 1e-9).
 
-Scale section (issue 16 §1, ``--scale``): ridge, pooled source, 20 split-half draws × 10 splits,
-5 virtual animals, 50 trials, for units/animal × stimuli in ``--sizes`` (default 40x118,160x472;
-``--large`` adds 640x472).  Each size runs in fresh processes: the previous path (the source's
-rows solved once per draw chunk and split, BLAS threads by product size) and the new one (dual
-ridge from per-animal Gram matrices over all stimuli, summed over the pooled animals and indexed
-and centred per split); ``--per-block`` adds the path before both (every block of target units
-refits the pooled source, BLAS threads untouched), ``--skip-previous`` times only the new one
-(compare with a previously printed baseline).  Printed per size: the times, ratios, max
-|difference| to the previous path, peak RSS against the response array, time per (draw × split ×
-target animal), and the achieved fraction of this machine's float64 matmul throughput (measured
-in the same run) from the FLOPs the new path performs.
+Scale section (issue 16 §1, ``--scale``): ridge, pooled source, 20 split-half draws × 10 splits
+(``--draws N`` for a quick check), 5 virtual animals, 50 trials, for units/animal × stimuli in
+``--sizes`` (default 40x118,160x472; ``--large`` adds 640x472); ``--mouse`` adds the thesis' largest
+mouse area (≈ 7,000 calcium units over 14 mice, 500 each, 118 stimuli, 10 trials) and ``--40k`` a
+40,000-unit recording (5 animals × 8,000 units × 118 stimuli × 50 trials).  Each case runs in fresh
+processes: with the responses in memory, the previous path (the source's rows solved once per draw
+chunk and split) and the new one (dual ridge from per-animal Gram matrices over all stimuli, summed
+over the pooled animals and indexed and centred per split); ``--per-block`` adds the path before both
+(every block of target units refits the pooled source, BLAS threads untouched), ``--skip-previous``
+times only the new one; the named cases run the new path only.  The new path then runs as a user runs
+it: the responses (float32, as generated) written once to a zarr store (chunks of 256 units) and
+opened lazily with xarray in a fresh process.  Printed per case: the times, ratios, max |difference|
+(lazy vs in memory ≤ 1e-12, paths ≤ 1e-9), the lazy run's peak RSS in total and above its imports
+against the response array (goal ≤ 1.5×), time per (draw × split × target animal), the achieved
+fraction of this machine's float64 matmul throughput (measured in the same run) and the seconds per
+GFLOP of the path's own arithmetic, compared across cases (cost per unit of work); and one mid-size
+batched operator apply on 1 BLAS thread and on all cores (the thread rule for batched products).
 
 Usage: python benchmarks/bench_consistency.py [--loop-draws N]
-       [--scale [--sizes 40x118,160x472] [--large] [--per-block] [--skip-previous]]
+       [--scale [--sizes 40x118,160x472] [--large] [--mouse] [--40k] [--draws N] [--per-block]
+        [--skip-previous]]
 """
 
 from __future__ import annotations
@@ -162,6 +169,27 @@ def _gram_flops(animals: int, units: int, stimuli: int, trials: int, draws: int)
     return draws * (grams + animals * 2 * SPLITS * per + halves)
 
 
+def _apply_threads() -> None:
+    """The BLAS rule for the batched operator apply (issue 16 §1.4): one mid-size batched call (a
+    640 × 472 target block: 7 draws × 10 splits of 236 × 236 @ 236 × 198, each product below 2²⁴
+    multiply-adds, 46·2²⁴ in all) on 1 BLAS thread (the per-product rule) and on all cores (a rule on
+    the batched call's total), best of 5 each, in this run."""
+    from threadpoolctl import threadpool_limits
+
+    from goalstore.analyses.blas import _cores
+    from goalstore.analyses.mappings import RidgeMapping
+
+    rng = np.random.default_rng(0)
+    op, y = rng.standard_normal((7, 10, 1, 236, 236)), rng.standard_normal((7, 10, 1, 236, 198))
+    times = {}
+    for threads in sorted({1, _cores()}):
+        with threadpool_limits(threads, "blas"):
+            times[threads] = min(_timed(lambda: RidgeMapping.apply(op, y)) for _ in range(5))
+    line = ", ".join(f"{t} thread{'s' * (t > 1)} {s * 1e3:.0f} ms" for t, s in times.items())
+    print(f"  batched operator apply (7 × 10 × 236² × 198 multiply-adds): {line}"
+          + (f" ({times[1] / times[max(times)]:.2f}× with all cores)" if len(times) > 1 else ""))
+
+
 def scale(argv: list[str]) -> int:
     sizes = argv[argv.index("--sizes") + 1] if "--sizes" in argv else "40x118,160x472"
     if "--large" in argv:
@@ -172,6 +200,7 @@ def scale(argv: list[str]) -> int:
     print(f"ridge consistency at scale: pooled source, {draws} split-half draws × {SPLITS} splits; "
           f"float64 matmul throughput {gflops:.1f} GFLOP/s (this run); responses float32 as generated, "
           f"lazy runs read them from zarr (chunks of {ZARR_UNIT_CHUNK} units) in a fresh process")
+    _apply_threads()
     ok = True
     previous = [] if "--skip-previous" in argv else ["streamed"]
     previous += ["perblock"] if "--per-block" in argv else []

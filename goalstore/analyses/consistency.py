@@ -419,15 +419,16 @@ def _animal_grams(responses, units, chunk, weights, repeated, temporal, per_unit
 def _gram_streamed(responses, tasks, mapping, train, test, temporal, weights, repeated, sums, progress) -> None:
     """Dual ridge from Gram matrices (issue 16): per chunk of draws each animal's full-stimulus Gram
     matrix ``K_b = X_b X_bᵀ`` (per half and T') is formed once, summed over blocks of its units
-    (:func:`_animal_grams`); a source's is the sum over its animals (pooled: all others), every
-    split's train/test blocks are indexed out of it
+    (:func:`_animal_grams`: each block read once per chunk of draws); a source's is the sum over its
+    animals (pooled: all others), every split's train/test blocks are indexed out of it
     (:func:`~goalstore.analyses.consistency_core.gram_operators`), and the target units are streamed
     through the operators as in :func:`_streamed`.
 
     Memory (issue 16: peak near the budget, whatever the recording): a chunk of draws holds the
     area's animals' Gram matrices, one source's summed ones and its operators (half of
-    ``_CHUNK_BYTES``, at least one draw); a source block read for its Gram matrices a quarter of it
-    (plus its halves for the chunk), a target block with its halves and scores the other half.
+    ``_CHUNK_BYTES``, at least one draw), so that a recording with small Gram matrices (few stimuli,
+    many units) takes all its draws in one chunk and is read twice in all; a source block read for its
+    Gram matrices with its halves a quarter, a target block with its halves and scores the other half.
     """
     w1, w2 = weights
     n_stimuli, n_bins, _ = _shape(responses)
@@ -438,15 +439,14 @@ def _gram_streamed(responses, tasks, mapping, train, test, temporal, weights, re
     rows, bins = (n_stimuli * n_bins, 1) if temporal == "fixed" else (n_stimuli, n_bins)
     scale = n_bins if temporal == "fixed" else 1
     op_bytes = 8 * halves * n_splits * bins * (n_train * scale) * (n_test * scale)
-    per_unit = 8 * n_stimuli * n_bins * n_trials
     plan = _gram_groups(responses, tasks, train, temporal)
     bar = _progress(sum(len(jobs) for _, jobs in plan) * n_draws_used, progress, "consistency")
     for groups, jobs in plan:
-        read_units = min(max(len(g) for g in groups), max(1, _CHUNK_BYTES // 4 // per_unit))
-        source_rows = 2 * halves * 8 * n_stimuli * read_units * n_bins  # a read block's halves, centred
-        per_draw = _gram_bytes(len(groups), rows, n_bins, temporal) + op_bytes + source_rows
+        per_draw = _gram_bytes(len(groups), rows, n_bins, temporal) + op_bytes
         chunks = _draw_chunks(n_draws_used, per_draw, _CHUNK_BYTES // 2)
         size = chunks[0].stop - chunks[0].start
+        # a source unit read for its Gram matrices: its trials, its halves for the chunk and a centred copy
+        per_unit = 8 * n_stimuli * n_bins * (n_trials + 2 * halves * size)
         # a target unit: its trials, both halves, and per split the design rows, predictions and
         # centred copies (about 6 arrays of the stimuli per draw × split)
         per_target = 8 * n_stimuli * n_bins * (2 * n_trials + 2 * halves * size + 6 * size * n_splits)
