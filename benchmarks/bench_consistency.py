@@ -241,7 +241,7 @@ def scale(argv: list[str]) -> int:
             for label, r in (("in memory", new), ("lazy", lazy)):
                 per_unit_work = r["seconds"] / (draws * SPLITS * animals) * 1e3
                 costs[(case, label)] = r["seconds"] / (flops / 1e9)
-                print(f"    {label}: {flops / 1e9:.0f} GFLOP → {flops / r['seconds'] / 1e9:.1f} GFLOP/s = "
+                print(f"    {label}: {flops / 1e9:.1f} GFLOP → {flops / r['seconds'] / 1e9:.1f} GFLOP/s = "
                       f"{flops / r['seconds'] / 1e9 / gflops:.0%} of matmul throughput; "
                       f"{costs[(case, label)]:.2f} s per GFLOP; "
                       f"{per_unit_work:.1f} ms per (draw × split × target animal)")
