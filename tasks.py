@@ -118,9 +118,16 @@ def test(extra: list[str]) -> None:
     _run([str(_python()), "-m", "pytest", *marker, *rest])
 
 
+#: Extra quick configurations run after a benchmark's default (issue 16: the consistency scale
+#: section, lazily from zarr, at the sizes that take about two minutes; ``--large --40k`` by hand).
+BENCH_EXTRA = {"bench_consistency.py": [["--scale", "--mouse"]]}
+
+
 def bench() -> None:
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         _run([str(_python()), str(script)])
+        for extra in BENCH_EXTRA.get(script.name, []):
+            _run([str(_python()), str(script), *extra])
 
 
 def cli(argv: list[str]) -> int:

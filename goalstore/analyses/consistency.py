@@ -63,8 +63,8 @@ _CHUNK_BYTES = 256 * 2**20
 
 
 # ------------------------------------------------------------ memory bounds
-def _draw_chunks(n_draws: int, per_draw_bytes: int) -> list[slice]:
-    size = max(1, min(n_draws, _CHUNK_BYTES // max(per_draw_bytes, 1)))
+def _draw_chunks(n_draws: int, per_draw_bytes: int, budget: int | None = None) -> list[slice]:
+    size = max(1, min(n_draws, (budget or _CHUNK_BYTES) // max(per_draw_bytes, 1)))
     return [slice(i, min(i + size, n_draws)) for i in range(0, n_draws, size)]
 
 
@@ -77,7 +77,15 @@ def _unit_blocks(units: np.ndarray, per_unit_bytes: int, budget: int | None = No
 
 def _load(responses: xr.DataArray, units: np.ndarray) -> np.ndarray:
     """The responses of ``units`` as float64 (stimulus × unit × T [× trial]); NaN refused, naming the unit."""
-    block = responses.isel(unit=units)
+    contiguous = len(units) > 0 and units[-1] - units[0] == len(units) - 1 and bool(np.all(np.diff(units) == 1))
+    # a run of units (an animal, a block of it) as a slice: a lazy array reads just its chunks (an index
+    # array would go through dask's take/shuffle: most of the read time at 40,000 units)
+    block = responses.isel(unit=slice(int(units[0]), int(units[-1]) + 1) if contiguous else units)
+    if block.chunks is not None:  # dask-backed (a lazily opened store): read here, in this thread
+        import dask
+
+        with dask.config.set(scheduler="synchronous"):
+            block = block.load()
     values = as_array(block)
     if not np.isfinite(values).all():
         check_finite(block)
@@ -129,15 +137,19 @@ def _config_attrs(
     }
 
 
-def _internal(responses: xr.DataArray, w1: np.ndarray, w2: np.ndarray, per_unit: int) -> xr.DataArray:
+def _internal(responses: xr.DataArray, w1: np.ndarray, w2: np.ndarray) -> xr.DataArray:
     """Split-half internal consistency across all stimuli (mean over draws), unit × T, read in unit blocks."""
     n_units = responses.sizes["unit"]
     total = np.zeros((n_units, responses.sizes.get("time_bin", 1)))
-    for block in _unit_blocks(np.arange(n_units), per_unit):
+    trials = 8 * responses.sizes["stimulus"] * responses.sizes.get("time_bin", 1) * responses.sizes["trial"]
+    for block in _unit_blocks(np.arange(n_units), trials, _CHUNK_BYTES // 4):
         values = _load(responses, block)
-        for chunk in _draw_chunks(len(w1), 16 * int(np.prod(values.shape[:3]))):
+        # a draw: both halves and pearson's centred copies of them
+        for chunk in _draw_chunks(len(w1), 32 * int(np.prod(values.shape[:3])), _CHUNK_BYTES // 2):
             a, b = draw_halves(values, chunk, w1, w2)
             total[block] += spearman_brown(pearson(a, b, axis=1)).sum(axis=0)
+            del a, b
+        del values  # before the next block is read
     return _result(
         responses,
         total / len(w1),
@@ -226,7 +238,6 @@ def inter_animal_consistency(
         for src, tgt in tasks:
             merged.setdefault(src.tobytes(), [src]).append(tgt)
         tasks = [(v[0], np.concatenate(v[1:])) for v in merged.values()]
-    per_unit = 8 * n_stimuli * n_bins * (n_trials + 6 * scheme.n_splits)
     run = _streamed if uses_operators(mapping) else _per_block
     if uses_grams(mapping) and _gram_groups(responses, tasks, train, temporal) is not None:
         run = _gram_streamed
@@ -249,7 +260,7 @@ def inter_animal_consistency(
     )
     ds.update(area_summaries(ds["consistency"], areas, "consistency"))
     if repeated:
-        ds["internal_consistency"] = _internal(responses, w1, w2, per_unit)
+        ds["internal_consistency"] = _internal(responses, w1, w2)
     ds.attrs.update(
         _config_attrs(
             "inter-animal consistency",
@@ -352,6 +363,7 @@ def _streamed(responses, tasks, mapping, train, test, temporal, weights, repeate
                 values = _squeeze_trials(_load(responses, tgt), repeated)
                 scores = operator_scores((ops1, ops2), draw_halves(values, chunk, w1, w2), train, test,
                                          mapping, temporal)
+                del values  # before the next block is read
                 _accumulate(sums, tgt, scores)
                 bar.update(1)
     bar.close()
@@ -394,15 +406,37 @@ def _gram_bytes(n_groups: int, rows: int, n_bins: int, temporal: str) -> int:
     return 8 * 2 * (n_groups + 1) * (1 if temporal == "fixed" else n_bins) * rows * rows
 
 
+def _animal_grams(responses, units, chunk, weights, repeated, temporal, per_unit) -> list[np.ndarray | None]:
+    """Both halves' :func:`source_gram` of ``units`` for a chunk of draws, summed over blocks of units read
+    one at a time (``K`` is additive over units, and each unit's rows are centred on their own): the
+    source's trials are never all in memory, and each block is read once per chunk of draws."""
+    grams: list[np.ndarray | None] = [None, None]
+    for block in _unit_blocks(units, per_unit, _CHUNK_BYTES // 4):
+        halves = draw_halves(_squeeze_trials(_load(responses, block), repeated), chunk, *weights)
+        for k, half in enumerate(halves):
+            if half is not None:
+                gram = source_gram(half, temporal)
+                if grams[k] is None:
+                    grams[k] = gram
+                else:
+                    grams[k] += gram
+        del halves
+    return grams
+
+
 def _gram_streamed(responses, tasks, mapping, train, test, temporal, weights, repeated, sums, progress) -> None:
     """Dual ridge from Gram matrices (issue 16): per chunk of draws each animal's full-stimulus Gram
-    matrix ``K_b = X_b X_bᵀ`` (per half and T') is formed once; a source's is the sum over its animals
-    (pooled: all others), every split's train/test blocks are indexed out of it
+    matrix ``K_b = X_b X_bᵀ`` (per half and T') is formed once, summed over blocks of its units
+    (:func:`_animal_grams`: each block read once per chunk of draws); a source's is the sum over its
+    animals (pooled: all others), every split's train/test blocks are indexed out of it
     (:func:`~goalstore.analyses.consistency_core.gram_operators`), and the target units are streamed
     through the operators as in :func:`_streamed`.
 
-    Memory: a chunk of draws holds the area's animals' Gram matrices, one source's summed ones and
-    its operators (``_CHUNK_BYTES`` together); a target block holds its trials and its halves.
+    Memory (issue 16: peak near the budget, whatever the recording): a chunk of draws holds the
+    area's animals' Gram matrices, one source's summed ones and its operators (half of
+    ``_CHUNK_BYTES``, at least one draw), so that a recording with small Gram matrices (few stimuli,
+    many units) takes all its draws in one chunk and is read twice in all; a source block read for its
+    Gram matrices with its halves a quarter, a target block with its halves and scores the other half.
     """
     w1, w2 = weights
     n_stimuli, n_bins, _ = _shape(responses)
@@ -413,34 +447,34 @@ def _gram_streamed(responses, tasks, mapping, train, test, temporal, weights, re
     rows, bins = (n_stimuli * n_bins, 1) if temporal == "fixed" else (n_stimuli, n_bins)
     scale = n_bins if temporal == "fixed" else 1
     op_bytes = 8 * halves * n_splits * bins * (n_train * scale) * (n_test * scale)
-    per_unit = 8 * n_stimuli * n_bins * n_trials
     plan = _gram_groups(responses, tasks, train, temporal)
     bar = _progress(sum(len(jobs) for _, jobs in plan) * n_draws_used, progress, "consistency")
     for groups, jobs in plan:
-        largest = max(len(g) for g in groups)
-        source_rows = 16 * n_stimuli * largest * n_bins  # one animal's halves while its Gram is formed
-        per_draw = _gram_bytes(len(groups), rows, n_bins, temporal) + op_bytes + source_rows
-        chunks = _draw_chunks(n_draws_used, per_draw)
+        per_draw = _gram_bytes(len(groups), rows, n_bins, temporal) + op_bytes
+        chunks = _draw_chunks(n_draws_used, per_draw, _CHUNK_BYTES // 2)
         size = chunks[0].stop - chunks[0].start
-        per_target = 8 * n_stimuli * n_bins * (n_trials + 2 * halves * size + 4 * size * n_splits)
+        # a source unit read for its Gram matrices: its trials, its halves for the chunk and a centred copy
+        per_unit = 8 * n_stimuli * n_bins * (n_trials + 2 * halves * size)
+        # a target unit: its trials, both halves, and per split the design rows, predictions and
+        # centred copies (about 6 arrays of the stimuli per draw × split)
+        per_target = 8 * n_stimuli * n_bins * (2 * n_trials + 2 * halves * size + 6 * size * n_splits)
         for chunk in chunks:
-            grams = []
-            for units in groups:
-                h = _source_halves(responses, units, chunk, weights, repeated, per_unit)
-                grams.append([None if half is None else source_gram(half, temporal) for half in h])
-                del h
+            grams = [_animal_grams(responses, units, chunk, weights, repeated, temporal, per_unit)
+                     for units in groups]
             for members, tgt in jobs:
                 ops = [None, None]
                 for k in range(halves):
                     gram = sum(grams[i][k] for i in members)
                     ops[k] = gram_operators(mapping, gram, train, test, temporal, n_bins)
                     del gram
-                for block in _unit_blocks(tgt, per_target):
+                for block in _unit_blocks(tgt, per_target, _CHUNK_BYTES // 2):
                     values = _squeeze_trials(_load(responses, block), repeated)
                     scores = operator_scores((ops[0], ops[1]), draw_halves(values, chunk, w1, w2), train, test,
                                              mapping, temporal)
+                    del values
                     _accumulate(sums, block, scores)
                 bar.update(chunk.stop - chunk.start)
+                del ops
             del grams
     bar.close()
 
