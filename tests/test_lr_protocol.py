@@ -102,3 +102,28 @@ def test_the_rule_can_prune_the_eventual_best_and_the_margin_is_what_protects_it
         PruningRule(margin_se=-1)
     with pytest.raises(ValueError, match="protocol"):
         IdentificationConfig(protocol="greedy")
+
+
+def test_results_carry_the_rule():
+    import json
+
+    import pandas as pd
+
+    from goalstore.analyses.lr_identification import identify_learning_rules
+    from goalstore.lr_corpus import FINITE_24
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(["sgdm", "adam", "fa", "ia"], 12)
+    cube = rng.standard_normal((len(y), 24, 21))
+    for i, rule in enumerate(["sgdm", "adam", "fa", "ia"]):
+        cube[y == rule, i, :] += 3.0
+    positions = rng.choice(["early", "middle", "deep"], len(y))
+    groups = pd.DataFrame({"learning_rule": y, "layer_position": positions})
+    for protocol in ("pruned", "exhaustive"):
+        config = IdentificationConfig(classifiers=("rf",), observable_sets=("weights",), n_splits=2, cv=2,
+                                      fast=True, protocol=protocol, margin_se=1.5)
+        result = identify_learning_rules(cube, list(FINITE_24), list(range(21)), groups, config)
+        assert json.loads(result.attrs["config"])["protocol"] == protocol
+        assert result.attrs["selection_rule"].startswith(protocol)
+        assert ("1.5 binomial s.e." in result.attrs["selection_rule"]) == (protocol == "pruned")
+        assert float(result["accuracy"].mean()) > 0.9
