@@ -35,6 +35,7 @@ true best its choice can differ from the exhaustive one, which the benchmark rep
 from __future__ import annotations
 
 import copy
+import logging
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -50,6 +51,7 @@ from goalstore.analyses.lr_evaluation import Evaluation, _refit_task, evaluate, 
 from goalstore.analyses.lr_execution import run_tasks
 
 PROTOCOLS = ("pruned", "exhaustive")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ def _forest_race(train, test, grid, allowed, x, y, estimator, rule, x_test=None,
     for r, n in enumerate(sizes):
         for s in [s for s in live if s in growing]:
             forests[s].grow(n)
+            _log.debug("forest max_features=%s: %d trees, out-of-bag accuracy %.4f", s, n, forests[s].scores[n])
         scored = [s for s in live if n in forests[s].scores]
         if not scored:
             break
