@@ -108,6 +108,7 @@ class Evaluation:
     best_params: list[dict]
     gini: np.ndarray | None = None
     permutation: np.ndarray | None = None
+    search_scores: np.ndarray | None = None  #: split × grid point selection score (nan: not scored)
 
 
 def evaluate(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]], estimator: Any,
@@ -132,14 +133,16 @@ def evaluate(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarray, np.nda
     table = np.full((len(splits), len(grid), cv), np.nan)
     for (s, members, f), group_scores in zip(keys, scores, strict=True):
         table[s, members, f] = group_scores
-    best = np.nanmean(table, axis=2).argmax(axis=1)
+    search_scores = np.nanmean(table, axis=2)
+    best = search_scores.argmax(axis=1)
     refit_tasks = [(train, test, grid[b]) for (train, test), b in zip(splits, best, strict=True)]
     refits = run_tasks(executor, _refit_task, refit_tasks, {"x": x, "y": y, "estimator": estimator,
                                                        "x_test": x_test,
                                                        "importance_groups": importance_groups,
                                                        "seed": seed})
     evaluation = Evaluation(np.array([r["accuracy"] for r in refits]), [y[t] for _, t in splits],
-                            [r["predicted"] for r in refits], [grid[b] for b in best])
+                            [r["predicted"] for r in refits], [grid[b] for b in best],
+                            search_scores=search_scores)
     if importance_groups is not None:
         if all("gini" in r for r in refits):
             evaluation.gini = np.mean([r["gini"] for r in refits], axis=0)

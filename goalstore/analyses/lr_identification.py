@@ -3,10 +3,12 @@
 Examples are (run, layer); features are statistic trajectories over checkpoints
 plus the early/middle/deep one-hot; the label is the learning rule.  Classifiers
 (random forest, linear SVM with optional PCA, a 1-D CNN over checkpoints) are
-selected by 5-fold stratified cross-validation inside each of ten
-category-balanced 75/25 train/test splits.  Cross-validation only ever sees the
-training part of a split, and a held-out group never appears in training or
-cross-validation.
+selected inside each of ten category-balanced 75/25 train/test splits, by 5-fold
+stratified cross-validation over the whole grid (``protocol="exhaustive"``) or by the
+pruned search of :mod:`~goalstore.analyses.lr_protocol` (the default: out-of-bag rungs
+for forests, fold racing for the SVM, a declared rule stored with the result).
+Cross-validation only ever sees the training part of a split, and a held-out group
+never appears in training or cross-validation.
 
 Work is a list of independent tasks — (split, grid point, fold) scores, then one
 refit per split — run through an ``executor`` (a ``dask.distributed.Client``, or
@@ -49,6 +51,7 @@ from goalstore.analyses.lr_evaluation import (  # tests reach these private help
 from goalstore.analyses.lr_evaluation import (
     _cv_scores as _cv_scores,
 )
+from goalstore.analyses.lr_protocol import PROTOCOLS, PruningRule, evaluate_protocol
 from goalstore.analyses.lr_realism import (
     REALISM_STATISTICS,
     measured_statistics,
@@ -59,11 +62,34 @@ from goalstore.analyses.lr_realism import (
 )
 
 __all__ = [
-    "CLASSIFIERS", "OBSERVABLE_SETS", "POSITIONS", "REALISM_STATISTICS", "Evaluation", "IdentificationConfig",
-    "balanced_splits", "classifier_grid", "confused_pairs", "confusion", "evaluate", "features",
-    "forest_prefix_predictions", "grid_groups", "grouped_permutation_importance", "holdout_splits",
-    "identify_learning_rules", "measured_statistics", "pairwise_accuracy", "position_one_hot",
-    "realism_surface", "statistic_indices", "subsample_trajectories", "summary", "thirds",
+    "CLASSIFIERS",
+    "OBSERVABLE_SETS",
+    "POSITIONS",
+    "PROTOCOLS",
+    "REALISM_STATISTICS",
+    "Evaluation",
+    "IdentificationConfig",
+    "PruningRule",
+    "balanced_splits",
+    "classifier_grid",
+    "confused_pairs",
+    "confusion",
+    "evaluate",
+    "evaluate_protocol",
+    "features",
+    "forest_prefix_predictions",
+    "grid_groups",
+    "grouped_permutation_importance",
+    "holdout_splits",
+    "identify_learning_rules",
+    "measured_statistics",
+    "pairwise_accuracy",
+    "position_one_hot",
+    "realism_surface",
+    "statistic_indices",
+    "subsample_trajectories",
+    "summary",
+    "thirds",
 ]
 
 OBSERVABLE_SETS = ("weights", "activations", "activity_change", "all")
@@ -125,6 +151,13 @@ class IdentificationConfig:
     noise_levels: tuple[float, ...] = ()  #: measurement realism: noise standard deviations
     relative_noise: bool = False  #: noise s.d. in units of each example's own s.d. (else absolute)
     seed: int = 0
+    protocol: str = "pruned"  #: grid search: pruned (default) or exhaustive (:mod:`.lr_protocol`)
+    margin_se: float = PruningRule.margin_se  #: pruned search: margin in binomial standard errors
+    race_folds: int = PruningRule.race_folds  #: pruned search: folds every SVM grid point sees
+    race_splits: int = PruningRule.race_splits  #: pruned search: splits every max_features value is tried on
+
+    def rule(self) -> PruningRule:
+        return PruningRule(self.margin_se, self.race_folds, self.race_splits)
 
     def __post_init__(self) -> None:
         for name in self.classifiers:
@@ -139,6 +172,9 @@ class IdentificationConfig:
                 raise ValueError(f"unknown holdout {name!r}; expected architecture, curriculum or task")
         if self.n_splits < 2 or self.cv < 2:
             raise ValueError("n_splits and cv must be at least 2")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+        self.rule()  # refuses a bad margin / race size
 
 
 def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, str]], epochs: list[int],
@@ -158,6 +194,7 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
     """
     import json
     from dataclasses import asdict
+    from functools import partial
 
     import xarray as xr
 
@@ -165,6 +202,7 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
     from goalstore.schema import store_attrs
 
     config = config or IdentificationConfig()
+    search = partial(evaluate_protocol, protocol=config.protocol, rule=config.rule())
     y = groups["learning_rule"].to_numpy().astype(str)
     rules = sorted(set(y.tolist()))
     if len(rules) < 2:
@@ -185,7 +223,7 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
             wants_importance = subset == "all"
             index = statistic_indices(statistics, "all")
             column_groups = [np.arange(i * n_ckpt, (i + 1) * n_ckpt) for i in range(len(index))]
-            ev = evaluate(x, y, splits, estimator, grid, config.cv, config.seed, executor,
+            ev = search(x, y, splits, estimator, grid, config.cv, config.seed, executor,
                           importance_groups=column_groups if wants_importance else None)
             acc[c, o] = ev.accuracies
             conf[c, o] = confusion(ev, rules)
@@ -195,7 +233,7 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
                     gini[index] = ev.gini
             if name != "conv1d" and subset == "all":  # control: trajectory-averaged features
                 x_avg = features(cube, statistics, positions, subset, averaged=True)
-                acc_avg[c, o] = evaluate(x_avg, y, splits, estimator, grid, config.cv, config.seed,
+                acc_avg[c, o] = search(x_avg, y, splits, estimator, grid, config.cv, config.seed,
                                          executor).accuracies
     pair = np.stack([np.stack([pairwise_accuracy(conf[c, o]) for o in range(conf.shape[1])])
                      for c in range(conf.shape[0])])
@@ -226,7 +264,7 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
             for c, name in enumerate(config.classifiers):
                 estimator, grid = classifier_grid(name, config.fast, n_ckpt, config.seed)
                 x = features(cube, statistics, positions, "all")
-                ev = evaluate(x, y, hsplits, estimator, grid, config.cv, config.seed, executor)
+                ev = search(x, y, hsplits, estimator, grid, config.cv, config.seed, executor)
                 if c == 0:
                     holdout_keys += [f"{kind}={v}" for v in values]
                     holdout_kinds += [kind] * len(values)
@@ -249,7 +287,7 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
                     continue
                 sampled = subsample_trajectories(cube, step, n, config.seed + 31 * p + k)
                 x = features(sampled, statistics, positions, "all")
-                sub[p, k] = evaluate(x, y, splits, estimator, grid, config.cv, config.seed, executor).accuracies
+                sub[p, k] = search(x, y, splits, estimator, grid, config.cv, config.seed, executor).accuracies
         data["subsample_accuracy"] = (("period", "sample_count", "split"), sub,
                                       {"units": "1", "description": "random forest on n samples "
                                                                     "period epochs apart, random start"})
@@ -261,7 +299,7 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
             x_train = features(parts[a], statistics, positions, "all")
             for b in range(3):
                 x_test = features(parts[b], statistics, positions, "all")
-                third_acc[a, b] = evaluate(x_train, y, splits, estimator, grid, config.cv, config.seed,
+                third_acc[a, b] = search(x_train, y, splits, estimator, grid, config.cv, config.seed,
                                            executor, x_test=x_test).accuracies
         data["third_accuracy"] = (("train_third", "test_third", "split"), third_acc, {"units": "1"})
         names = ["early", "middle", "late"]
@@ -270,7 +308,7 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
         finite = np.isfinite(performance).all(axis=0)
         if finite.any():
             estimator, grid = classifier_grid("rf", config.fast, n_ckpt, config.seed)
-            control = evaluate(performance[:, finite], y, splits, estimator, grid, config.cv, config.seed,
+            control = search(performance[:, finite], y, splits, estimator, grid, config.cv, config.seed,
                                executor)
             data["accuracy_performance"] = (("split",), control.accuracies,
                                             {"units": "1", "description": "control: random forest on task "
@@ -290,6 +328,8 @@ def identify_learning_rules(cube: np.ndarray, statistics: list[tuple[str, str, s
         license="MIT", citation="Nayebi A, Srivastava S, Ganguli S, Yamins DLK (2020). Identifying "
                                 "Learning Rules From Neural Network Observables. NeurIPS 2020.",
         config=json.dumps(asdict(config), sort_keys=True),
+        selection_rule=(config.rule().describe() if config.protocol == "pruned" else
+                        "exhaustive: every grid point scored by stratified CV in each split's training part"),
         goalstore_version=__version__, n_examples=int(cube.shape[0]),
         n_features=int(features(cube, statistics, positions, "all").shape[1]),
         epochs=json.dumps(list(map(int, epochs)))))

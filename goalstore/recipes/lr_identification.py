@@ -35,6 +35,11 @@ class LrIdentification:
     relative_noise: bool = param(False, help="--noise in units of each measured quantity's own s.d. "
                                              "(default: absolute)")
     fast: bool = param(False, help="reduced grids for quick looks")
+    protocol: str = param("pruned", choices=["pruned", "exhaustive"],
+                          help="grid search: pruned (default; out-of-bag forest rungs, SVM fold racing, "
+                               "the rule stored with the result) or exhaustive (every grid point by CV)")
+    margin_se: float = param(2.0, help="pruned search: prune grid points below the best by more than this many "
+                                       "binomial standard errors (default 2)")
     n_splits: int = param(10, flag="--splits", help="category-balanced 75/25 splits (default 10)")
     cv: int = param(5, help="cross-validation folds inside each split (default 5)")
     seed: int = param(0)
@@ -55,7 +60,8 @@ def _config(p: LrIdentification) -> Any:
                                 n_samples=tuple(int(n) for n in _items(p.n_samples)), fast=p.fast,
                                 unit_fractions=tuple(float(f) for f in _items(p.fractions)),
                                 noise_levels=tuple(float(s) for s in _items(p.noise)),
-                                relative_noise=p.relative_noise, seed=p.seed, n_splits=p.n_splits, cv=p.cv)
+                                relative_noise=p.relative_noise, seed=p.seed, n_splits=p.n_splits, cv=p.cv,
+                                protocol=p.protocol, margin_se=p.margin_se)
 
 
 def check(p: LrIdentification, root: Any) -> LrIdentification:
@@ -66,7 +72,7 @@ def check(p: LrIdentification, root: Any) -> LrIdentification:
                              holdouts=_items(p.holdouts),
                              periods_epochs=tuple(int(x) for x in _items(p.periods)),
                              n_samples=tuple(int(n) for n in _items(p.n_samples)), n_splits=p.n_splits,
-                             cv=p.cv)
+                             cv=p.cv, protocol=p.protocol, margin_se=p.margin_se)
     except ValueError as exc:
         raise AnalysisInputError(str(exc)) from None
     meta = root.metadata(p.corpus)
