@@ -21,10 +21,15 @@
    uses the realistic synthetic corpus (many statistics differ between rules, smooth
    trajectories, accuracies ~0.9 like the paper's) instead of the pessimistic one;
    ``--compare-max-trees T`` cuts the forest grid of (a) to ≤ T trees for quick looks.
+   (a) also times the exhaustive SVM search as it was (the whole pipeline refitted per grid
+   point) against the default one (scaler and PCA fitted once per fold; identical scores).
+   ``--tree-cost``: seconds per tree of each ``max_features`` on a full-size split's training
+   part, the exhaustive forest grid's cost they imply and the floor of any search that fits
+   its chosen forest once per split (why < 1 h on 2 cores is out of reach when ``all`` wins).
 
 Usage: python benchmarks/bench_lr_identification.py [--tiny-default HOME] [--full-size] [--skip-speedup]
        [--protocol [--realistic] [--compare-examples N] [--compare-splits K] [--compare-max-trees T]
-       [--protocol-splits K] [--skip-full]]
+       [--protocol-splits K] [--tree-cost] [--skip-full]]
 """
 
 from __future__ import annotations
@@ -142,6 +147,7 @@ def protocol_comparison(n_examples: int, n_splits: int, realistic: bool, max_tre
     from goalstore.analyses.lr_identification import (
         balanced_splits,
         classifier_grid,
+        evaluate,
         evaluate_protocol,
         features,
     )
@@ -163,6 +169,17 @@ def protocol_comparison(n_examples: int, n_splits: int, realistic: bool, max_tre
             t0 = time.perf_counter()
             runs[protocol] = evaluate_protocol(x, y, splits, estimator, grid, 5, 0, None, protocol=protocol)
             took[protocol] = time.perf_counter() - t0
+        if name == "svm":  # the exhaustive search before: the whole pipeline refitted per grid point
+            t0 = time.perf_counter()
+            before = evaluate(x, y, splits, estimator, grid, 5, 0, None)
+            took_before = time.perf_counter() - t0
+            identical = bool(np.array_equal(before.search_scores, runs["exhaustive"].search_scores)
+                             and np.array_equal(before.accuracies, runs["exhaustive"].accuracies))
+            print(f"    svm exhaustive, preprocessing once per fold: {took['exhaustive']:.1f} s vs the "
+                  f"pipeline per grid point (before): {took_before:.1f} s "
+                  f"({took_before / took['exhaustive']:.2f}×); "
+                  f"identical CV scores and accuracies: {identical}", flush=True)
+            same &= identical
         for s in range(n_splits):
             chosen = [{k: (v if isinstance(v, (int, float, str, type(None))) else "PCA(0.95)")
                        for k, v in runs[p].best_params[s].items()} for p in ("exhaustive", "pruned")]
@@ -184,6 +201,38 @@ def protocol_comparison(n_examples: int, n_splits: int, realistic: bool, max_tre
     return same
 
 
+def tree_cost(realistic: bool, trees: int = 4) -> None:
+    """Seconds per tree of each ``max_features`` on one split's training part of the full-size corpus, and
+    what they imply: the cost of the trees the exhaustive grid fits (5 folds + the refit of each split,
+    one forest of the largest size per ``max_features``: the trees grid is scored from it), and a floor
+    for any search that ends by fitting its choice once: one forest of the chosen size per split."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from goalstore.analyses.lr_identification import balanced_splits, features
+
+    cube, stats, groups = _synthetic(20736, realistic=realistic)
+    x = features(cube, stats, groups["layer_position"].to_numpy())
+    y = groups["learning_rule"].to_numpy()
+    train = balanced_splits(y, 10, 0.25, 0)[0][0]
+    kind = "realistic" if realistic else "pessimistic"
+    per_tree = {}
+    for mf in ("sqrt", "log2", None):
+        t0 = time.perf_counter()
+        RandomForestClassifier(n_estimators=trees, max_features=mf, random_state=0, n_jobs=1).fit(x[train],
+                                                                                                   y[train])
+        per_tree[mf] = (time.perf_counter() - t0) / trees
+    exhaustive = sum(per_tree.values()) * 1000 * 10 * (5 * 0.8 + 1)  # folds train on 4/5 of the rows
+    print(f"  {kind} corpus, {len(train)} training rows × {x.shape[1]} features, 1 thread: seconds per tree "
+          + ", ".join(f"{'all' if k is None else k} {v:.2f}" for k, v in per_tree.items()))
+    print(f"    exhaustive forest grid, all observables, 10 splits: ≈ {exhaustive:,.0f} core-s "
+          f"(≈ {exhaustive / 7200:.1f} h on 2 cores; the other observable sets have fewer features)")
+    for mf, n in (("sqrt", 1000), (None, 100), (None, 1000)):
+        floor = per_tree[mf] * n * 10
+        name = "all" if mf is None else mf
+        print(f"    floor if every split chooses {name} × {n} trees: {floor:,.0f} core-s "
+              f"(≈ {floor / 7200:.2f} h on 2 cores) for this observable set alone")
+
+
 def protocol_full_size(n_splits: int, realistic: bool) -> float:
     """(b) the pruned paper grids on the full-size corpus, 2 workers; returns the (scaled) seconds."""
     from goalstore.analyses.lr_identification import IdentificationConfig, identify_learning_rules
@@ -194,9 +243,8 @@ def protocol_full_size(n_splits: int, realistic: bool) -> float:
     try:
         for name in ("rf", "svm"):
             t0 = time.perf_counter()
-            result = identify_learning_rules(cube, stats, list(range(0, 101, 5)), groups,
-                                             IdentificationConfig(classifiers=(name,), n_splits=n_splits),
-                                             client)
+            config = IdentificationConfig(classifiers=(name,), n_splits=n_splits, protocol="pruned")
+            result = identify_learning_rules(cube, stats, list(range(0, 101, 5)), groups, config, client)
             took = time.perf_counter() - t0
             total += took
             acc = result["accuracy"].values[0].mean(axis=-1)
@@ -229,6 +277,8 @@ def main(argv: list[str]) -> int:
         same = protocol_comparison(_option(argv, "--compare-examples", 800),
                                    _option(argv, "--compare-splits", 3), realistic,
                                    _option(argv, "--compare-max-trees", 1000))
+        if "--tree-cost" in argv:
+            tree_cost(realistic)
         if "--skip-full" not in argv:
             seconds = protocol_full_size(_option(argv, "--protocol-splits", 10), realistic)
             same &= seconds < 3600

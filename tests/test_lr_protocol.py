@@ -54,13 +54,13 @@ def test_pruned_forest_selects_as_the_exhaustive_grid_where_the_answer_is_clear(
     splits = balanced_splits(y, 3, 0.25, 0)
     estimator, grid = _small_forest_grid()
     exhaustive = evaluate(x, y, splits, estimator, grid, cv=2, seed=0)
-    pruned = evaluate_protocol(x, y, splits, estimator, grid, cv=2, seed=0)
+    pruned = evaluate_protocol(x, y, splits, estimator, grid, cv=2, seed=0, protocol="pruned")
     assert [p["max_features"] for p in exhaustive.best_params] == [None] * 3
     assert pruned.best_params == exhaustive.best_params
     np.testing.assert_array_equal(pruned.accuracies, exhaustive.accuracies)
     assert (pruned.accuracies > 0.95).all()
     # deterministic, and the pruned search scored fewer grid points than the exhaustive one
-    again = evaluate_protocol(x, y, splits, estimator, grid, cv=2, seed=0)
+    again = evaluate_protocol(x, y, splits, estimator, grid, cv=2, seed=0, protocol="pruned")
     np.testing.assert_array_equal(again.search_scores, pruned.search_scores)
     assert np.isnan(pruned.search_scores).sum() > 0 and not np.isnan(exhaustive.search_scores).any()
 
@@ -82,9 +82,25 @@ def test_pruned_svm_selects_as_the_exhaustive_grid_where_the_answer_is_clear():
     splits = balanced_splits(y, 2, 0.25, 0)
     pipe, grid = classifier_grid("svm", False, 21, seed=0)
     exhaustive = evaluate(x, y, splits, pipe, grid, cv=3, seed=0)
-    pruned = evaluate_protocol(x, y, splits, pipe, grid, cv=3, seed=0)
+    pruned = evaluate_protocol(x, y, splits, pipe, grid, cv=3, seed=0, protocol="pruned")
     assert [repr(p) for p in pruned.best_params] == [repr(p) for p in exhaustive.best_params]
     np.testing.assert_array_equal(pruned.accuracies, exhaustive.accuracies)
+
+
+def test_the_default_exhaustive_pipeline_search_equals_evaluate_with_preprocessing_once_per_fold():
+    x, y = _one_informative_feature(160, 20, seed=4)
+    x[:, 5] *= 50.0
+    splits = balanced_splits(y, 2, 0.25, 0)
+    pipe, grid = classifier_grid("svm", False, 21, seed=0)
+    grid = [p for p in grid if p["svm__C"] in (1.0, 5e2, 5e5)]
+    reference = evaluate(x, y, splits, pipe, grid, cv=3, seed=0)
+    shared = evaluate_protocol(x, y, splits, pipe, grid, cv=3, seed=0)  # default: exhaustive
+    assert not np.isnan(shared.search_scores).any()  # every point scored on every fold
+    np.testing.assert_array_equal(shared.search_scores, reference.search_scores)
+    assert [repr(p) for p in shared.best_params] == [repr(p) for p in reference.best_params]
+    np.testing.assert_array_equal(shared.accuracies, reference.accuracies)
+    for got, want in zip(shared.y_pred, reference.y_pred, strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_the_rule_can_prune_the_eventual_best_and_the_margin_is_what_protects_it():

@@ -4,9 +4,9 @@ Examples are (run, layer); features are statistic trajectories over checkpoints
 plus the early/middle/deep one-hot; the label is the learning rule.  Classifiers
 (random forest, linear SVM with optional PCA, a 1-D CNN over checkpoints) are
 selected inside each of ten category-balanced 75/25 train/test splits, by 5-fold
-stratified cross-validation over the whole grid (``protocol="exhaustive"``) or by the
-pruned search of :mod:`~goalstore.analyses.lr_protocol` (the default: out-of-bag rungs
-for forests, fold racing for the SVM, a declared rule stored with the result).
+stratified cross-validation over the whole grid (``protocol="exhaustive"``, the default:
+the paper's protocol) or by the pruned search of :mod:`~goalstore.analyses.lr_protocol`
+(out-of-bag rungs for forests, fold racing for the SVM, a declared rule stored with the result).
 Cross-validation only ever sees the training part of a split, and a held-out group
 never appears in training or cross-validation.
 
@@ -151,7 +151,7 @@ class IdentificationConfig:
     noise_levels: tuple[float, ...] = ()  #: measurement realism: noise standard deviations
     relative_noise: bool = False  #: noise s.d. in units of each example's own s.d. (else absolute)
     seed: int = 0
-    protocol: str = "pruned"  #: grid search: pruned (default) or exhaustive (:mod:`.lr_protocol`)
+    protocol: str = "exhaustive"  #: grid search: exhaustive (default) or pruned (:mod:`.lr_protocol`)
     margin_se: float = PruningRule.margin_se  #: pruned search: margin in binomial standard errors
     race_folds: int = PruningRule.race_folds  #: pruned search: folds every SVM grid point sees
     race_splits: int = PruningRule.race_splits  #: pruned search: splits every max_features value is tried on

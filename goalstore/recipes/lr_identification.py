@@ -35,9 +35,10 @@ class LrIdentification:
     relative_noise: bool = param(False, help="--noise in units of each measured quantity's own s.d. "
                                              "(default: absolute)")
     fast: bool = param(False, help="reduced grids for quick looks")
-    protocol: str = param("pruned", choices=["pruned", "exhaustive"],
-                          help="grid search: pruned (default; out-of-bag forest rungs, SVM fold racing, "
-                               "the rule stored with the result) or exhaustive (every grid point by CV)")
+    protocol: str = param("exhaustive", choices=["exhaustive", "pruned"],
+                          help="grid search: exhaustive (default; every grid point by CV, the paper's "
+                               "protocol) or pruned (out-of-bag forest rungs, SVM fold racing; the rule is "
+                               "stored with the result)")
     margin_se: float = param(2.0, help="pruned search: prune grid points below the best by more than this many "
                                        "binomial standard errors (default 2)")
     n_splits: int = param(10, flag="--splits", help="category-balanced 75/25 splits (default 10)")
