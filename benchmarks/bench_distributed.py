@@ -43,13 +43,18 @@ TARGET = 1.7
 
 def _clusters() -> dict[int, object]:
     """Clients of local clusters of 1 and 2 single-threaded worker processes, warmed up (goalstore and
-    torch imported on every worker)."""
+    torch imported on every worker), configured as goalstore's own local clusters
+    (:data:`builders.dask_client.LOCAL_WORKER_CONFIG`)."""
+    import dask
     from dask.distributed import Client, LocalCluster
+
+    from builders.dask_client import LOCAL_WORKER_CONFIG
 
     clients = {}
     for n in (1, 2):
         t0 = time.perf_counter()
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        with dask.config.set(LOCAL_WORKER_CONFIG):
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
         client.run(_warm)
         print(f"  cluster of {n} worker(s) started in {time.perf_counter() - t0:.1f} s "
