@@ -65,6 +65,10 @@ def test_distributed_consistency_equals_in_process(client, recording, mapping, p
     there = inter_animal_consistency(data, mapping, pooled, SCHEME, n_draws=5, executor=client)
     _same(there["consistency"], here["consistency"])
     xr.testing.assert_allclose(there["consistency_median"], here["consistency_median"], atol=1e-12)
+    if trials > 1:  # the internal consistency runs as work items too
+        _same(there["internal_consistency"], here["internal_consistency"])
+    else:
+        assert "internal_consistency" not in there
 
 
 def test_a_lazy_recording_travels_as_its_graph_and_is_read_by_the_workers(client, recording, tmp_path):

@@ -137,10 +137,10 @@ def _config_attrs(
     }
 
 
-def _internal(responses: xr.DataArray, w1: np.ndarray, w2: np.ndarray) -> xr.DataArray:
-    """Split-half internal consistency across all stimuli (mean over draws), unit × T, read in unit blocks."""
+def _internal_sums(responses: xr.DataArray, w1: np.ndarray, w2: np.ndarray, total: np.ndarray) -> None:
+    """Add ``Σ_d SB(r_d)`` over the draws of ``w1, w2`` to ``total`` (unit × T): the Spearman–Brown
+    corrected split-half correlation across all stimuli of every unit, read in unit blocks."""
     n_units = responses.sizes["unit"]
-    total = np.zeros((n_units, responses.sizes.get("time_bin", 1)))
     trials = 8 * responses.sizes["stimulus"] * responses.sizes.get("time_bin", 1) * responses.sizes["trial"]
     for block in _unit_blocks(np.arange(n_units), trials, _CHUNK_BYTES // 4):
         values = _load(responses, block)
@@ -150,9 +150,13 @@ def _internal(responses: xr.DataArray, w1: np.ndarray, w2: np.ndarray) -> xr.Dat
             total[block] += spearman_brown(pearson(a, b, axis=1)).sum(axis=0)
             del a, b
         del values  # before the next block is read
+
+
+def _internal_result(responses: xr.DataArray, total: np.ndarray, n_draws: int) -> xr.DataArray:
+    """Split-half internal consistency across all stimuli (mean over draws), unit × T."""
     return _result(
         responses,
-        total / len(w1),
+        total / n_draws,
         "internal_consistency",
         "Spearman-Brown corrected split-half reliability across all stimuli (mean over split-half draws)",
     )["internal_consistency"]
@@ -241,11 +245,14 @@ def inter_animal_consistency(
     run = _streamed if uses_operators(mapping) else _per_block
     if uses_grams(mapping) and _gram_groups(responses, tasks, train, temporal) is not None:
         run = _gram_streamed
+    internal = np.zeros((responses.sizes["unit"], n_bins))  # Σ over draws of the internal consistency
     if executor is None:
         run(responses, tasks, mapping, train, test, temporal, (w1, w2), repeated, (total, count), progress)
-    else:
+        if repeated:
+            _internal_sums(responses, w1, w2, internal)
+    else:  # the internal consistency as work items too, on the same shipped recording
         consistency_sums(executor, run, responses, tasks, mapping, train, test, temporal, (w1, w2), repeated,
-                         (total, count), progress)
+                         (total, count), progress, (_internal_sums, internal) if repeated else None)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.where(count > 0, count, 1), np.nan).T  # unit × T
     if not np.isfinite(mean).any():
@@ -260,7 +267,7 @@ def inter_animal_consistency(
     )
     ds.update(area_summaries(ds["consistency"], areas, "consistency"))
     if repeated:
-        ds["internal_consistency"] = _internal(responses, w1, w2)
+        ds["internal_consistency"] = _internal_result(responses, internal, len(w1))
     ds.attrs.update(
         _config_attrs(
             "inter-animal consistency",

@@ -116,12 +116,25 @@ def _consistency_item(recording: _Shipped, run: Callable[..., None], tasks: list
     return sums
 
 
+def _internal_item(recording: _Shipped, run: Callable[..., None], weights: tuple[Any, Any],
+                   shape: tuple[int, int]) -> np.ndarray:
+    """One work item of the internal consistency: ``run`` on a slice of the draw weights, from zero."""
+    total = np.zeros(shape)
+    with single_threaded():
+        run(recording.value, *weights, total)
+    return total
+
+
 def consistency_sums(executor: Any, run: Callable[..., None], responses: Any, tasks: list, mapping: Any,
                      train: np.ndarray, test: np.ndarray, temporal: str, weights: tuple[Any, Any],
-                     repeated: bool, sums: tuple[np.ndarray, np.ndarray], progress: bool = False) -> None:
+                     repeated: bool, sums: tuple[np.ndarray, np.ndarray], progress: bool = False,
+                     internal: tuple[Callable[..., None], np.ndarray] | None = None) -> None:
     """What ``run(responses, tasks, …, sums, progress)`` adds to ``sums`` (``(T × unit)`` score sums and
     counts), computed as work items on ``executor``'s workers: chunks of draws × groups of the
-    (source units, target units) mapping problems ``tasks``."""
+    (source units, target units) mapping problems ``tasks``.  ``internal = (run_internal, total)``: also
+    what ``run_internal(responses, w1, w2, total)`` adds to ``total`` (the units' internal consistency
+    summed over draws), as one item per chunk of draws on the same shipped recording, so that no part
+    of the analysis is left to the caller's process."""
     n_draws = len(weights[0]) if repeated else 1
     draws, groups = _plan(executor, n_draws, len(tasks))
     recording = executor.scatter(_Shipped(responses), broadcast=True, hash=False)
@@ -129,9 +142,16 @@ def consistency_sums(executor: Any, run: Callable[..., None], responses: Any, ta
                                test, temporal, _weights(weights, piece, repeated), repeated, sums[0].shape,
                                pure=False)
                for piece in draws for group in groups]
-    for total, count in _gather(executor, futures, progress, "consistency"):
+    extra = [] if internal is None else [
+        executor.submit(_internal_item, recording, internal[0], _weights(weights, piece, True),
+                        internal[1].shape, pure=False)
+        for piece in draw_pieces(n_draws, ITEMS_PER_WORKER * n_workers(executor))]
+    results = _gather(executor, futures + extra, progress, "consistency")
+    for total, count in results[:len(futures)]:
         np.add(sums[0], total, out=sums[0])
         np.add(sums[1], count, out=sums[1])
+    for part in results[len(futures):]:
+        np.add(internal[1], part, out=internal[1])
 
 
 # --------------------------------------------------------------------------- predictivity
