@@ -108,21 +108,19 @@ def _gather(executor: Any, futures: list[Any], progress: bool, desc: str) -> lis
 # --------------------------------------------------------------------------- consistency
 def _consistency_item(recording: _Shipped, run: Callable[..., None], tasks: list, mapping: Any,
                       train: np.ndarray, test: np.ndarray, temporal: str, weights: tuple[Any, Any],
-                      repeated: bool, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """One work item: ``run`` on ``tasks`` and a slice of the draw weights, from zero sums."""
+                      repeated: bool, shape: tuple[int, int],
+                      internal: tuple[Callable[..., None], tuple[int, int]] | None = None) -> tuple:
+    """One work item: ``run`` on ``tasks`` and a slice of the draw weights, from zero sums; with
+    ``internal = (run_internal, shape)`` also the units' internal consistency summed over the slice's
+    draws (``None`` in its place otherwise)."""
     sums = (np.zeros(shape), np.zeros(shape))
+    extra = None
     with single_threaded():
         run(recording.value, tasks, mapping, train, test, temporal, weights, repeated, sums, False)
-    return sums
-
-
-def _internal_item(recording: _Shipped, run: Callable[..., None], weights: tuple[Any, Any],
-                   shape: tuple[int, int]) -> np.ndarray:
-    """One work item of the internal consistency: ``run`` on a slice of the draw weights, from zero."""
-    total = np.zeros(shape)
-    with single_threaded():
-        run(recording.value, *weights, total)
-    return total
+        if internal is not None:
+            extra = np.zeros(internal[1])
+            internal[0](recording.value, *weights, extra)
+    return (*sums, extra)
 
 
 def consistency_sums(executor: Any, run: Callable[..., None], responses: Any, tasks: list, mapping: Any,
@@ -133,25 +131,21 @@ def consistency_sums(executor: Any, run: Callable[..., None], responses: Any, ta
     counts), computed as work items on ``executor``'s workers: chunks of draws × groups of the
     (source units, target units) mapping problems ``tasks``.  ``internal = (run_internal, total)``: also
     what ``run_internal(responses, w1, w2, total)`` adds to ``total`` (the units' internal consistency
-    summed over draws), as one item per chunk of draws on the same shipped recording, so that no part
-    of the analysis is left to the caller's process."""
+    summed over draws), computed by the first item of each chunk of draws, so that no part of the
+    analysis is left serial in the caller's process and the items stay one per worker."""
     n_draws = len(weights[0]) if repeated else 1
     draws, groups = _plan(executor, n_draws, len(tasks))
     recording = executor.scatter(_Shipped(responses), broadcast=True, hash=False)
     futures = [executor.submit(_consistency_item, recording, run, [tasks[i] for i in group], mapping, train,
                                test, temporal, _weights(weights, piece, repeated), repeated, sums[0].shape,
+                               (internal[0], internal[1].shape) if internal is not None and g == 0 else None,
                                pure=False)
-               for piece in draws for group in groups]
-    extra = [] if internal is None else [
-        executor.submit(_internal_item, recording, internal[0], _weights(weights, piece, True),
-                        internal[1].shape, pure=False)
-        for piece in draw_pieces(n_draws, ITEMS_PER_WORKER * n_workers(executor))]
-    results = _gather(executor, futures + extra, progress, "consistency")
-    for total, count in results[:len(futures)]:
+               for piece in draws for g, group in enumerate(groups)]
+    for total, count, extra in _gather(executor, futures, progress, "consistency"):
         np.add(sums[0], total, out=sums[0])
         np.add(sums[1], count, out=sums[1])
-    for part in results[len(futures):]:
-        np.add(internal[1], part, out=internal[1])
+        if extra is not None:
+            np.add(internal[1], extra, out=internal[1])
 
 
 # --------------------------------------------------------------------------- predictivity
