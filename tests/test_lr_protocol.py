@@ -143,3 +143,31 @@ def test_results_carry_the_rule():
         assert result.attrs["selection_rule"].startswith(protocol)
         assert ("1.5 binomial s.e." in result.attrs["selection_rule"]) == (protocol == "pruned")
         assert float(result["accuracy"].mean()) > 0.9
+
+
+def test_no_tasks_send_nothing_to_the_executor():
+    # the exhaustive pipeline search has no second (racing) round: Client.map refuses empty iterables
+    from goalstore.analyses.lr_execution import run_tasks
+
+    class Refusing:
+        def scatter(self, *_, **__):
+            raise AssertionError("nothing to scatter")
+
+        def map(self, *_, **__):
+            raise TypeError("Dask no longer supports mapping over Iterators or Queues")
+
+    assert run_tasks(Refusing(), len, [], {"x": np.zeros(3)}) == []
+
+
+def test_the_exhaustive_pipeline_search_on_dask_workers_equals_in_process():
+    from dask.distributed import Client, LocalCluster
+
+    x, y = _one_informative_feature(120, 10, seed=5)
+    splits = balanced_splits(y, 2, 0.25, 0)
+    pipe, grid = classifier_grid("svm", True, 21, seed=0)
+    here = evaluate_protocol(x, y, splits, pipe, grid, cv=2, seed=0)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        there = evaluate_protocol(x, y, splits, pipe, grid, cv=2, seed=0, executor=client)
+    np.testing.assert_array_equal(there.search_scores, here.search_scores)
+    np.testing.assert_array_equal(there.accuracies, here.accuracies)

@@ -27,6 +27,10 @@ class LocalExecutor:
 
 
 def run_tasks(executor, fn, tasks: list[tuple], shared: dict[str, Any]) -> list[Any]:
+    """``fn(*task, **shared)`` for each task, in order; no tasks: nothing is sent (``Client.map`` refuses
+    to map over no iterables)."""
+    if not tasks:
+        return []
     executor = executor or LocalExecutor()
     # hash=False: a fresh key per call, so releasing an earlier call's copy cannot lose this one
     shared = {k: executor.scatter(v, broadcast=True, hash=False) if isinstance(v, np.ndarray) else v
