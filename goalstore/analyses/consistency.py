@@ -336,6 +336,14 @@ def _source_halves(responses, src, chunk, weights, repeated, per_unit) -> tuple[
     return h1, (None if parts[0][1] is None else np.concatenate([b for _, b in parts], axis=2))
 
 
+def _stream_sizes(responses, train, test, w1, repeated) -> tuple[int, int, int, int, int, int, int, int]:
+    """The sizes a streamed run plans its memory with: stimuli, time bins, trials, stimulus splits,
+    training and test stimuli per split, split-half draws used and halves per draw."""
+    n_stimuli, n_bins, _ = _shape(responses)
+    return (n_stimuli, n_bins, responses.sizes.get("trial", 1), len(train), train.shape[1], test.shape[1],
+            len(w1) if repeated else 1, 2 if repeated else 1)
+
+
 def _streamed(responses, tasks, mapping, train, test, temporal, weights, repeated, sums, progress) -> None:
     """Each source solved once per chunk of draws (``prepare``: one n_test × n_train operator per
     draw × split × T'), the target units streamed through it in blocks (``apply``).
@@ -344,11 +352,8 @@ def _streamed(responses, tasks, mapping, train, test, temporal, weights, repeate
     (``_CHUNK_BYTES`` together); a target block holds its trials and its halves.
     """
     w1, w2 = weights
-    n_stimuli, n_bins, _ = _shape(responses)
-    n_trials = responses.sizes.get("trial", 1)
-    n_splits, n_train, n_test = len(train), train.shape[1], test.shape[1]
-    n_draws_used = len(w1) if repeated else 1
-    halves = 2 if repeated else 1
+    n_stimuli, n_bins, n_trials, n_splits, n_train, n_test, n_draws_used, halves = _stream_sizes(
+        responses, train, test, w1, repeated)
     rows = n_bins if temporal == "fixed" else 1
     op_bytes = 8 * halves * n_splits * n_bins * n_train * n_test * rows  # per draw (T' · n_te' · n_tr')
     plan = []
@@ -446,11 +451,8 @@ def _gram_streamed(responses, tasks, mapping, train, test, temporal, weights, re
     Gram matrices with its halves a quarter, a target block with its halves and scores the other half.
     """
     w1, w2 = weights
-    n_stimuli, n_bins, _ = _shape(responses)
-    n_trials = responses.sizes.get("trial", 1)
-    n_splits, n_train, n_test = len(train), train.shape[1], test.shape[1]
-    n_draws_used = len(w1) if repeated else 1
-    halves = 2 if repeated else 1
+    n_stimuli, n_bins, n_trials, n_splits, n_train, n_test, n_draws_used, halves = _stream_sizes(
+        responses, train, test, w1, repeated)
     rows, bins = (n_stimuli * n_bins, 1) if temporal == "fixed" else (n_stimuli, n_bins)
     scale = n_bins if temporal == "fixed" else 1
     op_bytes = 8 * halves * n_splits * bins * (n_train * scale) * (n_test * scale)

@@ -223,7 +223,7 @@ def _pipeline_fold_scores(split_train, fold_train, fold_valid, points, x, y, est
     return scores
 
 
-def _pruned_pipeline(x, y, splits, estimator, grid, cv, seed, rule, executor, x_test, importance_groups):
+def _pipeline_search(x, y, splits, estimator, grid, cv, seed, rule, executor, x_test, importance_groups):
     """Fold racing of a pipeline's grid points (module docstring); ``rule=None``: no racing, every point
     sees every fold (the exhaustive search with the preprocessing fitted once per fold)."""
     folds_of = []
@@ -282,7 +282,7 @@ def evaluate_protocol(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarra
     if not (forest or pipeline) or (protocol == "exhaustive" and not pipeline):
         return evaluate(x, y, splits, estimator, grid, cv, seed, executor, x_test, importance_groups)
     if protocol == "exhaustive":  # every point, every fold; the preprocessing fitted once per fold
-        best, scores, refits = _pruned_pipeline(x, y, splits, estimator, grid, cv, seed, None, executor, x_test,
+        best, scores, refits = _pipeline_search(x, y, splits, estimator, grid, cv, seed, None, executor, x_test,
                                                 importance_groups)
     elif forest:
         results = _pruned_forest(x, y, splits, estimator, grid, rule, executor, x_test, importance_groups, seed)
@@ -290,7 +290,7 @@ def evaluate_protocol(x: np.ndarray, y: np.ndarray, splits: list[tuple[np.ndarra
         scores = np.stack([r["score"] for r in results])
         refits = results
     else:
-        best, scores, refits = _pruned_pipeline(x, y, splits, estimator, grid, cv, seed, rule, executor, x_test,
+        best, scores, refits = _pipeline_search(x, y, splits, estimator, grid, cv, seed, rule, executor, x_test,
                                                 importance_groups)
     evaluation = Evaluation(np.array([r["accuracy"] for r in refits]), [y[t] for _, t in splits],
                             [r["predicted"] for r in refits], [grid[b] for b in best])
