@@ -171,3 +171,11 @@ def test_the_exhaustive_pipeline_search_on_dask_workers_equals_in_process():
         there = evaluate_protocol(x, y, splits, pipe, grid, cv=2, seed=0, executor=client)
     np.testing.assert_array_equal(there.search_scores, here.search_scores)
     np.testing.assert_array_equal(there.accuracies, here.accuracies)
+
+
+def test_a_negative_margin_is_refused_before_anything_runs():
+    from goalstore.errors import AnalysisInputError
+    from goalstore.recipes.lr_identification import LrIdentification, check
+
+    with pytest.raises(AnalysisInputError, match="margin_se must be >= 0"):
+        check(LrIdentification(protocol="pruned", margin_se=-1.0), None)  # refused before the store is read
